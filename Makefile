@@ -1,0 +1,53 @@
+# One entry point for people and CI: `make run`, `make test`, `make lint`, `make bench`.
+# Every target sets up what it needs on a fresh machine, so none has to be run first.
+
+PYTHON ?= $(shell scripts/find-python)
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test test-fast lint fmt bench check-python screenshots clean
+
+# The venv is rebuilt when pyproject.toml changes: the stamp file records the last install.
+$(BIN)/.installed: pyproject.toml
+	@test -n "$(PYTHON)" || { scripts/find-python; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/.installed
+
+run: venv
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py check
+	$(BIN)/daphne -b $(HOST) -p $(PORT) fusionroom.asgi:application
+
+test: venv
+	@scripts/check-chromium $(CHROMIUM)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Everything but the browser tests, for a quick loop while coding.
+test-fast: venv
+	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: venv
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+screenshots: venv
+	@scripts/check-chromium $(CHROMIUM)
+	$(BIN)/python scripts/screenshots.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,164 @@
+"""One streamed model call: its text, usage, timing, and how it ended."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from contextlib import aclosing
+
+from chat.fusion.events import CallStats, RunTotals
+from chat.providers.errors import ProviderError
+from chat.providers.protocol import ModelClient
+from chat.providers.types import (
+    ChatRequest,
+    ModelInfo,
+    ReasoningDelta,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    Usage,
+    UsageReport,
+)
+
+logger = logging.getLogger(__name__)
+
+# Seconds from an arbitrary origin, like time.perf_counter; injected so tests can control time.
+Clock = Callable[[], float]
+
+
+class ModelCall:
+    """Consumes one call's stream and remembers what it said, what it cost and how it ended.
+
+    Iterate `deltas()` (inside `aclosing`) to receive the text and reasoning as they arrive;
+    afterwards `text`, `complete`, `failure` and `stats()` describe the call. A provider fault
+    or an unexpected exception ends the stream early and is kept in `failure`, so callers
+    deal in values, never in exceptions; cancellation still propagates.
+    """
+
+    def __init__(
+        self, client: ModelClient, request: ChatRequest, info: ModelInfo | None, clock: Clock
+    ) -> None:
+        self.request = request
+        self._client = client
+        self._info = info
+        self._clock = clock
+        self._parts: list[str] = []
+        self._usage: Usage | None = None
+        self._started: float | None = None
+        self._first_token: float | None = None
+        self._ended: float | None = None
+        # True only once the provider said [DONE]; a stream that just stops is cut short.
+        self.complete = False
+        self.finish_reason: str | None = None
+        self.failure: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.text.strip())
+
+    async def deltas(self) -> AsyncGenerator[TextDelta | ReasoningDelta, None]:
+        self._started = self._clock()
+        try:
+            async with aclosing(_as_generator(self._client.stream(self.request))) as stream:
+                async for item in stream:
+                    delta = self._observe(item)
+                    if delta is not None:
+                        yield delta
+        except ProviderError as error:
+            self.failure = error.message
+        except Exception as error:
+            # A bug in a client must not take the whole run down: it becomes this call's
+            # failure, and the traceback goes to the log where someone can fix it.
+            logger.exception("Unexpected error while streaming from %s", self.request.model)
+            self.failure = f"Unexpected error: {type(error).__name__}"
+        finally:
+            self._ended = self._clock()
+
+    async def collect(self) -> str:
+        """Consume the whole stream and return its text."""
+        async with aclosing(self.deltas()) as deltas:
+            async for _ in deltas:
+                pass
+        return self.text
+
+    def _observe(self, item: StreamEvent) -> TextDelta | ReasoningDelta | None:
+        """Record one stream item; return it when the caller should see it."""
+        if isinstance(item, TextDelta | ReasoningDelta):
+            if item.text and self._first_token is None:
+                self._first_token = self._clock()
+            if isinstance(item, TextDelta):
+                self._parts.append(item.text)
+            return item
+        if isinstance(item, UsageReport):
+            # The last report carries the totals for the call.
+            self._usage = item.usage
+        elif isinstance(item, StreamEnd):
+            self.complete = item.complete
+            self.finish_reason = item.finish_reason
+        # Tool-call fragments are ignored: the pipeline never offers tools yet.
+        return None
+
+    def why_unusable(self) -> str | None:
+        """Why the call gave no answer to show: its failure, or a stream without text; else None."""
+        if self.failure is not None:
+            return self.failure
+        if self.has_text:
+            return None
+        if not self.complete:
+            return "The stream ended before any text arrived."
+        because = f" (finish reason: {self.finish_reason})" if self.finish_reason else ""
+        return f"The model returned no text{because}."
+
+    def stats(self) -> CallStats:
+        usage = self._usage or Usage()
+        started = self._started if self._started is not None else self._clock()
+        ended = self._ended if self._ended is not None else self._clock()
+        return CallStats(
+            model=self.request.model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost=cost_of_call(self._usage, self._info),
+            ttft_ms=None if self._first_token is None else _ms(self._first_token - started),
+            duration_ms=_ms(ended - started),
+        )
+
+
+def cost_of_call(usage: Usage | None, info: ModelInfo | None) -> float | None:
+    """The provider's own figure when it sent one, else catalog prices, else unknown."""
+    if usage is None:
+        # Without token counts even a known price gives no figure: 0 would be a lie.
+        return None
+    if usage.cost is not None:
+        return usage.cost
+    return info.cost_of(usage) if info is not None else None
+
+
+def run_totals(calls: Iterable[CallStats], duration_ms: float) -> RunTotals:
+    calls = list(calls)
+    known_costs = [call.cost for call in calls if call.cost is not None]
+    return RunTotals(
+        prompt_tokens=sum(call.prompt_tokens for call in calls),
+        completion_tokens=sum(call.completion_tokens for call in calls),
+        cost=sum(known_costs) if known_costs else None,
+        duration_ms=duration_ms,
+    )
+
+
+def _ms(seconds: float) -> float:
+    return max(seconds, 0.0) * 1000
+
+
+async def _as_generator(stream: AsyncIterator[StreamEvent]) -> AsyncGenerator[StreamEvent, None]:
+    # The protocol promises only an iterator; wrapping it gives us an aclose() that also
+    # closes the client's own generator when it has one, so its HTTP response is released.
+    try:
+        async for item in stream:
+            yield item
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -1,0 +1,157 @@
+"""Everything the pipeline says while it runs, as typed, serialisable events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from chat.fusion.analysis import Analysis
+
+
+class CallStats(BaseModel):
+    """What one model call cost and how long it took."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+    ttft_ms: float | None = None
+    duration_ms: float = 0.0
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunStarted(_Event):
+    type: Literal["run.started"] = "run.started"
+    seats: list[str]
+    judge: str
+    writer: str
+
+
+class SeatStarted(_Event):
+    type: Literal["seat.started"] = "seat.started"
+    seat: int
+    model: str
+
+
+class SeatDelta(_Event):
+    type: Literal["seat.delta"] = "seat.delta"
+    seat: int
+    text: str
+
+
+class SeatReasoningDelta(_Event):
+    type: Literal["seat.reasoning"] = "seat.reasoning"
+    seat: int
+    text: str
+
+
+class SeatDone(_Event):
+    type: Literal["seat.done"] = "seat.done"
+    seat: int
+    text: str
+    stats: CallStats
+    # False when the stream closed without [DONE]: the answer may be cut short.
+    complete: bool = True
+
+
+class SeatFailed(_Event):
+    type: Literal["seat.failed"] = "seat.failed"
+    seat: int
+    reason: str
+    # Whatever streamed before the failure; it is never thrown away.
+    partial_text: str = ""
+    stats: CallStats
+
+
+class AnalysisStarted(_Event):
+    type: Literal["analysis.started"] = "analysis.started"
+    model: str
+
+
+class AnalysisReady(_Event):
+    type: Literal["analysis.ready"] = "analysis.ready"
+    analysis: Analysis
+    stats: CallStats
+    # The second call, when the judge's first reply was unusable and it was asked to repair it.
+    repair_stats: CallStats | None = None
+
+
+class AnalysisFailed(_Event):
+    type: Literal["analysis.failed"] = "analysis.failed"
+    reason: str
+    stats: CallStats | None = None
+    repair_stats: CallStats | None = None
+
+
+class FusedStarted(_Event):
+    type: Literal["fused.started"] = "fused.started"
+    model: str
+
+
+class FusedDelta(_Event):
+    type: Literal["fused.delta"] = "fused.delta"
+    text: str
+
+
+class FusedDone(_Event):
+    type: Literal["fused.done"] = "fused.done"
+    text: str
+    stats: CallStats
+    complete: bool = True
+
+
+class FusedFailed(_Event):
+    type: Literal["fused.failed"] = "fused.failed"
+    reason: str
+    partial_text: str = ""
+    stats: CallStats | None = None
+
+
+class RunTotals(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    # None when no call reported a cost and no catalog price was known.
+    cost: float | None = None
+    duration_ms: float = 0.0
+
+
+class RunDone(_Event):
+    """The last event of every run that was not cancelled.
+
+    `status` is "done" when a fused answer was written, "degraded" when the run ended
+    without one or without an analysis (`note` says why), "failed" when no seat answered.
+    """
+
+    type: Literal["run.done"] = "run.done"
+    status: Literal["done", "degraded", "failed"]
+    note: str = ""
+    totals: RunTotals
+
+
+Event = Annotated[
+    RunStarted
+    | SeatStarted
+    | SeatDelta
+    | SeatReasoningDelta
+    | SeatDone
+    | SeatFailed
+    | AnalysisStarted
+    | AnalysisReady
+    | AnalysisFailed
+    | FusedStarted
+    | FusedDelta
+    | FusedDone
+    | FusedFailed
+    | RunDone,
+    Field(discriminator="type"),
+]
+
+event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

@@ -1,0 +1,273 @@
+"""A fusion run: the panel answers concurrently, the judge compares, the writer fuses."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Literal
+
+from chat.fusion.analysis import Analysis
+from chat.fusion.calls import Clock, ModelCall, run_totals
+from chat.fusion.events import (
+    AnalysisFailed,
+    AnalysisReady,
+    AnalysisStarted,
+    CallStats,
+    Event,
+    FusedDelta,
+    FusedDone,
+    FusedFailed,
+    FusedStarted,
+    RunDone,
+    RunStarted,
+    SeatDelta,
+    SeatDone,
+    SeatFailed,
+    SeatReasoningDelta,
+    SeatStarted,
+)
+from chat.fusion.judge import judge
+from chat.fusion.prompting import LabelledAnswer, label_for
+from chat.fusion.request import FusionRequest
+from chat.fusion.writer import build_writer_messages, writer_request
+from chat.providers.protocol import ModelClient
+from chat.providers.types import ChatRequest, TextDelta
+
+CUT_SHORT_MARK = "\n\n[This response was cut short: its stream ended before the model finished.]"
+
+
+async def run_fusion(
+    request: FusionRequest, client: ModelClient, *, clock: Clock = time.perf_counter
+) -> AsyncGenerator[Event, None]:
+    """Run one fusion turn and say everything that happens, ending with RunDone.
+
+    Failures are events, never exceptions: a failed seat, judge or writer degrades the run and
+    RunDone's status and note say how. Closing the generator, or cancelling the task that
+    iterates it, cancels and awaits every seat, which closes their streams.
+    """
+    started = clock()
+    calls: list[CallStats] = []
+    async with aclosing(_stages(request, client, clock)) as stages:
+        async for item in stages:
+            if isinstance(item, _Ending):
+                totals = run_totals(calls, (clock() - started) * 1000)
+                yield RunDone(status=item.status, note=item.note, totals=totals)
+                return
+            calls.extend(_stats_of(item))
+            yield item
+
+
+@dataclass(frozen=True)
+class _Ending:
+    """How the stages ended; run_fusion turns it into RunDone with the run's totals."""
+
+    status: Literal["done", "degraded", "failed"]
+    note: str = ""
+
+
+async def _stages(
+    request: FusionRequest, client: ModelClient, clock: Clock
+) -> AsyncGenerator[Event | _Ending, None]:
+    """The run stage by stage: fan-out, judge, write; the last item is always an _Ending."""
+    yield RunStarted(seats=list(request.seats), judge=request.judge, writer=request.writer_model)
+    outcomes: list[SeatDone | SeatFailed] = []
+    async with aclosing(_fan_out(request, client, clock)) as fan_out:
+        async for event in fan_out:
+            yield event
+            if isinstance(event, SeatDone | SeatFailed):
+                outcomes.append(event)
+
+    panel = _Panel(request.seats, outcomes)
+    if len(panel.answered) < 2:
+        yield panel.ending_without_fusion()
+        return
+
+    yield AnalysisStarted(model=request.judge)
+    verdict = await judge(client, request, panel.answers, panel.label_to_seat, clock)
+    yield verdict
+    if isinstance(verdict, AnalysisFailed):
+        # No analysis, no fused answer: a writer without the deliberation would only add one more opinion.
+        yield _Ending("degraded", f"The analysis is missing. {verdict.reason} The panel's answers are above.")
+        return
+
+    async with aclosing(_write(request, client, verdict, panel, clock)) as writing:
+        async for item in writing:
+            yield item
+
+
+# --- fan-out ---------------------------------------------------------------------------------
+
+
+async def _fan_out(request: FusionRequest, client: ModelClient, clock: Clock) -> AsyncGenerator[Event, None]:
+    """Every seat's events as they arrive; each seat is its own task, so none waits for another."""
+    queue: asyncio.Queue[Event | None] = asyncio.Queue()
+    tasks = [
+        asyncio.create_task(
+            _run_seat(seat, model, request, client, clock, queue.put_nowait), name=f"seat {seat}"
+        )
+        for seat, model in enumerate(request.seats)
+    ]
+    for task in tasks:
+        # Posted after the task's last event: the loop below counts them to know when all are done.
+        task.add_done_callback(lambda _: queue.put_nowait(None))
+    try:
+        running = len(tasks)
+        while running:
+            event = await queue.get()
+            if event is None:
+                running -= 1
+            else:
+                yield event
+        # Seats turn provider faults into events; anything raised here is a bug of ours, so say it loudly.
+        await asyncio.gather(*tasks)
+    finally:
+        await _cancel_and_wait(tasks)
+
+
+async def _run_seat(
+    seat: int,
+    model: str,
+    request: FusionRequest,
+    client: ModelClient,
+    clock: Clock,
+    emit: Callable[[Event], None],
+) -> None:
+    emit(SeatStarted(seat=seat, model=model))
+    chat = ChatRequest(model=model, messages=request.messages, max_tokens=request.max_tokens)
+    call = ModelCall(client, chat, request.catalog.get(model), clock)
+    async with aclosing(call.deltas()) as deltas:
+        async for delta in deltas:
+            if not delta.text:
+                continue
+            if isinstance(delta, TextDelta):
+                emit(SeatDelta(seat=seat, text=delta.text))
+            else:
+                emit(SeatReasoningDelta(seat=seat, text=delta.text))
+    emit(_seat_outcome(seat, call))
+
+
+def _seat_outcome(seat: int, call: ModelCall) -> SeatDone | SeatFailed:
+    reason = call.why_unusable()
+    if reason is not None:
+        return SeatFailed(seat=seat, reason=reason, partial_text=call.text, stats=call.stats())
+    return SeatDone(seat=seat, text=call.text, stats=call.stats(), complete=call.complete)
+
+
+async def _cancel_and_wait(tasks: Sequence[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    # Waiting matters: a cancelled seat still has to unwind, and unwinding closes its stream.
+    # asyncio.wait retrieves nothing, so a seat that crashed is still reported by asyncio itself.
+    if tasks:
+        await asyncio.wait(tasks)
+
+
+# --- the panel's outcome ---------------------------------------------------------------------
+
+
+class _Panel:
+    """The seats' outcomes, and the labels under which the judge and the writer read the answers."""
+
+    def __init__(self, models: Sequence[str], outcomes: Sequence[SeatDone | SeatFailed]) -> None:
+        ordered = sorted(outcomes, key=lambda outcome: outcome.seat)
+        self.models = models
+        self.answered = [outcome for outcome in ordered if isinstance(outcome, SeatDone)]
+        self.failed = [outcome for outcome in ordered if isinstance(outcome, SeatFailed)]
+        # Labels follow seat order over the seats that answered, so they read A, B, C without gaps.
+        self.label_to_seat = {label_for(index): done.seat for index, done in enumerate(self.answered)}
+        self.seat_labels = {seat: label for label, seat in self.label_to_seat.items()}
+        self.answers: list[LabelledAnswer] = [
+            (label_for(index), _as_read(done)) for index, done in enumerate(self.answered)
+        ]
+
+    def ending_without_fusion(self) -> _Ending:
+        if not self.answered:
+            return _Ending("failed", f"Every seat failed, so there is nothing to judge: {self.failures()}.")
+        # One answer leaves nothing to compare: judging it alone would dress one opinion up as a
+        # deliberation, so the run stops here and the answer stands as it is.
+        only = self.answered[0]
+        return _Ending(
+            "degraded",
+            f"Only {self.seat_name(only.seat)} answered, so there was nothing to compare: its answer above "
+            f"is the result, without an analysis or a fused answer. The others failed: {self.failures()}.",
+        )
+
+    def ending_after_writing(self, fused: FusedDone | FusedFailed) -> _Ending:
+        if isinstance(fused, FusedFailed):
+            return _Ending(
+                "degraded",
+                f"The fused answer failed: {fused.reason} The analysis and the panel's answers are above.",
+            )
+        if not fused.complete:
+            return _Ending(
+                "degraded", "The fused answer may be cut short: its stream ended before the model finished."
+            )
+        if self.failed:
+            return _Ending(
+                "done", f"Fused from {len(self.answered)} of {len(self.models)} answers; {self.failures()}."
+            )
+        return _Ending("done")
+
+    def failures(self) -> str:
+        return "; ".join(f"{self.seat_name(f.seat)}: {f.reason.rstrip('.')}" for f in self.failed)
+
+    def seat_name(self, seat: int) -> str:
+        # People count seats from one; events count from zero.
+        return f"seat {seat + 1} ({self.models[seat]})"
+
+
+def _as_read(done: SeatDone) -> str:
+    # The judge should know an answer stops mid-sentence because its stream did, not by choice.
+    return done.text if done.complete else done.text + CUT_SHORT_MARK
+
+
+# --- the fused answer ------------------------------------------------------------------------
+
+
+async def _write(
+    request: FusionRequest, client: ModelClient, verdict: AnalysisReady, panel: _Panel, clock: Clock
+) -> AsyncGenerator[Event | _Ending, None]:
+    yield FusedStarted(model=request.writer_model)
+    call = ModelCall(
+        client,
+        _writer_chat(request, verdict.analysis, panel),
+        request.catalog.get(request.writer_model),
+        clock,
+    )
+    async with aclosing(call.deltas()) as deltas:
+        async for delta in deltas:
+            # The fused answer has no reasoning pane: only its text is said.
+            if isinstance(delta, TextDelta) and delta.text:
+                yield FusedDelta(text=delta.text)
+    fused = _fused_outcome(call)
+    yield fused
+    yield panel.ending_after_writing(fused)
+
+
+def _writer_chat(request: FusionRequest, analysis: Analysis, panel: _Panel) -> ChatRequest:
+    messages = build_writer_messages(
+        request.question, request.messages[:-1], analysis, panel.answers, panel.seat_labels
+    )
+    return writer_request(request, messages)
+
+
+def _fused_outcome(call: ModelCall) -> FusedDone | FusedFailed:
+    reason = call.why_unusable()
+    if reason is not None:
+        return FusedFailed(reason=reason, partial_text=call.text, stats=call.stats())
+    return FusedDone(text=call.text, stats=call.stats(), complete=call.complete)
+
+
+def _stats_of(event: Event) -> list[CallStats]:
+    """The calls an event reports on, so the run's totals count every one exactly once."""
+    found: list[CallStats | None]
+    if isinstance(event, AnalysisReady | AnalysisFailed):
+        found = [event.stats, event.repair_stats]
+    elif isinstance(event, SeatDone | SeatFailed | FusedDone | FusedFailed):
+        found = [event.stats]
+    else:
+        found = []
+    return [stats for stats in found if stats is not None]

@@ -1,0 +1,42 @@
+"""What a fusion run is asked to do: the thread, the panel, the judge and the writer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chat.providers.types import ModelInfo
+
+MIN_SEATS = 2
+MAX_SEATS = 8
+
+
+class FusionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The thread so far in chat-completions form; the last message is the user's question.
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    # Model ids, one per seat; the same model may sit twice (self-fusion).
+    seats: list[str] = Field(min_length=MIN_SEATS, max_length=MAX_SEATS)
+    judge: str
+    # The model that writes the fused answer; the judge when None.
+    writer: str | None = None
+    max_tokens: int = Field(default=4096, ge=1)
+    # Catalog entries by model id: prices for calls whose provider reports no cost, and
+    # whether a model takes `response_format` (structured output) for the judge.
+    catalog: dict[str, ModelInfo] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _last_message_is_the_question(self) -> FusionRequest:
+        if self.messages[-1].get("role") != "user":
+            raise ValueError("the last message must be the user's question")
+        return self
+
+    @property
+    def writer_model(self) -> str:
+        return self.writer or self.judge
+
+    @property
+    def question(self) -> str:
+        return str(self.messages[-1].get("content") or "")

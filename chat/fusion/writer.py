@@ -1,0 +1,73 @@
+"""The writer's prompt: the question, the judge's analysis and the answers, for one fused answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from chat.fusion.analysis import Analysis
+from chat.fusion.prompting import LabelledAnswer, render_answers, render_context
+from chat.fusion.request import FusionRequest
+from chat.providers.types import ChatRequest
+
+WRITER_SYSTEM_PROMPT = """\
+You write the final answer to the user's question. A panel of assistants answered it \
+independently (Response A, Response B, ...) and a judge compared their answers. \
+Build one answer that is better than any of them:
+- keep what the responses rightly agree on;
+- settle each contradiction as the judge's assessment does, or say the matter is open when it is;
+- work in the unique insights that matter;
+- cover the blind spots where you can do so reliably, and say so where you are unsure.
+
+Answer the user directly, as your own answer: do not mention the panel, the responses, their \
+letters or the judge. Keep the useful sources and links the responses give and invent none. \
+Write in Markdown, in the language of the question."""
+
+
+def build_writer_messages(
+    question: str,
+    thread: Sequence[dict[str, Any]],
+    analysis: Analysis,
+    answers: Sequence[LabelledAnswer],
+    seat_labels: dict[int, str],
+) -> list[dict[str, Any]]:
+    user = (
+        f"{render_context(question, thread)}\n\n"
+        f"The judge's analysis:\n\n{render_analysis(analysis, seat_labels)}\n\n"
+        f"The panel's responses:\n\n{render_answers(answers)}\n\n"
+        "Write the final answer to the question."
+    )
+    return [{"role": "system", "content": WRITER_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+def writer_request(request: FusionRequest, messages: list[dict[str, Any]]) -> ChatRequest:
+    # No tools, ever: the fused answer stays grounded in what the panel and the judge said.
+    return ChatRequest(
+        model=request.writer_model, messages=messages, max_tokens=request.max_tokens, tools=None
+    )
+
+
+def render_analysis(analysis: Analysis, seat_labels: dict[int, str]) -> str:
+    """The analysis as readable Markdown, naming responses by their labels as the judge did."""
+
+    def names(seats: Sequence[int]) -> str:
+        return ", ".join(f"Response {seat_labels.get(seat, '?')}" for seat in seats) or "no response"
+
+    sections = {
+        "Consensus": [f"- {c.point} ({names(c.seats)})" for c in analysis.consensus],
+        "Contradictions": [
+            "\n".join(
+                [f"- {c.topic}"]
+                + [f"  - {names([s.seat])}: {s.stance}" for s in c.stances]
+                + [f"  - Judge's assessment: {c.assessment}"]
+            )
+            for c in analysis.contradictions
+        ],
+        "Partial coverage": [f"- {p.point} ({names(p.seats)})" for p in analysis.partial_coverage],
+        "Unique insights": [
+            f"- {names([u.seat])}: {u.insight} Why it matters: {u.why_it_matters}"
+            for u in analysis.unique_insights
+        ],
+        "Blind spots": [f"- {spot}" for spot in analysis.blind_spots],
+    }
+    return "\n\n".join(f"## {title}\n" + ("\n".join(lines) or "None.") for title, lines in sections.items())

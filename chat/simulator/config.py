@@ -1,0 +1,68 @@
+"""How one simulated model behaves: its catalog entry, its pace and the fault it injects."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Fault = Literal[
+    "rate_limit",  # 429 with a Retry-After header
+    "server_error",  # 500
+    "unauthorized",  # 401
+    "no_credits",  # 402
+    "context_length",  # 400 saying the prompt is too long
+    "hang",  # accepts the request, never sends a token
+    "stall",  # sends a few tokens, then goes quiet without closing
+    "cut",  # sends a few tokens, then ends the body and closes without [DONE]
+    "malformed",  # sends a few tokens, then an event that is not JSON
+    "inband_error",  # sends a few tokens, then an error event inside an HTTP 200 stream
+    "bad_json",  # in JSON mode, answers invalid JSON (once, unless fault_times says otherwise)
+]
+
+# Faults that end the request before any token: the HTTP status they answer with.
+HTTP_FAULT_STATUS: dict[str, int] = {
+    "rate_limit": 429,
+    "server_error": 500,
+    "unauthorized": 401,
+    "no_credits": 402,
+    "context_length": 400,
+}
+
+
+class SimulatedModel(BaseModel):
+    """One model the simulator serves; `Simulator.configure` swaps in changed copies."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1)
+    name: str
+    description: str = ""
+    context_length: int = Field(default=128_000, gt=0)
+    # Dollars per token, as OpenRouter publishes them.
+    prompt_price: float = Field(default=0.0, ge=0)
+    completion_price: float = Field(default=0.0, ge=0)
+    supports_tools: bool = True
+    supports_structured_output: bool = True
+    sends_reasoning: bool = False
+    ttft_s: float = Field(default=0.0, ge=0)
+    tokens_per_second: float = Field(default=100.0, gt=0)
+    # Roughly how many tokens a prose answer runs to; whole sections are kept, so it overshoots a little.
+    answer_tokens: int = Field(default=300, ge=1)
+    fault: Fault | None = None
+    # How many of this model's requests the fault hits before it behaves; None means every one,
+    # except for bad_json, whose point is a repair that succeeds, so it hits once.
+    fault_times: int | None = Field(default=None, ge=0)
+    # Tokens sent before a mid-stream fault (stall, cut, malformed, inband_error) strikes.
+    fault_after_tokens: int = Field(default=5, ge=0)
+    # The Retry-After a rate_limit fault sends, in seconds.
+    retry_after_s: float = Field(default=1.0, ge=0)
+
+    @property
+    def fault_budget(self) -> int | None:
+        if self.fault == "bad_json" and self.fault_times is None:
+            return 1
+        return self.fault_times
+
+    def cost_of(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return round(prompt_tokens * self.prompt_price + completion_tokens * self.completion_price, 9)

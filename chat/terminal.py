@@ -1,0 +1,172 @@
+"""A live terminal display of a fusion run, for `manage.py fuse`."""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import IO
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from chat.fusion.analysis import Analysis
+from chat.fusion.events import (
+    AnalysisFailed,
+    AnalysisReady,
+    CallStats,
+    Event,
+    FusedDelta,
+    FusedDone,
+    FusedFailed,
+    RunDone,
+    RunStarted,
+    SeatDelta,
+    SeatDone,
+    SeatFailed,
+    SeatStarted,
+)
+
+
+class _SeatLine:
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.status = "waiting"
+        self.text = ""
+        self.stats: CallStats | None = None
+        self.started = time.perf_counter()
+
+
+def _money(cost: float | None) -> str:
+    return "—" if cost is None else f"${cost:.4f}"
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value / 1000:.2f}s"
+
+
+class TerminalView:
+    """Shows the panel streaming, then the analysis, then the fused answer as it is written."""
+
+    def __init__(self, out: IO[str], *, simulated: bool) -> None:
+        self.console = Console(file=out, highlight=False, soft_wrap=True)
+        self.simulated = simulated
+        self.seats: list[_SeatLine] = []
+        self.calls: list[CallStats] = []
+        self.live = Live(console=self.console, refresh_per_second=12, transient=True)
+
+    def __enter__(self) -> TerminalView:
+        if self.simulated:
+            self.console.print("[yellow]Demo mode: these models are simulated on this machine.[/]")
+        self.live.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.live.stop()
+
+    def show(self, event: Event) -> None:
+        match event:
+            case RunStarted(seats=seats):
+                self.seats = [_SeatLine(model) for model in seats]
+            case SeatStarted(seat=seat):
+                self.seats[seat].status = "writing"
+            case SeatDelta(seat=seat, text=text):
+                self.seats[seat].text += text
+            case SeatDone(seat=seat, stats=stats, complete=complete):
+                self.seats[seat].status = "done" if complete else "incomplete"
+                self.seats[seat].stats = stats
+                self.calls.append(stats)
+            case SeatFailed(seat=seat, reason=reason, stats=stats):
+                self.seats[seat].status = f"failed: {reason}"
+                self.seats[seat].stats = stats
+                self.calls.append(stats)
+            case AnalysisReady(analysis=analysis, stats=stats):
+                self._finish_panel()
+                self.calls.append(stats)
+                self.console.print(self._analysis(analysis))
+                self.console.rule("Fused answer")
+            case AnalysisFailed(reason=reason, stats=stats):
+                self._finish_panel()
+                if stats:
+                    self.calls.append(stats)
+                self.console.print(f"[red]The analysis is missing: {reason}[/]")
+            case FusedDelta(text=text):
+                # Raw text as it streams: rich would re-wrap every fragment as a line of its own.
+                self.console.file.write(text)
+                self.console.file.flush()
+            case FusedDone(stats=stats):
+                self.console.print()
+                self.calls.append(stats)
+            case FusedFailed(reason=reason, stats=stats):
+                self.console.print(f"\n[red]The fused answer failed: {reason}[/]")
+                if stats:
+                    self.calls.append(stats)
+            case RunDone():
+                self._finish_panel()
+                self.console.print(self._summary(event))
+        if self.live.is_started:
+            self.live.update(self._panel_table())
+
+    def _finish_panel(self) -> None:
+        if self.live.is_started:
+            self.live.stop()
+            for index, seat in enumerate(self.seats):
+                title = f"Seat {index + 1}: {seat.model} ({seat.status})"
+                self.console.print(Panel(Markdown(seat.text or "_no text_"), title=title))
+
+    def _panel_table(self) -> Table:
+        table = Table(title="Panel", expand=True)
+        for column in ("seat", "model", "status", "chars", "elapsed"):
+            table.add_column(column)
+        for index, seat in enumerate(self.seats):
+            elapsed = f"{time.perf_counter() - seat.started:.1f}s"
+            table.add_row(str(index + 1), seat.model, seat.status, str(len(seat.text)), elapsed)
+        return table
+
+    def _analysis(self, analysis: Analysis) -> Group:
+        def names(seats: list[int]) -> str:
+            return ", ".join(f"#{seat + 1} {self.seats[seat].model}" for seat in seats)
+
+        lines: list[Text | str] = [Text("Analysis", style="bold")]
+        lines.append(Text("Consensus", style="bold green"))
+        lines += [f"  • {p.point} — {names(p.seats)}" for p in analysis.consensus]
+        lines.append(Text("Contradictions", style="bold red"))
+        for c in analysis.contradictions:
+            lines.append(f"  • {c.topic}")
+            lines += [f"      {names([s.seat])}: {s.stance}" for s in c.stances]
+            lines.append(f"      Judge: {c.assessment}")
+        lines.append(Text("Partial coverage", style="bold yellow"))
+        lines += [f"  • {p.point} — {names(p.seats)}" for p in analysis.partial_coverage]
+        lines.append(Text("Unique insights", style="bold cyan"))
+        lines += [
+            f"  • {names([u.seat])}: {u.insight} ({u.why_it_matters})" for u in analysis.unique_insights
+        ]
+        lines.append(Text("Blind spots", style="bold magenta"))
+        lines += [f"  • {spot}" for spot in analysis.blind_spots]
+        return Group(*lines)
+
+    def _summary(self, done: RunDone) -> Group:
+        table = Table(title="Calls")
+        for column in ("model", "prompt tok", "completion tok", "cost", "first token", "duration"):
+            table.add_column(column, overflow="fold")
+        for call in self.calls:
+            table.add_row(
+                call.model,
+                str(call.prompt_tokens),
+                str(call.completion_tokens),
+                _money(call.cost),
+                _ms(call.ttft_ms),
+                _ms(call.duration_ms),
+            )
+        totals = done.totals
+        status = f"Run {done.status}" + (f": {done.note}" if done.note else "")
+        total_line = (
+            f"Total: {totals.prompt_tokens + totals.completion_tokens} tokens, "
+            f"{_money(totals.cost)}, {_ms(totals.duration_ms)}"
+        )
+        return Group(table, Text(status, style="bold"), Text(total_line))

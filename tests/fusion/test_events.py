@@ -1,0 +1,68 @@
+"""Every event the pipeline says survives a trip through JSON unchanged."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+
+from chat.fusion import events as fusion_events
+from chat.fusion.events import Event, event_adapter
+from chat.fusion.pipeline import run_fusion
+from chat.providers.errors import ProviderError
+from chat.providers.types import ReasoningDelta, TextDelta
+
+from .conftest import FakeModelClient, analysis_json, answer, collect, make_request
+
+SEATS = ("alpha/one", "beta/two", "gamma/three")
+
+
+async def events_of_three_runs(fake: FakeModelClient) -> list[Event]:
+    # A run with a failed seat and reasoning, one whose judge fails, one whose writer fails:
+    # between them they say every kind of event.
+    fake.script("alpha/one", [ReasoningDelta(text="hmm"), *answer("a")])
+    fake.script("beta/two", answer("b", cost=0.01))
+    fake.script("gamma/three", ProviderError("Down."))
+    fake.script("judge/j", answer(analysis_json()))
+    fake.script("judge/j", answer("Fused."))
+    everything = await collect(run_fusion(make_request(SEATS), fake))
+
+    fake.script("alpha/one", answer("a"))
+    fake.script("beta/two", answer("b"))
+    fake.script("judge/j", answer("no json"))
+    fake.script("judge/j", answer("still none"))
+    everything += await collect(run_fusion(make_request(SEATS[:2]), fake))
+
+    fake.script("alpha/one", answer("a"))
+    fake.script("beta/two", answer("b"))
+    fake.script("judge/j", answer(analysis_json()))
+    fake.script("judge/j", [TextDelta(text="part"), ProviderError("Broke.")])
+    everything += await collect(run_fusion(make_request(SEATS[:2]), fake))
+    return everything
+
+
+@pytest.mark.asyncio
+async def test_every_kind_of_event_round_trips_through_json(fake: FakeModelClient) -> None:
+    events = await events_of_three_runs(fake)
+
+    assert {type(e) for e in events} == set(typing.get_args(typing.get_args(Event)[0]))
+    assert all(event_adapter.validate_json(event_adapter.dump_json(e)) == e for e in events)
+
+
+@pytest.mark.asyncio
+async def test_every_event_round_trips_through_plain_python_data(fake: FakeModelClient) -> None:
+    events = await events_of_three_runs(fake)
+
+    assert all(event_adapter.validate_python(event_adapter.dump_python(e, mode="json")) == e for e in events)
+
+
+def test_every_event_class_is_in_the_union() -> None:
+    classes = {
+        value
+        for value in vars(fusion_events).values()
+        if isinstance(value, type)
+        and issubclass(value, fusion_events._Event)
+        and value is not fusion_events._Event
+    }
+
+    assert classes == set(typing.get_args(typing.get_args(Event)[0]))
