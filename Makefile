@@ -25,9 +25,12 @@ run: venv
 	$(BIN)/python manage.py check
 	$(BIN)/daphne -b $(HOST) -p $(PORT) fusionroom.asgi:application
 
+# Two runs: Playwright's sync API keeps an event loop running in the main thread for the
+# whole session, which would stop the asyncio tests from running theirs.
 test: venv
 	@scripts/check-chromium $(CHROMIUM)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
 
 # Everything but the browser tests, for a quick loop while coding.
 test-fast: venv

@@ -1,4 +1,7 @@
-"""The panels FusionRoom ships with; the data migration seeds them and the admin edits them after."""
+"""The panels FusionRoom ships with: migration 0002 seeds a copy, the admin edits them after.
+
+Tests use this list to put the presets back after a transactional test has emptied the tables.
+"""
 
 from __future__ import annotations
 
@@ -26,11 +29,3 @@ PRESETS: list[PresetPanel] = [
         "judge": "google/gemini-3-flash-preview",
     },
 ]
-
-
-def preset_by_slug(slug: str) -> PresetPanel:
-    for preset in PRESETS:
-        if preset["slug"] == slug.lower():
-            return preset
-    names = ", ".join(p["slug"] for p in PRESETS)
-    raise KeyError(f"No preset called {slug!r}; the presets are: {names}")

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Callable
 
 import pytest
+import pytest_asyncio
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.contrib.auth.models import User
+
+from chat.models import Conversation, Panel, Run
+from chat.presets import PRESETS
+from chat.runs import create_turn_and_run
+from tests.fakes import JUDGE, SEATS, WRITER
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -15,3 +24,60 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"CI: {len(reporter.stats['skipped'])} test(s) skipped; failing the run.", red=True
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def presets(db: None) -> dict[str, Panel]:
+    """Quality and Budget, as the data migration seeds them (a transactional test's flush removes them)."""
+    panels = {}
+    for position, preset in enumerate(PRESETS):
+        panel, _ = Panel.objects.get_or_create(
+            slug=preset["slug"], is_preset=True, owner=None, defaults={**preset, "position": position}
+        )
+        panels[panel.name] = panel
+    return panels
+
+
+# --- People, runs and the channel layer (tests/test_runs.py, tests/test_consumers.py) ---------
+
+
+@pytest.fixture
+def alice(django_user_model: type[User]) -> User:
+    return django_user_model.objects.create_user("alice")
+
+
+@pytest.fixture
+def bob(django_user_model: type[User]) -> User:
+    return django_user_model.objects.create_user("bob")
+
+
+@pytest.fixture
+def make_run() -> Callable[..., Run]:
+    """Makes a conversation, a panel of three seats with a judge and a writer, and a run of it.
+
+    Synchronous, like the ORM: async tests call it through sync_to_async.
+    """
+
+    def make(owner: User, prompt: str = "Why is the sky blue?") -> Run:
+        conversation = Conversation.objects.create(owner=owner)
+        panel = Panel.objects.create(
+            owner=owner, name="Test panel", seats=list(SEATS), judge=JUDGE, writer=WRITER
+        )
+        return create_turn_and_run(conversation, prompt, panel, simulated=False)
+
+    return make
+
+
+@pytest.fixture
+def alice_run(alice: User, make_run: Callable[..., Run]) -> Run:
+    """A run of alice's, still running, that no task executes: tests play its part."""
+    return make_run(alice)
+
+
+@pytest_asyncio.fixture
+async def channel_layer() -> AsyncIterator[BaseChannelLayer]:
+    """The in-memory layer from the settings, emptied afterwards so no message outlives its test."""
+    layer = get_channel_layer()
+    assert layer is not None
+    yield layer
+    await layer.flush()

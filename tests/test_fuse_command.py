@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
+from chat.models import Panel
 from chat.simulator import SimulatorThread
 
 
 @pytest.fixture
-def simulator(settings: Any) -> Iterator[SimulatorThread]:
+def simulator(settings: Any, presets: dict[str, Panel]) -> Iterator[SimulatorThread]:
     with SimulatorThread(time_scale=0) as sim:
         settings.FUSIONROOM_DEMO = True
         settings.FUSIONROOM_SIMULATOR_URL = sim.base_url
@@ -56,3 +57,17 @@ def test_it_refuses_a_panel_of_one(simulator: SimulatorThread) -> None:
 def test_it_names_a_model_the_endpoint_does_not_offer(simulator: SimulatorThread) -> None:
     with pytest.raises(CommandError, match="no-such/model"):
         fuse("Hi", "--seat", "openai/gpt-5.5", "--seat", "no-such/model", "--judge", "openai/gpt-5.5")
+
+
+def test_it_names_the_presets_when_asked_for_one_that_does_not_exist(simulator: SimulatorThread) -> None:
+    with pytest.raises(CommandError, match="budget"):
+        fuse("Hi", "--preset", "platinum")
+
+
+def test_it_uses_a_preset_as_edited_in_the_admin(
+    simulator: SimulatorThread, presets: dict[str, Panel]
+) -> None:
+    presets["Budget"].seats = ["openai/gpt-5.5", "moonshotai/kimi-k2.6"]
+    presets["Budget"].save()
+    fuse("Hi", "--preset", "budget")
+    assert [record.model for record in simulator.requests[:2]] == ["openai/gpt-5.5", "moonshotai/kimi-k2.6"]

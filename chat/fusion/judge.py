@@ -214,31 +214,55 @@ def to_analysis(output: JudgeOutput, label_to_seat: dict[str, int]) -> Analysis:
     holds. A stance or an insight needs its one author, so without a known label it is dropped.
     """
     seats = _SeatLookup(label_to_seat)
+    named = _SeatNamer(label_to_seat)
     return Analysis(
-        consensus=[ConsensusPoint(point=c.point, seats=seats.many(c.responses)) for c in output.consensus],
+        consensus=[
+            ConsensusPoint(point=named(c.point), seats=seats.many(c.responses)) for c in output.consensus
+        ],
         contradictions=[
-            Contradiction(topic=c.topic, stances=_stances(c.stances, seats), assessment=c.assessment)
+            Contradiction(
+                topic=named(c.topic),
+                stances=_stances(c.stances, seats, named),
+                assessment=named(c.assessment),
+            )
             for c in output.contradictions
         ],
         partial_coverage=[
-            CoveragePoint(point=p.point, seats=seats.many(p.responses)) for p in output.partial_coverage
+            CoveragePoint(point=named(p.point), seats=seats.many(p.responses))
+            for p in output.partial_coverage
         ],
         unique_insights=[
-            UniqueInsight(seat=seat, insight=u.insight, why_it_matters=u.why_it_matters)
+            UniqueInsight(seat=seat, insight=named(u.insight), why_it_matters=named(u.why_it_matters))
             for u in output.unique_insights
             if (seat := seats.one(u.response)) is not None
         ],
-        blind_spots=list(output.blind_spots),
+        blind_spots=[named(spot) for spot in output.blind_spots],
     )
 
 
-def _stances(stances: Iterable[JudgeStance], seats: _SeatLookup) -> list[Stance]:
+class _SeatNamer:
+    """Rewrites "Response B" in the judge's prose as "seat #2", the name the reader sees."""
+
+    _MENTION = re.compile(r"\bResponse ([A-Z])\b")
+
+    def __init__(self, label_to_seat: dict[str, int]) -> None:
+        self._seats = {_normalise_label(label): seat for label, seat in label_to_seat.items()}
+
+    def __call__(self, text: str) -> str:
+        def name(match: re.Match[str]) -> str:
+            seat = self._seats.get(_normalise_label(match.group(1)))
+            return match.group(0) if seat is None else f"seat #{seat + 1}"
+
+        return self._MENTION.sub(name, text)
+
+
+def _stances(stances: Iterable[JudgeStance], seats: _SeatLookup, named: _SeatNamer) -> list[Stance]:
     kept: dict[int, Stance] = {}
     for stance in stances:
         seat = seats.one(stance.response)
         # One stance per seat: the first wins, as the judge listed them.
         if seat is not None and seat not in kept:
-            kept[seat] = Stance(seat=seat, stance=stance.stance)
+            kept[seat] = Stance(seat=seat, stance=named(stance.stance))
     return list(kept.values())
 
 

@@ -17,14 +17,23 @@ class ShuttingDown(Exception):
 class Controls:
     def __init__(self, models: Iterable[SimulatedModel], *, time_scale: float, keepalive_s: float) -> None:
         self.models: dict[str, SimulatedModel] = {model.id: model for model in models}
+        self._initial_models = dict(self.models)
         self.time_scale = time_scale
         self.keepalive_s = keepalive_s
         self.log = RequestLog()
         self._fault_hits: dict[str, int] = {}
         self._holds: dict[str, asyncio.Event] = {}
+        # Where each held model pauses: 0 before its first token, N after N tokens.
+        self._hold_points: dict[str, int] = {}
         self._closing = asyncio.Event()
 
     # Models and faults.
+
+    def reset(self) -> None:
+        """Back to the models it started with: no changes, no faults counted, no holds."""
+        self.models = dict(self._initial_models)
+        self._fault_hits.clear()
+        self.release()
 
     def add_model(self, model: SimulatedModel) -> None:
         self.models[model.id] = model
@@ -52,10 +61,15 @@ class Controls:
 
     # Holds.
 
-    def hold(self, model_id: str) -> None:
+    def hold(self, model_id: str, *, after_tokens: int = 0) -> None:
         gate = self._holds.get(model_id)
         if gate is None or gate.is_set():
             self._holds[model_id] = asyncio.Event()
+        self._hold_points[model_id] = after_tokens
+
+    def holds_at(self, model_id: str, position: int) -> bool:
+        """Whether a held model's stream pauses before sending token number `position`."""
+        return model_id in self._holds and self._hold_points.get(model_id, 0) == position
 
     def release(self, model_id: str | None = None) -> None:
         released = list(self._holds) if model_id is None else [model_id]

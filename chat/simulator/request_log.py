@@ -70,6 +70,10 @@ class RequestLog:
         self._notify()
         return record
 
+    def changed(self) -> None:
+        """Wake the waiters: a record changed in a way they may be waiting for."""
+        self._notify()
+
     def first_token(self, record: RequestRecord) -> None:
         if record.first_token_at is None:
             record.first_token_at = time.monotonic()

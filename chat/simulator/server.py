@@ -44,6 +44,10 @@ def build_app(controls: Controls, *, api_key: str | None = None) -> web.Applicat
     return app
 
 
+async def _no_keep_alive() -> None:
+    return None
+
+
 class _Call:
     """One accepted chat completion: everything a response needs to go out."""
 
@@ -66,6 +70,7 @@ class _Call:
         self.pieces = pieces[:limit] if limit is not None else pieces
         self.finish_reason = "length" if self.truncated else reply.finish_reason
         self.envelope = Envelope(f"gen-sim-{record.index:06d}", model.id, int(time.time()), reply)
+        self.keep_alive: Callable[[], Awaitable[None]] = _no_keep_alive
 
     def usage(self, completion_tokens: int) -> dict[str, Any]:
         return usage(self.model, self.prompt_tokens, completion_tokens)
@@ -154,6 +159,7 @@ class _Handlers:
         try:
             await keep_alive()
             await self._before_first_token(call, keep_alive)
+            call.keep_alive = keep_alive
             await self._send_pieces(response, call)
             if call.record.fault in MID_STREAM_FAULTS:
                 await self._fail_stream(response, call)
@@ -172,7 +178,8 @@ class _Handlers:
     async def _before_first_token(self, call: _Call, keep_alive: Callable[[], Awaitable[None]]) -> None:
         if call.record.fault == "hang":
             await self.controls.wait(None, None)
-        await self.controls.pass_hold(call.model.id, keep_alive)
+        if self.controls.holds_at(call.model.id, 0):
+            await self.controls.pass_hold(call.model.id, keep_alive)
         await self._think(call.model.ttft_s, keep_alive)
 
     async def _think(self, seconds: float, keep_alive: Callable[[], Awaitable[None]]) -> None:
@@ -192,6 +199,11 @@ class _Handlers:
         # Each token is due at a fixed time from the first, so timer overhead does not add up.
         start, interval = self.controls.now(), self.controls.time_scale / call.model.tokens_per_second
         for position, piece in enumerate(pieces):
+            if position and self.controls.holds_at(call.model.id, position):
+                # Held mid-stream: tests see a model that has written part of its answer.
+                self.log.changed()
+                await self.controls.pass_hold(call.model.id, call.keep_alive)
+                start = self.controls.now() - position * interval
             if position:
                 await self.controls.pause_until(start + position * interval)
             await response.write(sse(call.envelope.chunk(call.envelope.delta(piece, first=position == 0))))

@@ -117,17 +117,22 @@ class Simulator:
         """
         return self._controls.configure(model_id, **changes)
 
-    def hold(self, model_id: str) -> None:
-        """Make the model's requests wait before their first token until `release`.
+    def hold(self, model_id: str, *, after_tokens: int = 0) -> None:
+        """Make the model's requests wait before their first token (or after `after_tokens`
+        tokens, mid-stream) until `release`.
 
         Keep-alive comments still flow while held; requests refused with an HTTP error
         (a fault, an unknown model) are answered at once.
         """
-        self._controls.hold(model_id)
+        self._controls.hold(model_id, after_tokens=after_tokens)
 
     def release(self, model_id: str | None = None) -> None:
         """Let a held model's requests go on (every held model's, when None)."""
         self._controls.release(model_id)
+
+    def reset(self) -> None:
+        """Undo every add_model, configure and hold since the start (the request log stays)."""
+        self._controls.reset()
 
     # Observing.
 

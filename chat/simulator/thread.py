@@ -83,11 +83,14 @@ class SimulatorThread:
     def configure(self, model_id: str, **changes: Any) -> SimulatedModel:
         return self._call(lambda: self.simulator.configure(model_id, **changes))
 
-    def hold(self, model_id: str) -> None:
-        self._call(lambda: self.simulator.hold(model_id))
+    def hold(self, model_id: str, *, after_tokens: int = 0) -> None:
+        self._call(lambda: self.simulator.hold(model_id, after_tokens=after_tokens))
 
     def release(self, model_id: str | None = None) -> None:
         self._call(lambda: self.simulator.release(model_id))
+
+    def reset(self) -> None:
+        self._call(lambda: self.simulator.reset())
 
     def wait_for_requests(
         self, count: int, *, model: str | None = None, timeout: float = 10.0

@@ -252,3 +252,27 @@ def test_mapped_seats_are_always_known_and_never_repeated(
         assert set(point.seats) <= {0, 3, 5}
         assert len(point.seats) == len(set(point.seats))
     assert {insight.seat for insight in analysis.unique_insights} <= {0, 3, 5}
+
+
+def test_the_judges_prose_names_seats_not_labels() -> None:
+    output = parse_judge_output(
+        json.dumps(
+            {
+                "consensus": [],
+                "contradictions": [
+                    {
+                        "topic": "Speed",
+                        "stances": [{"response": "A", "stance": "Fast, unlike Response B."}],
+                        "assessment": "Response B is right; Response Z does not exist.",
+                    }
+                ],
+                "partial_coverage": [],
+                "unique_insights": [],
+                "blind_spots": ["Neither Response A nor the others mention cost."],
+            }
+        )
+    )
+    analysis = to_analysis(output, {"A": 0, "B": 2})
+    assert analysis.contradictions[0].assessment == "seat #3 is right; Response Z does not exist."
+    assert analysis.contradictions[0].stances[0].stance == "Fast, unlike seat #3."
+    assert analysis.blind_spots == ["Neither seat #1 nor the others mention cost."]

@@ -146,3 +146,24 @@ def test_a_thread_simulator_can_be_steered_from_outside() -> None:
         statuses = [http.post("/chat/completions", json=ask(OPUS)).status_code for _ in range(2)]
 
     assert statuses == [500, 200]
+
+
+@pytest.mark.asyncio
+async def test_reset_restores_the_models_it_started_with(sim: Simulator) -> None:
+    original = sim.models["openai/gpt-5.5"]
+    sim.configure("openai/gpt-5.5", fault="server_error", answer_tokens=3)
+    sim.reset()
+    assert sim.models["openai/gpt-5.5"] == original
+
+
+@pytest.mark.asyncio
+async def test_a_hold_mid_stream_pauses_after_that_many_tokens(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    sim.hold(GPT, after_tokens=4)
+    answer = asyncio.create_task(stream_answer(client, ask(GPT)))
+    await sim.wait_until(lambda records: bool(records) and records[0].completion_tokens == 4)
+    assert not sim.requests[0].finished
+    sim.release(GPT)
+    await answer
+    assert sim.requests[0].completion_tokens > 4 and sim.requests[0].outcome == "completed"

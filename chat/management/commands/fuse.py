@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chat.endpoints import default_endpoint
 from chat.fusion.request import MAX_SEATS, MIN_SEATS, FusionRequest
-from chat.presets import preset_by_slug
+from chat.models import Panel
 from chat.providers.catalog import fetch_catalog
 from chat.providers.client import OpenAICompatibleClient, create_http_client
 from chat.providers.errors import ProviderError
@@ -32,12 +32,9 @@ class Command(BaseCommand):
         seats: list[str] = options["seat"]
         judge: str | None = options["judge"]
         if not seats or options["preset"]:
-            try:
-                preset = preset_by_slug(options["preset"] or "budget")
-            except KeyError as error:
-                raise CommandError(str(error)) from None
-            seats = seats or preset["seats"]
-            judge = judge or preset["judge"]
+            preset = self._preset(options["preset"] or "budget")
+            seats = seats or list(preset.seats)
+            judge = judge or preset.judge
         if not MIN_SEATS <= len(seats) <= MAX_SEATS:
             raise CommandError(f"A panel has {MIN_SEATS} to {MAX_SEATS} seats; you gave {len(seats)}.")
         assert judge is not None
@@ -47,6 +44,15 @@ class Command(BaseCommand):
             )
         except ProviderError as error:
             raise CommandError(error.message) from None
+
+    @staticmethod
+    def _preset(name: str) -> Panel:
+        presets = Panel.objects.filter(is_preset=True)
+        found = presets.filter(slug__iexact=name).first() or presets.filter(name__iexact=name).first()
+        if found is None:
+            names = ", ".join(panel.slug or panel.name for panel in presets) or "none (run migrate)"
+            raise CommandError(f"No preset called {name!r}; the presets are: {names}")
+        return found
 
     async def _fuse(
         self, question: str, seats: list[str], judge: str, writer: str | None, max_tokens: int

@@ -1,0 +1,102 @@
+"""The run websocket: authenticate, subscribe to one run's group, forward its frames."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils.html import escape
+
+from chat.models import Run
+from chat.runs import control_group
+
+# Close codes in the private range, so the page can tell why it was refused.
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+MAX_FRAME_BYTES = 4096
+
+
+def error_frame(message: str) -> str:
+    return f'<div id="live-error" hx-swap-oob="innerHTML">{escape(message)}</div>'
+
+
+@database_sync_to_async
+def _run_status(run_id: int, user: Any) -> str | None:
+    run = Run.objects.for_user(user).filter(pk=run_id).only("status").first()
+    return run.status if run else None
+
+
+class RunConsumer(AsyncWebsocketConsumer):
+    run_id: int
+    group: str
+    # Until the run's own snapshot arrives, frames could not be lined up with the page: drop them.
+    synced = False
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
+        status = await _run_status(self.run_id, user)
+        if status is None:  # someone else's run looks exactly like a missing one
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.group = f"run-{self.run_id}"
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        if status == Run.Status.RUNNING:
+            # Once more, now that this socket is in the group: a run saves its end before it
+            # announces it, so one that ended since the first look is seen ended here.
+            status = await _run_status(self.run_id, user)
+        if status == Run.Status.RUNNING:
+            await self._ask_for_snapshot()
+        else:
+            await self.send(text_data=self._reload_frame())
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if bytes_data is not None or text_data is None:
+            await self.send(text_data=error_frame("This socket only takes JSON text messages."))
+            return
+        if len(text_data.encode()) > MAX_FRAME_BYTES:
+            await self.send(text_data=error_frame("That message is too large."))
+            return
+        try:
+            message = json.loads(text_data)
+        except json.JSONDecodeError:
+            await self.send(text_data=error_frame("That message is not valid JSON."))
+            return
+        action = message.get("action") if isinstance(message, dict) else None
+        if action == "sync":
+            self.synced = False
+            await self._ask_for_snapshot()
+        elif action == "ping":
+            await self.send(text_data='<div id="live-error" hx-swap-oob="innerHTML"></div>')
+        else:
+            await self.send(text_data=error_frame(f"Unknown action {str(action)[:40]!r}."))
+
+    async def _ask_for_snapshot(self) -> None:
+        await self.channel_layer.group_send(
+            control_group(self.run_id), {"type": "run.sync", "reply_to": self.channel_name}
+        )
+
+    def _reload_frame(self) -> str:
+        # The run ended before this socket joined: have the page fetch its saved state.
+        return (
+            f'<div id="run-{self.run_id}-reload" hx-swap-oob="outerHTML" hx-get="/runs/{self.run_id}/" '
+            f'hx-trigger="load" hx-target="#run-{self.run_id}" hx-swap="outerHTML"></div>'
+        )
+
+    async def run_frame(self, message: dict[str, Any]) -> None:
+        if self.synced:
+            await self.send(text_data=message["html"])
+
+    async def run_snapshot(self, message: dict[str, Any]) -> None:
+        self.synced = True
+        await self.send(text_data=message["html"])

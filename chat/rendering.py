@@ -1,0 +1,151 @@
+"""The one way model output becomes HTML: markdown without raw HTML, highlighted, then sanitised."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+
+_ALLOWED_TAGS = {
+    "a", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+    "li", "ol", "p", "pre", "s", "span", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul", "div",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "ol": {"start"},
+    "td": {"align"},
+    "th": {"align"},
+    # Pygments marks tokens with short class names; classes are allowed only on these.
+    "span": {"class"},
+    "div": {"class"},
+    "code": {"class"},
+}
+_LINK_SCHEMES = {"http", "https", "mailto"}
+_FORMATTER = HtmlFormatter(nowrap=True)
+
+
+def _highlight(code: str, lang: str, _attrs: str) -> str:
+    try:
+        lexer = get_lexer_by_name(lang.strip()) if lang.strip() else None
+    except ClassNotFound:
+        lexer = None
+    if lexer is None:
+        return ""  # markdown-it escapes the code itself when we return nothing
+    return highlight(code, lexer, _FORMATTER)
+
+
+def _image_as_link(
+    self: RendererHTML, tokens: list[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    # An <img> pointing elsewhere would let a model exfiltrate data through its URL the
+    # moment the answer is shown; a link needs a click, and says where it goes.
+    token = tokens[idx]
+    src = escapeHtml(str(token.attrs.get("src", "")))
+    alt = self.renderInline(token.children or [], options, env) or "image"
+    return f'<a href="{src}">Image: {alt}</a>'
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "highlight": _highlight, "linkify": False})
+    md.enable(["table", "strikethrough"])
+    md.add_render_rule("image", _image_as_link)
+    return md
+
+
+def sanitize(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes=_LINK_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+        strip_comments=True,
+    )
+
+
+# markdown-it aligns table cells with a style attribute, which the sanitiser drops (no style
+# survives); the old align attribute says the same and is allowed.
+_CELL_ALIGN = re.compile(r'<(td|th) style="text-align:(left|right|center)">')
+
+
+def render_markdown(text: str) -> str:
+    """Safe HTML for untrusted markdown: no raw HTML, only http(s)/mailto links, no images."""
+    return sanitize(_CELL_ALIGN.sub(r'<\1 align="\2">', _markdown().render(text)))
+
+
+def _fence_marker(line: str) -> str | None:
+    stripped = line.lstrip(" ")
+    if len(line) - len(stripped) > 3:
+        return None
+    for char in "`~":
+        if stripped.startswith(char * 3):
+            return char * (len(stripped) - len(stripped.lstrip(char)))
+    return None
+
+
+def _closes(line: str, fence: str) -> bool:
+    # A closing fence is a bare run of the opening's character, at least as long: "```python"
+    # inside a ``` block is code, not the end of it.
+    marker = _fence_marker(line)
+    return marker is not None and marker.startswith(fence) and line.strip() == marker
+
+
+class StreamingMarkdown:
+    """Renders a growing answer without re-rendering what is already settled.
+
+    Text is cut into blocks at blank lines outside fenced code. A block followed by a blank
+    line is final: it is rendered once and never again. Only the unfinished last block is
+    re-rendered on each update, so the cost of a stream grows with its length, not with its
+    square. When the answer is complete, `render_markdown` of the whole text gives the exact
+    final HTML (lists or links that span blocks then join up).
+    """
+
+    def __init__(self) -> None:
+        self.blocks: list[str] = []  # rendered HTML of the settled blocks
+        self._pending = ""  # text after the last settled block
+        self._fence: str | None = None  # the open fence at the start of _pending's scan
+        self._scanned = 0  # how far into _pending lines have been checked for a boundary
+
+    def feed(self, text: str) -> tuple[list[str], str]:
+        """Add text; return the blocks that became settled, and the HTML of the unsettled tail."""
+        self._pending += text
+        settled: list[str] = []
+        while (cut := self._next_boundary()) is not None:
+            block, self._pending = self._pending[:cut], self._pending[cut:]
+            self._scanned = 0
+            html = render_markdown(block)
+            self.blocks.append(html)
+            settled.append(html)
+        return settled, self.tail_html()
+
+    def tail_html(self) -> str:
+        return render_markdown(self._pending) if self._pending.strip() else ""
+
+    def _next_boundary(self) -> int | None:
+        # Scan only complete lines not seen yet; a boundary is the end of a blank line
+        # outside any fence, with real text before it.
+        while True:
+            newline = self._pending.find("\n", self._scanned)
+            if newline < 0:
+                return None
+            line = self._pending[self._scanned : newline]
+            self._scanned = newline + 1
+            marker = _fence_marker(line)
+            if self._fence is None and marker is not None:
+                self._fence = marker
+            elif self._fence is not None and _closes(line, self._fence):
+                self._fence = None
+            elif self._fence is None and not line.strip() and self._pending[:newline].strip():
+                return self._scanned

@@ -1,0 +1,295 @@
+"""The one place that starts a run, saves what it says and publishes it to the browser.
+
+Django and Channels sit on this side; the pure pipeline (chat.fusion) on the other. A run is
+an asyncio task of the server process, not of the websocket: closing the tab changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.conf import settings
+from django.db import transaction
+
+from chat.endpoints import default_endpoint
+from chat.fusion.pipeline import run_fusion
+from chat.fusion.request import FusionRequest
+from chat.live import LiveRun
+from chat.models import Panel, Run, SeatAnswer, Turn
+from chat.providers.catalog import CatalogCache
+from chat.providers.client import OpenAICompatibleClient, get_http_client
+from chat.providers.errors import ProviderError
+from chat.providers.protocol import ModelClient
+from chat.providers.types import ModelInfo
+
+logger = logging.getLogger(__name__)
+
+# Prices and capabilities change rarely; one fetch serves every run for a while.
+catalog_cache = CatalogCache(ttl_seconds=300)
+
+# Strong references: the event loop keeps only weak ones to tasks.
+_tasks: dict[int, asyncio.Task[None]] = {}
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How often text is saved and how often it is framed for the browser."""
+
+    flush_seconds: float = 0.5
+    frame_seconds: float = 0.04
+
+
+def control_group(run_id: int) -> str:
+    return f"run-{run_id}-control"
+
+
+def frame_message(html: str) -> dict[str, Any]:
+    return {"type": "run.frame", "html": html}
+
+
+def snapshot_message(html: str, *, final: bool) -> dict[str, Any]:
+    return {"type": "run.snapshot", "html": html, "final": final}
+
+
+# -- creating a run (sync, called from views through sync_to_async) ------------------------
+
+
+@transaction.atomic
+def create_turn_and_run(conversation: Any, prompt: str, panel: Panel, *, simulated: bool) -> Run:
+    last = conversation.turns.order_by("-position").first()
+    turn = Turn.objects.create(
+        conversation=conversation, position=(last.position + 1) if last else 0, prompt=prompt
+    )
+    if not conversation.title:
+        conversation.title = _title_from(prompt)
+    conversation.save()  # bumps updated_at: the conversation moves to the top of the list
+    return create_run(turn, panel, simulated=simulated)
+
+
+def create_run(turn: Turn, panel: Panel, *, simulated: bool) -> Run:
+    run = Run.objects.create(
+        turn=turn,
+        panel=panel,
+        panel_name=panel.name,
+        judge=panel.judge,
+        writer=panel.writer_model,
+        simulated=simulated,
+    )
+    SeatAnswer.objects.bulk_create(
+        SeatAnswer(run=run, index=i, model=model) for i, model in enumerate(panel.seats)
+    )
+    return run
+
+
+def _title_from(prompt: str) -> str:
+    words = " ".join(prompt.split())
+    return words if len(words) <= 60 else words[:57].rsplit(" ", 1)[0] + "…"
+
+
+# -- starting and stopping ----------------------------------------------------------------
+
+
+def start_run(
+    run_id: int, client_factory: Callable[[], ModelClient] | None = None, pacing: Pacing | None = None
+) -> None:
+    """Start the run as a task of the running event loop; it outlives the request that asked.
+
+    The task gets a fresh context: it must not inherit the request's, whose thread executor
+    for sync_to_async is gone once the response is sent.
+    """
+    task = asyncio.get_running_loop().create_task(
+        execute_run(run_id, client_factory, pacing or Pacing()), context=contextvars.Context()
+    )
+    _tasks[run_id] = task
+    task.add_done_callback(lambda _: _tasks.pop(run_id, None))
+
+
+async def request_stop(run_id: int) -> None:
+    """Ask the run to stop, wherever it executes; this process's own task is cancelled directly."""
+    task = _tasks.get(run_id)
+    if task is not None:
+        task.cancel()
+        return
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(control_group(run_id), {"type": "run.stop"})
+
+
+async def wait_for_run(run_id: int) -> None:
+    """For tests and commands: wait until this process's task for the run has ended."""
+    task = _tasks.get(run_id)
+    if task is not None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+
+
+def default_client() -> ModelClient:
+    return OpenAICompatibleClient(default_endpoint(), get_http_client())
+
+
+# -- executing ------------------------------------------------------------------------------
+
+
+def _load(run_id: int) -> tuple[Run, list[SeatAnswer], list[dict[str, Any]]]:
+    run = Run.objects.select_related("turn__conversation").get(pk=run_id)
+    answers = list(run.answers.order_by("index"))
+    conversation = run.turn.conversation
+    messages = [*conversation.thread_messages(before=run.turn), {"role": "user", "content": run.turn.prompt}]
+    return run, answers, messages
+
+
+def _save(run_id: int, run_values: dict[str, Any], answer_values: list[dict[str, Any]]) -> None:
+    # One statement for every changed answer and one for the run, however many tokens came.
+    if answer_values:
+        fields = sorted({name for values in answer_values for name in values} - {"pk"})
+        rows = SeatAnswer.objects.in_bulk([values["pk"] for values in answer_values])
+        for values in answer_values:
+            for name, value in values.items():
+                if name != "pk":
+                    setattr(rows[values["pk"]], name, value)
+        SeatAnswer.objects.bulk_update(rows.values(), fields)
+    if run_values:
+        Run.objects.filter(pk=run_id).update(**run_values)
+
+
+async def _catalog() -> dict[str, ModelInfo]:
+    try:
+        models = await catalog_cache.get(default_endpoint(), get_http_client())
+    except ProviderError as error:
+        # Prices only refine the cost figures; a run goes on without them.
+        logger.warning("Model catalog unavailable: %s", error.message)
+        return {}
+    return {model.id: model for model in models}
+
+
+class _Runner:
+    def __init__(self, live: LiveRun, layer: BaseChannelLayer | None, pacing: Pacing) -> None:
+        self.live = live
+        self.layer = layer
+        self.pacing = pacing
+        self.group = live.run.group_name
+        # Frames go out one at a time, in the order they were made: a text frame made before
+        # a column's final frame must not overtake it, whatever the channel layer does.
+        self.sending = asyncio.Lock()
+
+    async def publish(self, *frames: str) -> None:
+        async with self.sending:
+            await self._send_frames(frames)
+
+    async def _send_frames(self, frames: tuple[str, ...] | list[str]) -> None:
+        if self.layer is not None:
+            for html in frames:
+                if html:
+                    await self.layer.group_send(self.group, frame_message(html))
+
+    async def publish_pending_text(self) -> None:
+        async with self.sending:
+            await self._send_frames([self.live.text_frame(column) for column in self.live.pending_columns()])
+
+    async def send_snapshot(self, reply_to: str | None) -> None:
+        if self.layer is None:
+            return
+        async with self.sending:
+            # Pending text first, so that the snapshot and the frames after it line up.
+            await self._send_frames([self.live.text_frame(column) for column in self.live.pending_columns()])
+            message = snapshot_message(self.live.run_frame(), final=not self.live.run.is_running)
+            if reply_to:
+                await self.layer.send(reply_to, message)
+            else:
+                await self.layer.group_send(self.group, message)
+
+    async def save(self) -> None:
+        run_values, answer_values = self.live.take_dirty()
+        if run_values or answer_values:
+            await sync_to_async(_save)(self.live.run.pk, run_values, answer_values)
+
+    async def frame_clock(self) -> None:
+        while True:
+            await asyncio.sleep(self.pacing.frame_seconds)
+            await self.publish_pending_text()
+
+    async def save_clock(self) -> None:
+        while True:
+            await asyncio.sleep(self.pacing.flush_seconds)
+            await self.save()
+
+    async def control(self, pipeline: asyncio.Task[None]) -> None:
+        """Answer viewers who join mid-run, and stop requests from other processes."""
+        if self.layer is None:
+            return
+        channel = await self.layer.new_channel()
+        await self.layer.group_add(control_group(self.live.run.pk), channel)
+        try:
+            while True:
+                message = await self.layer.receive(channel)
+                if message.get("type") == "run.stop":
+                    pipeline.cancel()
+                elif message.get("type") == "run.sync":
+                    await self.send_snapshot(message.get("reply_to"))
+        finally:
+            await self.layer.group_discard(control_group(self.live.run.pk), channel)
+
+    async def consume(self, request: FusionRequest, client: ModelClient) -> None:
+        async for event in run_fusion(request, client):
+            # Fold and send under the lock: a snapshot cannot slip between an event's
+            # effect on the state and the frames that show it.
+            async with self.sending:
+                await self._send_frames(self.live.apply(event))
+
+
+async def execute_run(run_id: int, client_factory: Callable[[], ModelClient] | None, pacing: Pacing) -> None:
+    run, answers, messages = await sync_to_async(_load)(run_id)
+    live = LiveRun(run, answers)
+    runner = _Runner(live, get_channel_layer(), pacing)
+    client = (client_factory or default_client)()
+
+    async def fuse() -> None:
+        # The catalog is fetched inside the pipeline's task, so that a Stop during the fetch
+        # (an HTTP call) stops the run like any other: nothing before the `try` may wait.
+        request = FusionRequest(
+            messages=messages,
+            seats=[answer.model for answer in answers],
+            judge=run.judge,
+            writer=run.writer,
+            max_tokens=settings.FUSIONROOM_MAX_TOKENS,
+            catalog=await _catalog(),
+        )
+        await runner.consume(request, client)
+
+    pipeline = asyncio.create_task(fuse())
+    helpers = [
+        asyncio.create_task(runner.frame_clock()),
+        asyncio.create_task(runner.save_clock()),
+        asyncio.create_task(runner.control(pipeline)),
+    ]
+    try:
+        await runner.send_snapshot(None)  # viewers that connected before the task began
+        await asyncio.shield(pipeline)
+    except asyncio.CancelledError:
+        # Either Stop (the pipeline was cancelled) or this task was: stop the pipeline too.
+        pipeline.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pipeline
+        live.finish(Run.Status.STOPPED, note="Stopped by the user. What arrived before is kept.")
+    except Exception:
+        logger.exception("Run %s crashed", run_id)
+        live.finish(Run.Status.FAILED, note="The run failed because of an error in FusionRoom itself.")
+    finally:
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        if live.run.is_running:  # the pipeline ended without RunDone: treat it as stopped
+            live.finish(Run.Status.STOPPED, note="The run ended early. What arrived before is kept.")
+        await runner.publish_pending_text()
+        await runner.save()
+        # A snapshot, not a frame: a viewer still waiting for its first snapshot drops frames,
+        # and one that joined as the run ended would otherwise never see the end.
+        await runner.send_snapshot(None)

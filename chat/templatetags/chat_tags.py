@@ -1,0 +1,47 @@
+"""Template filters for the chat: safe markdown, and figures people can read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.safestring import SafeString, mark_safe
+
+from chat.rendering import render_markdown
+
+register = template.Library()
+
+
+@register.filter
+def markdown(text: str) -> SafeString:
+    # render_markdown escapes raw HTML and sanitises the result, so marking it safe is sound.
+    return mark_safe(render_markdown(text or ""))  # noqa: S308
+
+
+@register.filter
+def index(items: Any, position: int) -> Any:
+    try:
+        return items[int(position)]
+    except (IndexError, TypeError, ValueError):
+        return None
+
+
+@register.filter
+def seconds(milliseconds: float | None) -> str:
+    if milliseconds is None:
+        return "—"
+    return f"{milliseconds / 1000:.1f} s"
+
+
+@register.filter
+def dollars(cost: float | None) -> str:
+    if cost is None:
+        return "—"
+    if cost and cost < 0.0001:
+        return "<$0.0001"
+    return f"${cost:.4f}"
+
+
+@register.filter
+def thousands(number: int | None) -> str:
+    return "—" if number is None else f"{number:,}"

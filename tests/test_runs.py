@@ -1,0 +1,503 @@
+"""Runs: what a run saves, what it publishes to viewers, and how it stops."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from asgiref.sync import sync_to_async
+from channels.layers import BaseChannelLayer
+from django.contrib.auth.models import User
+from django.db import connection
+
+from chat import runs
+from chat.models import Run, SeatAnswer
+from chat.providers.errors import ProviderError
+from chat.providers.types import ModelInfo, TextDelta
+from chat.runs import Pacing, control_group, request_stop, wait_for_run
+from tests.fakes import JUDGE, SEATS, WRITER, FakeModelClient, Gate, analysis_json, answer, ending
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+# Neither clock ticks during a test: text is saved at the end and framed only when the
+# pipeline asks, so what the tests see does not depend on how fast the machine is.
+QUIET = Pacing(flush_seconds=60, frame_seconds=10)
+
+SEAT_TEXTS = (
+    "Alpha says the sky is blue.",
+    "Beta says blue light scatters more.",
+    "Gamma says it is Rayleigh scattering.",
+)
+FUSED_TEXT = "The sky is blue because air scatters blue light more than red light."
+
+Message = dict[str, Any]
+
+
+@pytest.fixture(autouse=True)
+def no_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prices only refine cost figures, and the fake reports costs itself: no endpoint to ask.
+    async def empty() -> dict[str, ModelInfo]:
+        return {}
+
+    monkeypatch.setattr(runs, "_catalog", empty)
+
+
+@pytest.fixture
+def fake() -> FakeModelClient:
+    return FakeModelClient()
+
+
+@pytest_asyncio.fixture
+async def start(
+    fake: FakeModelClient, channel_layer: BaseChannelLayer
+) -> AsyncIterator[Callable[[Run], None]]:
+    """Starts a run on the fake client; a run the test left running is stopped afterwards.
+
+    It asks for the channel layer so that the layer is emptied only once every run has ended.
+    """
+    started: list[int] = []
+
+    def start_run(run: Run) -> None:
+        runs.start_run(run.pk, client_factory=lambda: fake, pacing=QUIET)
+        started.append(run.pk)
+
+    yield start_run
+    for run_id in started:
+        await request_stop(run_id)
+        await wait_for_run(run_id)
+
+
+@pytest_asyncio.fixture
+async def run(alice: User, make_run: Callable[..., Run]) -> Run:
+    return await sync_to_async(make_run)(alice)
+
+
+def script_seats(fake: FakeModelClient, *texts: str) -> None:
+    for model, text in zip(SEATS, texts, strict=True):
+        fake.script(model, answer(text))
+
+
+def script_other_seats(fake: FakeModelClient) -> None:
+    """Every seat but the first answers plainly, for tests about the first."""
+    for model, text in zip(SEATS[1:], SEAT_TEXTS[1:], strict=True):
+        fake.script(model, answer(text))
+
+
+def script_judge_and_writer(fake: FakeModelClient) -> None:
+    fake.script(JUDGE, answer(analysis_json()))
+    fake.script(WRITER, answer(FUSED_TEXT))
+
+
+async def saved(run: Run) -> tuple[Run, list[SeatAnswer]]:
+    row = await Run.objects.aget(pk=run.pk)
+    answers = [seat async for seat in SeatAnswer.objects.filter(run=row).order_by("index")]
+    return row, answers
+
+
+async def listen(layer: BaseChannelLayer, group: str) -> str:
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    return channel
+
+
+async def receive_until(
+    layer: BaseChannelLayer, channel: str, last: Callable[[Message], bool]
+) -> list[Message]:
+    """Messages on the channel up to and including the first that `last` accepts."""
+    messages: list[Message] = []
+    # A guard against a hang, not a wait: every message the tests expect is already on its way,
+    # and none may depend on the frame clock (QUIET's ten seconds).
+    async with asyncio.timeout(5):
+        while not messages or not last(messages[-1]):
+            messages.append(await layer.receive(channel))
+    return messages
+
+
+def is_final(message: Message) -> bool:
+    return message["type"] == "run.snapshot" and message["final"]
+
+
+def text_frames(messages: list[Message], run: Run, seat: int) -> list[str]:
+    """The frames that append to a seat's settled text and replace its tail."""
+    marker = f'id="run-{run.pk}-seat-{seat}-tail" hx-swap-oob="innerHTML"'
+    return [m["html"] for m in messages if m["type"] == "run.frame" and marker in m["html"]]
+
+
+def seat_final_frames(messages: list[Message], run: Run, seat: int) -> list[str]:
+    """The frames that replace a seat's whole column once it has finished."""
+    start = '<section class="column seat'
+    column = f'id="run-{run.pk}-seat-{seat}"'
+    return [
+        m["html"]
+        for m in messages
+        if m["type"] == "run.frame" and m["html"].lstrip().startswith(start) and column in m["html"]
+    ]
+
+
+# -- what is saved -------------------------------------------------------------------------
+
+
+async def test_a_finished_run_is_saved_with_its_analysis_fused_answer_and_totals(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None]
+) -> None:
+    script_seats(fake, *SEAT_TEXTS)
+    script_judge_and_writer(fake)
+
+    start(run)
+    await wait_for_run(run.pk)
+
+    row, _ = await saved(run)
+    assert row.status == Run.Status.DONE
+    assert row.stage == Run.Stage.FINISHED
+    assert row.finished_at is not None
+    assert row.analysis is not None
+    assert row.analysis["consensus"] == [{"point": "All three say the sky is blue.", "seats": [0, 1, 2]}]
+    assert row.analysis["blind_spots"] == ["Nobody mentioned sunsets."]
+    assert row.analysis_error == ""
+    assert row.fused_text == FUSED_TEXT
+    assert row.fused_stats is not None
+    assert row.fused_stats["model"] == WRITER
+    # Five calls (three seats, the judge, the writer), each reporting 10 + 20 tokens and $0.001.
+    assert (row.prompt_tokens, row.completion_tokens) == (50, 100)
+    assert row.cost == pytest.approx(0.005)
+    assert row.duration_ms is not None and row.duration_ms > 0
+
+
+async def test_each_seat_is_saved_with_its_full_text_and_figures(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None]
+) -> None:
+    script_seats(fake, *SEAT_TEXTS)
+    script_judge_and_writer(fake)
+
+    start(run)
+    await wait_for_run(run.pk)
+
+    _, answers = await saved(run)
+    assert [seat.text for seat in answers] == list(SEAT_TEXTS)
+    for seat in answers:
+        assert seat.status == SeatAnswer.Status.DONE
+        assert seat.error == ""
+        assert (seat.prompt_tokens, seat.completion_tokens) == (10, 20)
+        assert seat.cost == pytest.approx(0.001)
+        assert seat.ttft_ms is not None
+        assert seat.duration_ms is not None
+
+
+async def test_a_failing_seat_is_saved_as_failed_with_its_reason_and_partial_text(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None]
+) -> None:
+    fake.script(SEATS[0], answer(SEAT_TEXTS[0]))
+    fake.script(
+        SEATS[1],
+        [TextDelta(text="Beta began "), TextDelta(text="to say"), ProviderError("The provider hung up.")],
+    )
+    fake.script(SEATS[2], answer(SEAT_TEXTS[2]))
+    script_judge_and_writer(fake)
+
+    start(run)
+    await wait_for_run(run.pk)
+
+    row, answers = await saved(run)
+    assert answers[1].status == SeatAnswer.Status.FAILED
+    assert answers[1].error == "The provider hung up."
+    assert answers[1].text == "Beta began to say"
+    assert [answers[0].status, answers[2].status] == [SeatAnswer.Status.DONE, SeatAnswer.Status.DONE]
+    assert row.status == Run.Status.DONE
+    assert row.fused_text == FUSED_TEXT
+    assert "2 of 3" in row.note
+
+
+async def test_a_run_whose_every_seat_fails_is_saved_as_failed_with_a_note(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None]
+) -> None:
+    for model in SEATS:
+        fake.script(model, ProviderError(f"{model} is down."))
+
+    start(run)
+    await wait_for_run(run.pk)
+
+    row, answers = await saved(run)
+    assert row.status == Run.Status.FAILED
+    assert row.stage == Run.Stage.FINISHED
+    assert "Every seat failed" in row.note
+    assert "alpha/one is down" in row.note
+    assert [seat.status for seat in answers] == [SeatAnswer.Status.FAILED] * 3
+    assert [request.model for request in fake.requests] == list(SEATS)  # no judge, no writer
+
+
+async def test_a_failing_judge_degrades_the_run_and_keeps_the_seats_answers(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None]
+) -> None:
+    script_seats(fake, *SEAT_TEXTS)
+    fake.script(JUDGE, ProviderError("The judge is overloaded."))
+
+    start(run)
+    await wait_for_run(run.pk)
+
+    row, answers = await saved(run)
+    assert row.status == Run.Status.DEGRADED
+    assert row.analysis is None
+    assert "The judge is overloaded." in row.analysis_error
+    assert "analysis is missing" in row.note
+    assert row.fused_text == ""
+    assert [seat.text for seat in answers] == list(SEAT_TEXTS)
+    assert [seat.status for seat in answers] == [SeatAnswer.Status.DONE] * 3
+
+
+# -- stopping ------------------------------------------------------------------------------
+
+
+async def test_stop_keeps_what_arrived_marks_writing_seats_stopped_and_closes_their_streams(
+    run: Run,
+    fake: FakeModelClient,
+    start: Callable[[Run], None],
+    channel_layer: BaseChannelLayer,
+) -> None:
+    first, third = Gate(), Gate()
+    fake.script(SEATS[0], [TextDelta(text="Before "), TextDelta(text="the stop."), first, *answer(" never")])
+    # The second seat answers only once both others are held: their deltas are then queued
+    # ahead of its own, so once its column is final theirs have been folded into the run.
+    fake.script(SEATS[1], [first.reached, third.reached, *answer(SEAT_TEXTS[1])])
+    fake.script(SEATS[2], [TextDelta(text="Gamma was "), third, *answer(" never")])
+    viewer = await listen(channel_layer, run.group_name)
+
+    start(run)
+    await receive_until(channel_layer, viewer, lambda m: bool(seat_final_frames([m], run, 1)))
+    await request_stop(run.pk)
+    await wait_for_run(run.pk)
+
+    row, answers = await saved(run)
+    assert row.status == Run.Status.STOPPED
+    assert row.stage == Run.Stage.FINISHED
+    assert [seat.status for seat in answers] == [
+        SeatAnswer.Status.STOPPED,
+        SeatAnswer.Status.DONE,
+        SeatAnswer.Status.STOPPED,
+    ]
+    assert [seat.text for seat in answers] == ["Before the stop.", SEAT_TEXTS[1], "Gamma was "]
+    assert sorted(fake.interrupted) == [SEATS[0], SEATS[2]]
+    assert sorted(fake.closed) == sorted(SEATS)
+
+
+async def test_stop_while_the_run_is_still_setting_up_ends_it_as_stopped(
+    run: Run,
+    fake: FakeModelClient,
+    start: Callable[[Run], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The catalog is fetched over HTTP before any seat is asked: a Stop can land right then.
+    fetching = Gate()
+
+    async def slow_catalog() -> dict[str, ModelInfo]:
+        fetching.reached.set()
+        await fetching.opened.wait()
+        return {}
+
+    monkeypatch.setattr(runs, "_catalog", slow_catalog)
+
+    start(run)
+    await fetching.reached.wait()
+    await request_stop(run.pk)
+    await wait_for_run(run.pk)
+
+    row, _ = await saved(run)
+    assert row.status == Run.Status.STOPPED
+    assert fake.requests == []
+
+
+# -- how often the database is written -----------------------------------------------------
+
+
+class WriteCounter:
+    """An execute wrapper that counts the INSERT, UPDATE and DELETE statements it sees."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.lstrip().split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}:
+            self.writes += 1
+        return execute(sql, params, many, context)
+
+
+# runs.py does its ORM work through sync_to_async, which (with no async_to_sync around it, as
+# here) runs every thread-sensitive call on one shared worker thread. Django's connections are
+# per thread, so CaptureQueriesContext(connection) in the test's own thread would see none of
+# it: the counter is installed on that worker thread's connection, through sync_to_async too.
+@sync_to_async
+def install(counter: WriteCounter) -> None:
+    connection.execute_wrappers.append(counter)
+
+
+@sync_to_async
+def uninstall(counter: WriteCounter) -> None:
+    connection.execute_wrappers.remove(counter)
+
+
+async def writes_during_a_run(run: Run, deltas: int) -> int:
+    fake = FakeModelClient()
+    fake.script(SEATS[0], [*(TextDelta(text=f"w{i} ") for i in range(deltas)), *ending()])
+    script_other_seats(fake)
+    script_judge_and_writer(fake)
+    counter = WriteCounter()
+    await install(counter)
+    try:
+        runs.start_run(run.pk, client_factory=lambda: fake, pacing=QUIET)
+        await wait_for_run(run.pk)
+    finally:
+        await uninstall(counter)
+    row, answers = await saved(run)
+    assert row.status == Run.Status.DONE
+    assert answers[0].text.count("w") == deltas  # every delta was folded in and saved
+    return counter.writes
+
+
+async def test_database_writes_do_not_grow_with_the_number_of_deltas(
+    alice: User, make_run: Callable[..., Run]
+) -> None:
+    few = await writes_during_a_run(await sync_to_async(make_run)(alice), deltas=200)
+    many = await writes_during_a_run(await sync_to_async(make_run)(alice), deltas=2000)
+
+    assert few > 0  # the counter saw the run's own saves: it sits on the right connection
+    assert many <= few + 2
+
+
+# -- what viewers are sent -----------------------------------------------------------------
+
+
+async def test_a_snapshot_is_published_when_the_run_starts(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None], channel_layer: BaseChannelLayer
+) -> None:
+    script_seats(fake, *SEAT_TEXTS)
+    script_judge_and_writer(fake)
+    viewer = await listen(channel_layer, run.group_name)
+
+    start(run)
+    messages = await receive_until(channel_layer, viewer, is_final)
+    await wait_for_run(run.pk)
+
+    assert messages[0]["type"] == "run.snapshot"
+    assert messages[0]["final"] is False
+    assert f'id="run-{run.pk}"' in messages[0]["html"]
+
+
+async def test_the_first_text_of_a_seat_is_framed_at_once(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None], channel_layer: BaseChannelLayer
+) -> None:
+    held = Gate()
+    fake.script(SEATS[0], [TextDelta(text="Firstword "), held, *answer("and the rest.")])
+    script_other_seats(fake)
+    script_judge_and_writer(fake)
+    viewer = await listen(channel_layer, run.group_name)
+
+    start(run)
+    # The seat is held after its first delta and the frame clock would take ten seconds:
+    # the frame can only come from the first delta being framed on its own.
+    messages = await receive_until(channel_layer, viewer, lambda m: bool(text_frames([m], run, 0)))
+    held.open()
+    await wait_for_run(run.pk)
+
+    [frame] = text_frames(messages, run, 0)
+    assert "Firstword" in frame
+    assert "rest" not in frame
+
+
+async def test_a_seats_deltas_are_coalesced_into_few_frames(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None], channel_layer: BaseChannelLayer
+) -> None:
+    deltas = 300
+    fake.script(SEATS[0], [*(TextDelta(text=f"w{i} ") for i in range(deltas)), *ending()])
+    script_other_seats(fake)
+    script_judge_and_writer(fake)
+    viewer = await listen(channel_layer, run.group_name)
+
+    start(run)
+    messages = await receive_until(channel_layer, viewer, is_final)
+    await wait_for_run(run.pk)
+
+    # The first delta is framed at once; the rest wait for the frame clock, which never ticks
+    # here, and the seat's final frame carries them.
+    assert len(text_frames(messages, run, 0)) == 1
+    assert len(seat_final_frames(messages, run, 0)) == 1
+    assert len(messages) < deltas / 10
+
+
+async def test_a_seats_frames_carry_all_of_its_text(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None], channel_layer: BaseChannelLayer
+) -> None:
+    paragraphs = [" ".join(f"p{p}w{w}" for w in range(20)) for p in range(4)]
+    fake.script(SEATS[0], answer("\n\n".join(paragraphs)))
+    script_other_seats(fake)
+    script_judge_and_writer(fake)
+    viewer = await listen(channel_layer, run.group_name)
+
+    start(run)
+    messages = await receive_until(channel_layer, viewer, is_final)
+    await wait_for_run(run.pk)
+
+    shown = "".join(text_frames(messages, run, 0) + seat_final_frames(messages, run, 0))
+    words = [word for paragraph in paragraphs for word in paragraph.split()]
+    assert [word for word in words if word not in shown] == []
+
+
+async def test_the_end_of_a_run_is_published_as_a_final_snapshot(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None], channel_layer: BaseChannelLayer
+) -> None:
+    # A final snapshot, not a frame: a viewer still waiting for its first snapshot (it joined
+    # as the run ended) drops frames, and would otherwise never see the end.
+    script_seats(fake, *SEAT_TEXTS)
+    script_judge_and_writer(fake)
+    viewer = await listen(channel_layer, run.group_name)
+
+    start(run)
+    messages = await receive_until(channel_layer, viewer, is_final)
+    await wait_for_run(run.pk)
+
+    assert 'data-status="done"' in messages[-1]["html"]
+    assert FUSED_TEXT in messages[-1]["html"]
+
+
+async def snapshot_for_a_late_joiner(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None], layer: BaseChannelLayer
+) -> Message:
+    """The snapshot a viewer joining now gets: the first seat mid-answer, the second finished."""
+    held = Gate()
+    early = [TextDelta(text="Early text "), TextDelta(text="so far.")]
+    fake.script(SEATS[0], [*early, held, *answer(" Later.")])
+    # As in the Stop test: once the second seat's column is final, the first seat's deltas
+    # (queued before the second seat began) have been folded into the run.
+    fake.script(SEATS[1], [held.reached, *answer(SEAT_TEXTS[1])])
+    fake.script(SEATS[2], answer(SEAT_TEXTS[2]))
+    script_judge_and_writer(fake)
+    viewer = await listen(layer, run.group_name)
+
+    start(run)
+    await receive_until(layer, viewer, lambda m: bool(seat_final_frames([m], run, 1)))
+    await layer.group_send(control_group(run.pk), {"type": "run.sync", "reply_to": viewer})
+    messages = await receive_until(layer, viewer, lambda m: m["type"] == "run.snapshot")
+    held.open()
+    await wait_for_run(run.pk)
+    assert messages[-1]["final"] is False
+    return messages[-1]
+
+
+async def test_a_late_joiner_gets_a_snapshot_with_the_text_so_far(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None], channel_layer: BaseChannelLayer
+) -> None:
+    snapshot = await snapshot_for_a_late_joiner(run, fake, start, channel_layer)
+
+    # "so far." never had a frame of its own (the frame clock did not tick): the snapshot has it.
+    assert "Early text so far." in snapshot["html"]
+
+
+async def test_a_late_joiners_snapshot_shows_a_finished_seats_whole_answer(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None], channel_layer: BaseChannelLayer
+) -> None:
+    # Only the seat's first delta ever went through the streaming renderer (its final frame
+    # carried the rest): the snapshot must show the saved text, not the streamed blocks.
+    snapshot = await snapshot_for_a_late_joiner(run, fake, start, channel_layer)
+
+    assert SEAT_TEXTS[1] in snapshot["html"]
