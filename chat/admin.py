@@ -1,13 +1,27 @@
-"""Staff views of panels (editable) and of conversations and runs (read-only)."""
+"""Staff views of panels and endpoints (editable), of conversations and runs (read-only), and of
+users' keys (never shown: only whether one is set)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
-from chat.models import Conversation, Panel, Run, SeatAnswer, Turn
+from chat.forms import key_field
+from chat.models import (
+    Conversation,
+    EncryptedKeyMixin,
+    Panel,
+    ProviderEndpoint,
+    Run,
+    SeatAnswer,
+    Turn,
+    UserProviderKey,
+)
 
 
 @admin.register(Panel)
@@ -68,3 +82,75 @@ class RunAdmin(ReadOnlyAdmin):
     list_filter = ["status", "simulated"]
     search_fields = ["turn__prompt", "turn__conversation__owner__username"]
     inlines = [SeatAnswerInline]
+
+
+# --- Endpoints and keys: the key itself is write-only here too -----------------------------
+
+
+def key_status(row: EncryptedKeyMixin) -> str:
+    if not row.has_api_key:
+        return "not set"
+    if not row.key_is_readable():
+        return "set, but unreadable with the configured encryption keys: enter it again"
+    return "set"
+
+
+class ProviderEndpointAdminForm(forms.ModelForm):  # type: ignore[type-arg]
+    api_key = key_field("API key")
+    remove_api_key = forms.BooleanField(label="Remove the stored key", required=False)
+
+    class Meta:
+        model = ProviderEndpoint
+        fields = ["name", "base_url", "owner", "enabled"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["api_key"].help_text = (
+            "Write-only. Leave empty to keep the stored key."
+            if self.instance.has_api_key
+            else "Write-only: it is stored encrypted and never shown again."
+        )
+
+    def save(self, commit: bool = True) -> ProviderEndpoint:
+        endpoint: ProviderEndpoint = super().save(commit=False)
+        if self.cleaned_data.get("remove_api_key"):
+            endpoint.set_api_key("")
+        elif self.cleaned_data.get("api_key"):
+            endpoint.set_api_key(self.cleaned_data["api_key"])
+        if commit:
+            endpoint.save()
+        return endpoint
+
+
+@admin.register(ProviderEndpoint)
+class ProviderEndpointAdmin(admin.ModelAdmin):
+    """Server-wide endpoints (no owner) for everyone; users' own endpoints are listed too."""
+
+    form = ProviderEndpointAdminForm
+    fields = ["name", "base_url", "owner", "enabled", "api_key", "remove_api_key", "key", "created_at"]
+    readonly_fields = ["key", "created_at"]
+    list_display = ["name", "base_url", "owner", "enabled", "key", "created_at"]
+    list_filter = ["enabled", ("owner", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "base_url", "owner__username"]
+
+    @admin.display(description="API key")
+    def key(self, row: ProviderEndpoint) -> str:
+        return key_status(row)
+
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(self, *args: Any, **kwargs: Any) -> Any:
+        return super().changeform_view(*args, **kwargs)
+
+
+@admin.register(UserProviderKey)
+class UserProviderKeyAdmin(ReadOnlyAdmin):
+    """Users set their keys in Settings; staff may see that one is set, and delete it."""
+
+    fields = ["user", "endpoint", "key", "created_at", "updated_at"]
+    readonly_fields = fields
+    list_display = ["user", "endpoint", "key", "updated_at"]
+    search_fields = ["user__username", "endpoint"]
+
+    @admin.display(description="API key")
+    def key(self, row: UserProviderKey) -> str:
+        return key_status(row)

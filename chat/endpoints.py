@@ -1,12 +1,27 @@
-"""Which model APIs this server talks to, from the settings; demo mode starts the simulator."""
+"""Which model APIs this server talks to, and which of them a user's runs talk to.
+
+The server's endpoints are the default one (OpenRouter, or in demo mode the simulator, which
+starts on first use), then those of the environment (settings.FUSIONROOM_EXTRA_ENDPOINTS), then
+the enabled server-wide rows staff keep in the admin. A user's are those with their own key
+where they set one, then their own endpoints. A model id "name::model" picks an endpoint by name;
+an unqualified id means the first, the default.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
+from typing import Any
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
+from chat.crypto import KeyUnavailable
+from chat.models import ProviderEndpoint, UserProviderKey
+from chat.providers.client import ModelRouter, OpenAICompatibleClient, get_http_client
 from chat.providers.types import Endpoint
+
+logger = logging.getLogger(__name__)
 
 DEMO_ENDPOINT_NAME = "simulated"
 OPENROUTER_ENDPOINT_NAME = "openrouter"
@@ -42,3 +57,63 @@ def default_endpoint() -> Endpoint:
         # OpenRouter's customary attribution headers.
         extra_headers={"HTTP-Referer": settings.FUSIONROOM_PUBLIC_URL, "X-Title": "FusionRoom"},
     )
+
+
+def default_endpoint_name() -> str:
+    return DEMO_ENDPOINT_NAME if settings.FUSIONROOM_DEMO else OPENROUTER_ENDPOINT_NAME
+
+
+def server_endpoints() -> list[Endpoint]:
+    """Every endpoint anyone may use, with the server's keys; the default first. Sync (database).
+
+    A server-wide row whose key can no longer be decrypted is left out, with an error in the
+    log: it fails closed, and one bad row does not stop everybody's runs.
+    """
+    endpoints = [default_endpoint(), *settings.FUSIONROOM_EXTRA_ENDPOINTS]
+    for row in ProviderEndpoint.objects.server_wide().enabled():
+        try:
+            endpoints.append(row.endpoint())
+        except KeyUnavailable:
+            logger.error(
+                "Server endpoint %r is left out: its stored key cannot be decrypted with the configured "
+                "encryption keys. Enter the key again in the admin.",
+                row.name,
+            )
+    return endpoints
+
+
+@sensitive_variables()
+def endpoints_for(user: Any) -> list[Endpoint]:
+    """The endpoints this user's runs may call: the server's, with the user's own key wherever
+    they set one, then their own enabled endpoints. The default comes first. Sync (database).
+
+    Raises KeyUnavailable (its `endpoint` says which) when one of the user's stored keys can no
+    longer be decrypted: their runs must not quietly fall back to the server's key or to none;
+    send them to the Settings page, which says so and asks for the key again.
+    """
+    endpoints = server_endpoints()
+    if not user.is_authenticated:
+        return endpoints
+    keys = {row.endpoint: row for row in UserProviderKey.objects.filter(user=user)}
+    endpoints = [
+        endpoint.model_copy(update={"api_key": keys[endpoint.name].api_key()})
+        if endpoint.name in keys and not endpoint.simulated
+        else endpoint
+        for endpoint in endpoints
+    ]
+    taken = {endpoint.name for endpoint in endpoints}
+    for row in ProviderEndpoint.objects.owned_by(user).enabled():
+        # A server endpoint added later under the same name wins; Settings tells the owner.
+        if row.name not in taken:
+            endpoints.append(row.endpoint())
+    return endpoints
+
+
+def client_for(endpoints: list[Endpoint]) -> ModelRouter:
+    """One client per endpoint over the running loop's shared HTTP client, routed by name; the
+    first endpoint is the default. Call it inside the event loop that will use the client."""
+    if not endpoints:
+        raise ValueError("client_for needs at least one endpoint.")
+    http = get_http_client()
+    clients = {endpoint.name: OpenAICompatibleClient(endpoint, http) for endpoint in endpoints}
+    return ModelRouter(clients, default=endpoints[0].name)

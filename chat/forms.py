@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
-from chat.models import Panel
+from chat.models import Panel, ProviderEndpoint
 
 MAX_PROMPT_CHARS = 100_000
 
@@ -38,3 +38,76 @@ class MessageForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["panel"].queryset = Panel.objects.for_user(user)  # type: ignore[attr-defined]
+
+
+# --- Settings: endpoints and keys -----------------------------------------------------------
+
+
+def key_field(label: str) -> forms.CharField:
+    """A key is write-only: never rendered back, and blank means "keep the one stored"."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=True,
+        max_length=500,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+
+class ProviderKeyForm(forms.Form):
+    """The user's own key for one server endpoint."""
+
+    api_key = key_field("Your key")
+
+    def __init__(self, *args: Any, endpoint: str, has_key: bool, **kwargs: Any) -> None:
+        super().__init__(*args, prefix=f"key-{endpoint}", **kwargs)
+        self.endpoint = endpoint
+        self.has_key = has_key
+        self.fields["api_key"].label = f"Your key for {endpoint}"
+        self.fields["api_key"].help_text = (
+            "Leave empty to keep the key you saved." if has_key else "Paste the API key to use for your runs."
+        )
+
+    def clean_api_key(self) -> str:
+        key: str = self.cleaned_data["api_key"]
+        if not key and not self.has_key:
+            raise forms.ValidationError("Paste a key to save it.")
+        if any(character.isspace() for character in key):
+            raise forms.ValidationError("A key has no spaces or line breaks in it.")
+        return key
+
+
+class OwnEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A user's own OpenAI-compatible endpoint; the owner is set by the view, never by the form."""
+
+    api_key = key_field("API key")
+
+    class Meta:
+        model = ProviderEndpoint
+        fields = ["name", "base_url", "enabled"]
+        labels = {"name": "Name", "base_url": "Base URL", "enabled": "Enabled"}
+        widgets = {
+            "name": forms.TextInput(attrs={"placeholder": "my-ollama", "autocomplete": "off"}),
+            "base_url": forms.URLInput(attrs={"placeholder": "http://127.0.0.1:11434/v1"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.has_api_key:
+            self.fields["api_key"].help_text = "Leave empty to keep the key you saved."
+        else:
+            self.fields["api_key"].help_text = "Optional: a local server such as Ollama needs none."
+
+    def clean_api_key(self) -> str:
+        key: str = self.cleaned_data["api_key"]
+        if any(character.isspace() for character in key):
+            raise forms.ValidationError("A key has no spaces or line breaks in it.")
+        return key
+
+    def save(self, commit: bool = True) -> ProviderEndpoint:
+        endpoint: ProviderEndpoint = super().save(commit=False)
+        if self.cleaned_data["api_key"]:
+            endpoint.set_api_key(self.cleaned_data["api_key"])
+        if commit:
+            endpoint.save()
+        return endpoint

@@ -1,13 +1,25 @@
-"""Conversations, their turns and runs, each seat's answer, and the panels that answer them."""
+"""Conversations, their turns and runs, each seat's answer, the panels that answer them, and the
+endpoints and keys they are answered with."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_variables
+
+from chat import crypto
+from chat.endpoint_config import (
+    ENDPOINT_NAME_RULES,
+    RESERVED_ENDPOINT_NAMES,
+    check_base_url,
+    check_endpoint_name,
+)
+from chat.providers.types import Endpoint
 
 
 class PanelQuerySet(models.QuerySet["Panel"]):
@@ -232,3 +244,173 @@ class SeatAnswer(models.Model):
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+# --- Endpoints and keys ---------------------------------------------------------------------
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
+def validate_endpoint_name(name: str) -> None:
+    try:
+        check_endpoint_name(name)
+    except ValueError as error:
+        raise ValidationError(_sentence(str(error))) from None
+
+
+def validate_base_url(url: str) -> None:
+    try:
+        check_base_url(url)
+    except ValueError as error:
+        raise ValidationError(_sentence(str(error))) from None
+
+
+def configured_endpoint_names() -> frozenset[str]:
+    """Names a database endpoint may not take: the built-in ones and the environment's."""
+    return RESERVED_ENDPOINT_NAMES | {endpoint.name for endpoint in settings.FUSIONROOM_EXTRA_ENDPOINTS}
+
+
+class EncryptedKeyMixin(models.Model):
+    """An API key kept encrypted at rest (chat.crypto): write it with set_api_key, read it with
+    api_key(), which raises KeyUnavailable rather than return something it cannot vouch for."""
+
+    encrypted_api_key = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def key_label(self) -> str:
+        """The endpoint name KeyUnavailable names."""
+        raise NotImplementedError
+
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self.encrypted_api_key)
+
+    @sensitive_variables()
+    def set_api_key(self, plaintext: str) -> None:
+        """Encrypt and keep the key (not saved yet); an empty one clears it."""
+        self.encrypted_api_key = crypto.encrypt(plaintext) if plaintext else ""
+
+    @sensitive_variables()
+    def api_key(self) -> str:
+        """The plaintext key, "" when none is set; KeyUnavailable when it can no longer be read."""
+        if not self.encrypted_api_key:
+            return ""
+        return crypto.decrypt(self.encrypted_api_key, endpoint=self.key_label)
+
+    # {{ row.api_key }} in a template must not print the key.
+    api_key.do_not_call_in_templates = True  # type: ignore[attr-defined]
+
+    def key_is_readable(self) -> bool:
+        try:
+            self.api_key()
+        except crypto.KeyUnavailable:
+            return False
+        return True
+
+
+class ProviderEndpointQuerySet(models.QuerySet["ProviderEndpoint"]):
+    def server_wide(self) -> ProviderEndpointQuerySet:
+        return self.filter(owner__isnull=True)
+
+    def owned_by(self, user: Any) -> ProviderEndpointQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(owner=user)
+
+    def enabled(self) -> ProviderEndpointQuerySet:
+        return self.filter(enabled=True)
+
+
+class ProviderEndpoint(EncryptedKeyMixin):
+    """An OpenAI-compatible endpoint kept in the database: server-wide (no owner, staff add them
+    in the admin) or a user's own (added in their Settings). Endpoints from the environment are
+    not rows (see chat.endpoints)."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="provider_endpoints",
+        help_text="Empty: a server-wide endpoint everyone may use.",
+    )
+    name = models.CharField(
+        max_length=40,
+        validators=[validate_endpoint_name],
+        help_text=f"Models are chosen as name::model. {_sentence(ENDPOINT_NAME_RULES)}",
+    )
+    base_url = models.CharField(
+        "base URL",
+        max_length=500,
+        validators=[validate_base_url],
+        help_text="The OpenAI-compatible API root, e.g. http://127.0.0.1:11434/v1",
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ProviderEndpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(owner__isnull=True), name="unique_server_endpoint_name"
+            ),
+            models.UniqueConstraint(fields=["owner", "name"], name="unique_user_endpoint_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def key_label(self) -> str:
+        return self.name
+
+    @property
+    def is_server_wide(self) -> bool:
+        return self.owner_id is None
+
+    def clean(self) -> None:
+        """Names unique where a user could meet two: with the built-in and configured endpoints,
+        with server-wide rows, and with the owner's own others."""
+        super().clean()
+        try:
+            check_endpoint_name(self.name)
+        except ValueError:
+            return  # the field's own validator says what is wrong with it
+        if self.name in configured_endpoint_names():
+            raise ValidationError({"name": f"The server already has an endpoint called {self.name!r}."})
+        others = ProviderEndpoint.objects.exclude(pk=self.pk).filter(name=self.name)
+        if others.server_wide().exists():
+            raise ValidationError({"name": f"The server already has an endpoint called {self.name!r}."})
+        if self.owner_id is not None and others.filter(owner_id=self.owner_id).exists():
+            raise ValidationError({"name": f"You already have an endpoint called {self.name!r}."})
+
+    def endpoint(self) -> Endpoint:
+        """As the provider client wants it; KeyUnavailable if its key can no longer be read."""
+        return Endpoint(name=self.name, base_url=self.base_url, api_key=self.api_key())
+
+
+class UserProviderKey(EncryptedKeyMixin):
+    """A user's own key for a server-wide endpoint, used for their runs instead of the server's."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_keys")
+    endpoint = models.CharField(max_length=40, help_text="The server endpoint's name.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user", "endpoint"]
+        constraints = [models.UniqueConstraint(fields=["user", "endpoint"], name="unique_user_endpoint_key")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.endpoint}"
+
+    @property
+    def key_label(self) -> str:
+        return self.endpoint

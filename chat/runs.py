@@ -18,22 +18,20 @@ from asgiref.sync import sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from chat.endpoints import default_endpoint
+from chat.catalog import load_catalog
+from chat.crypto import KeyUnavailable
+from chat.endpoints import client_for, endpoints_for
 from chat.fusion.pipeline import run_fusion
 from chat.fusion.request import FusionRequest
 from chat.live import LiveRun
 from chat.models import Panel, Run, SeatAnswer, Turn
-from chat.providers.catalog import CatalogCache
-from chat.providers.client import OpenAICompatibleClient, get_http_client
-from chat.providers.errors import ProviderError
 from chat.providers.protocol import ModelClient
-from chat.providers.types import ModelInfo
+from chat.providers.types import Endpoint, ModelInfo
 
 logger = logging.getLogger(__name__)
 
-# Prices and capabilities change rarely; one fetch serves every run for a while.
-catalog_cache = CatalogCache(ttl_seconds=300)
 
 # Strong references: the event loop keeps only weak ones to tasks.
 _tasks: dict[int, asyncio.Task[None]] = {}
@@ -131,19 +129,30 @@ async def wait_for_run(run_id: int) -> None:
             await asyncio.shield(task)
 
 
-def default_client() -> ModelClient:
-    return OpenAICompatibleClient(default_endpoint(), get_http_client())
-
-
 # -- executing ------------------------------------------------------------------------------
 
 
-def _load(run_id: int) -> tuple[Run, list[SeatAnswer], list[dict[str, Any]]]:
-    run = Run.objects.select_related("turn__conversation").get(pk=run_id)
-    answers = list(run.answers.order_by("index"))
+@dataclass(frozen=True)
+class _Loaded:
+    run: Run
+    answers: list[SeatAnswer]
+    messages: list[dict[str, Any]]
+    # The owner's endpoints, with their own keys: a run spends its owner's credit.
+    endpoints: list[Endpoint]
+
+
+def _load(run_id: int) -> _Loaded:
+    run = Run.objects.select_related("turn__conversation__owner").get(pk=run_id)
     conversation = run.turn.conversation
-    messages = [*conversation.thread_messages(before=run.turn), {"role": "user", "content": run.turn.prompt}]
-    return run, answers, messages
+    return _Loaded(
+        run=run,
+        answers=list(run.answers.order_by("index")),
+        messages=[
+            *conversation.thread_messages(before=run.turn),
+            {"role": "user", "content": run.turn.prompt},
+        ],
+        endpoints=endpoints_for(conversation.owner),
+    )
 
 
 def _save(run_id: int, run_values: dict[str, Any], answer_values: list[dict[str, Any]]) -> None:
@@ -160,14 +169,20 @@ def _save(run_id: int, run_values: dict[str, Any], answer_values: list[dict[str,
         Run.objects.filter(pk=run_id).update(**run_values)
 
 
-async def _catalog() -> dict[str, ModelInfo]:
-    try:
-        models = await catalog_cache.get(default_endpoint(), get_http_client())
-    except ProviderError as error:
+async def _catalog(endpoints: list[Endpoint]) -> dict[str, ModelInfo]:
+    catalog = await load_catalog(endpoints)
+    for name, reason in catalog.down.items():
         # Prices only refine the cost figures; a run goes on without them.
-        logger.warning("Model catalog unavailable: %s", error.message)
-        return {}
-    return {model.id: model for model in models}
+        logger.warning("Model catalog of %s unavailable: %s", name, reason)
+    return catalog.infos()
+
+
+def _fail_before_start(run_id: int, note: str) -> None:
+    run = Run.objects.get(pk=run_id)
+    run.answers.update(status=SeatAnswer.Status.FAILED, error=note)
+    Run.objects.filter(pk=run_id).update(
+        status=Run.Status.FAILED, stage=Run.Stage.FINISHED, note=note, finished_at=timezone.now()
+    )
 
 
 class _Runner:
@@ -246,21 +261,27 @@ class _Runner:
 
 
 async def execute_run(run_id: int, client_factory: Callable[[], ModelClient] | None, pacing: Pacing) -> None:
-    run, answers, messages = await sync_to_async(_load)(run_id)
+    try:
+        loaded = await sync_to_async(_load)(run_id)
+    except KeyUnavailable as error:
+        # Fail closed: never fall back to the server's key or to none behind the user's back.
+        await sync_to_async(_fail_before_start)(run_id, f"{error.user_message} (Settings → keys)")
+        return
+    run, answers = loaded.run, loaded.answers
     live = LiveRun(run, answers)
     runner = _Runner(live, get_channel_layer(), pacing)
-    client = (client_factory or default_client)()
+    client = client_factory() if client_factory else client_for(loaded.endpoints)
 
     async def fuse() -> None:
         # The catalog is fetched inside the pipeline's task, so that a Stop during the fetch
         # (an HTTP call) stops the run like any other: nothing before the `try` may wait.
         request = FusionRequest(
-            messages=messages,
+            messages=loaded.messages,
             seats=[answer.model for answer in answers],
             judge=run.judge,
             writer=run.writer,
             max_tokens=settings.FUSIONROOM_MAX_TOKENS,
-            catalog=await _catalog(),
+            catalog=await _catalog(loaded.endpoints),
         )
         await runner.consume(request, client)
 

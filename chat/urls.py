@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from chat import views
+from chat import panel_views, settings_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,9 +14,30 @@ urlpatterns = [
     path("c/<int:pk>/send/", views.send_message, name="send_message"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/stop/", views.stop_run, name="stop_run"),
+    path("panels/", panel_views.panel_list, name="panel_list"),
+    path("panels/new/", panel_views.panel_builder, name="panel_builder"),
+    path("panels/<int:pk>/edit/", panel_views.panel_builder, name="panel_edit"),
+    path("panels/<int:pk>/rename/", panel_views.panel_rename, name="panel_rename"),
+    path("panels/<int:pk>/delete/", panel_views.panel_delete, name="panel_delete"),
+    path("panels/builder/", panel_views.builder_update, name="builder_update"),
+    path("panels/save/", panel_views.panel_save, name="panel_save"),
+    path("catalog/", panel_views.catalog_list, name="catalog"),
     path("accounts/signup/", views.sign_up, name="signup"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("settings/", settings_views.settings_page, name="settings"),
+    path("settings/keys/<slug:endpoint>/", settings_views.set_key, name="settings_key"),
+    path("settings/keys/<slug:endpoint>/remove/", settings_views.remove_key, name="settings_key_remove"),
+    path("settings/endpoints/new/", settings_views.add_endpoint, name="settings_endpoint_add"),
+    path("settings/endpoints/<int:pk>/", settings_views.edit_endpoint, name="settings_endpoint"),
+    path(
+        "settings/endpoints/<int:pk>/delete/", settings_views.delete_endpoint, name="settings_endpoint_delete"
+    ),
+    path(
+        "settings/endpoints/<int:pk>/remove-key/",
+        settings_views.remove_endpoint_key,
+        name="settings_endpoint_remove_key",
+    ),
 ]

@@ -31,9 +31,11 @@ def _chat_context(
             if conversation
             else None
         )
-        initial_panel = (
-            last_run.panel if last_run and last_run.panel else Panel.objects.for_user(user).first()
-        )
+        panels = Panel.objects.for_user(user)
+        asked = request.GET.get("panel", "")
+        chosen = panels.filter(pk=asked).first() if asked.isdigit() else None
+        # A follow-up defaults to the panel of the conversation's last turn.
+        initial_panel = chosen or (last_run.panel if last_run and last_run.panel else panels.first())
         form = MessageForm(user=user, initial={"panel": initial_panel})
     return {
         "conversation": conversation,

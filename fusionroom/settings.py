@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
+from chat.endpoint_config import load_configured_endpoints
 from fusionroom.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -143,3 +145,24 @@ FUSIONROOM_MAX_TOKENS = env_int("FUSIONROOM_MAX_TOKENS", 4096)
 FUSIONROOM_PUBLIC_URL = env_str("FUSIONROOM_PUBLIC_URL", "http://127.0.0.1:8000")
 # Point demo mode at a simulator that is already running instead of starting one.
 FUSIONROOM_SIMULATOR_URL = env_str("FUSIONROOM_SIMULATOR_URL")
+# More OpenAI-compatible endpoints for everyone (Ollama, vLLM, Groq...): a JSON or TOML file
+# and/or the same JSON inline; see README "Endpoints and keys". Parsed now: a bad file stops startup.
+FUSIONROOM_EXTRA_ENDPOINTS = load_configured_endpoints(
+    env_str("FUSIONROOM_ENDPOINTS_FILE"), env_str("FUSIONROOM_ENDPOINTS")
+)
+
+# --- Encryption of stored provider keys --------------------------------------------------
+# Comma-separated Fernet keys: the first encrypts, all decrypt (rotation: put a new key first,
+# run `manage.py rotate_encryption_keys`, then drop the old one).
+FUSIONROOM_ENCRYPTION_KEYS = env_list("FUSIONROOM_ENCRYPTION_KEYS", [])
+# Without the variable: keys from this file; development creates it on first use (mode 0600).
+FUSIONROOM_ENCRYPTION_KEY_FILE = env_str(
+    "FUSIONROOM_ENCRYPTION_KEY_FILE", str(BASE_DIR / "var" / "encryption.key")
+)
+if not DEBUG and not FUSIONROOM_ENCRYPTION_KEYS and not Path(FUSIONROOM_ENCRYPTION_KEY_FILE).is_file():
+    raise ImproperlyConfigured(
+        "FUSIONROOM_ENCRYPTION_KEYS is not set and there is no key file at "
+        f"{FUSIONROOM_ENCRYPTION_KEY_FILE}: with DEBUG off, FusionRoom will not invent an encryption "
+        "key for stored provider keys. Generate one with "
+        '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.'
+    )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 import pytest_asyncio
 from channels.layers import BaseChannelLayer, get_channel_layer
+from cryptography.fernet import Fernet
 from django.contrib.auth.models import User
 
 from chat.models import Conversation, Panel, Run
@@ -24,6 +26,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"CI: {len(reporter.stats['skipped'])} test(s) skipped; failing the run.", red=True
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# One encryption key for the session: no test writes the development key file.
+TEST_ENCRYPTION_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(autouse=True)
+def encryption_keys(settings: Any) -> None:
+    """The key stored provider keys are encrypted with; a test may configure others."""
+    settings.FUSIONROOM_ENCRYPTION_KEYS = [TEST_ENCRYPTION_KEY]
+
+
+@pytest.fixture(autouse=True)
+def no_demo_simulator(settings: Any) -> None:
+    """Demo mode must not start its own simulator in tests: those that need one start it and
+    point FUSIONROOM_SIMULATOR_URL at it. Nothing listens on port 9, so a stray call fails fast."""
+    settings.FUSIONROOM_SIMULATOR_URL = settings.FUSIONROOM_SIMULATOR_URL or "http://127.0.0.1:9/v1"
 
 
 @pytest.fixture

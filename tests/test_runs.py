@@ -39,7 +39,7 @@ Message = dict[str, Any]
 @pytest.fixture(autouse=True)
 def no_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
     # Prices only refine cost figures, and the fake reports costs itself: no endpoint to ask.
-    async def empty() -> dict[str, ModelInfo]:
+    async def empty(endpoints: object) -> dict[str, ModelInfo]:
         return {}
 
     monkeypatch.setattr(runs, "_catalog", empty)
@@ -291,7 +291,7 @@ async def test_stop_while_the_run_is_still_setting_up_ends_it_as_stopped(
     # The catalog is fetched over HTTP before any seat is asked: a Stop can land right then.
     fetching = Gate()
 
-    async def slow_catalog() -> dict[str, ModelInfo]:
+    async def slow_catalog(endpoints: object) -> dict[str, ModelInfo]:
         fetching.reached.set()
         await fetching.opened.wait()
         return {}
@@ -501,3 +501,27 @@ async def test_a_late_joiners_snapshot_shows_a_finished_seats_whole_answer(
     snapshot = await snapshot_for_a_late_joiner(run, fake, start, channel_layer)
 
     assert SEAT_TEXTS[1] in snapshot["html"]
+
+
+async def test_a_run_whose_owner_has_an_unreadable_key_fails_closed_with_a_clear_note(
+    run: Run, alice: User, start: Callable[[Run], None], settings: Any
+) -> None:
+    from chat.models import UserProviderKey
+
+    def give_alice_a_key() -> None:
+        key = UserProviderKey(user=alice, endpoint="simulated")
+        key.set_api_key("sk-alice-own")
+        key.save()
+
+    await sync_to_async(give_alice_a_key)()
+    settings.FUSIONROOM_DEMO = False  # her key is for a real endpoint, which demo mode replaces
+    await sync_to_async(UserProviderKey.objects.filter(user=alice).update)(endpoint="openrouter")
+    # The key that encrypted it is gone from the configuration.
+    settings.FUSIONROOM_ENCRYPTION_KEYS = ["6zLdj2wAp1V2b8j6Vdz1M8pTk0P2vQn3xq9GmZ5cR0s="]
+
+    start(run)
+    await wait_for_run(run.pk)
+
+    row, answers = await saved(run)
+    assert row.status == Run.Status.FAILED and "can no longer be read" in row.note
+    assert all(answer.status == SeatAnswer.Status.FAILED for answer in answers)

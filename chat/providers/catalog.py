@@ -128,9 +128,14 @@ class CatalogCache:
         self._clock = clock
         self._entries: dict[str, tuple[float, list[ModelInfo]]] = {}
 
-    def cached(self, endpoint_name: str) -> list[ModelInfo] | None:
+    @staticmethod
+    def _key(endpoint: Endpoint) -> str:
+        # Two users may each name their own endpoint "ollama"; the URL tells them apart.
+        return f"{endpoint.name}@{endpoint.base_url}"
+
+    def cached(self, endpoint: Endpoint) -> list[ModelInfo] | None:
         """The endpoint's catalog if it was fetched less than ttl_seconds ago, else None."""
-        entry = self._entries.get(endpoint_name)
+        entry = self._entries.get(self._key(endpoint))
         if entry is None:
             return None
         fetched_at, models = entry
@@ -138,7 +143,7 @@ class CatalogCache:
 
     async def get(self, endpoint: Endpoint, http: httpx.AsyncClient) -> list[ModelInfo]:
         """The endpoint's catalog, fetched only when the cached one is missing or stale."""
-        models = self.cached(endpoint.name)
+        models = self.cached(endpoint)
         if models is None:
             models = await self.refresh(endpoint, http)
         return models
@@ -146,8 +151,8 @@ class CatalogCache:
     async def refresh(self, endpoint: Endpoint, http: httpx.AsyncClient) -> list[ModelInfo]:
         """Fetch the endpoint's catalog now and cache it; on ProviderError the cache is left as it was."""
         models = await fetch_catalog(endpoint, http)
-        self._entries[endpoint.name] = (self._clock(), models)
+        self._entries[self._key(endpoint)] = (self._clock(), models)
         return models
 
-    def forget(self, endpoint_name: str) -> None:
-        self._entries.pop(endpoint_name, None)
+    def forget(self, endpoint: Endpoint) -> None:
+        self._entries.pop(self._key(endpoint), None)

@@ -257,7 +257,7 @@ async def test_refresh_fetches_even_when_the_entry_is_fresh(endpoint: Endpoint) 
     await cache.get(endpoint, http_for(provider))
     await cache.refresh(endpoint, http_for(provider))
 
-    assert [m.id for m in cache.cached("openrouter") or []] == ["llama3.2"]
+    assert [m.id for m in cache.cached(endpoint) or []] == ["llama3.2"]
 
 
 @pytest.mark.asyncio
@@ -269,7 +269,7 @@ async def test_a_failed_refresh_leaves_the_cached_catalog(endpoint: Endpoint) ->
     with pytest.raises(ProviderError):
         await cache.refresh(endpoint, http_for(provider))
 
-    assert [m.id for m in cache.cached("openrouter") or []] == ["anthropic/claude-sonnet-4"]
+    assert [m.id for m in cache.cached(endpoint) or []] == ["anthropic/claude-sonnet-4"]
 
 
 @pytest.mark.asyncio
@@ -284,12 +284,29 @@ async def test_the_cache_keeps_endpoints_apart(endpoint: Endpoint) -> None:
     await cache.get(endpoint, http_for(provider))
     await cache.get(ollama, http_for(provider))
 
-    assert [m.endpoint for m in cache.cached("ollama") or []] == ["ollama"]
-    assert [m.endpoint for m in cache.cached("openrouter") or []] == ["openrouter"]
+    assert [m.endpoint for m in cache.cached(ollama) or []] == ["ollama"]
+    assert [m.endpoint for m in cache.cached(endpoint) or []] == ["openrouter"]
 
 
-def test_the_cache_has_nothing_for_an_endpoint_never_fetched() -> None:
-    assert CatalogCache(ttl_seconds=300, clock=FakeClock()).cached("openrouter") is None
+def test_the_cache_has_nothing_for_an_endpoint_never_fetched(endpoint: Endpoint) -> None:
+    assert CatalogCache(ttl_seconds=300, clock=FakeClock()).cached(endpoint) is None
+
+
+@pytest.mark.asyncio
+async def test_two_endpoints_with_one_name_but_different_urls_are_cached_apart(endpoint: Endpoint) -> None:
+    alices = Endpoint(name="ollama", base_url="http://127.0.0.1:11434/v1")
+    bobs = Endpoint(name="ollama", base_url="http://127.0.0.1:11435/v1")
+    provider = Provider(
+        httpx.Response(200, json=openrouter_catalog(CLAUDE)),
+        httpx.Response(200, json=openrouter_catalog(LLAMA)),
+    )
+    cache = CatalogCache(ttl_seconds=300, clock=FakeClock())
+
+    await cache.get(alices, http_for(provider))
+    await cache.get(bobs, http_for(provider))
+
+    assert [m.id for m in cache.cached(alices) or []] == ["anthropic/claude-sonnet-4"]
+    assert [m.id for m in cache.cached(bobs) or []] == ["llama3.2"]
 
 
 @pytest.mark.asyncio
@@ -298,6 +315,6 @@ async def test_forget_drops_an_endpoints_catalog(endpoint: Endpoint) -> None:
     cache = CatalogCache(ttl_seconds=300, clock=FakeClock())
     await cache.get(endpoint, http_for(provider))
 
-    cache.forget("openrouter")
+    cache.forget(endpoint)
 
-    assert cache.cached("openrouter") is None
+    assert cache.cached(endpoint) is None

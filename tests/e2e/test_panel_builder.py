@@ -1,0 +1,60 @@
+"""Building a panel by clicking, saving it, and asking it a question, in a real browser."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from .conftest import sign_up
+
+
+def add(page: Page, model: str) -> None:
+    page.get_by_role("button", name=f"Add {model}", exact=True).click()
+
+
+def test_a_user_builds_a_self_fusion_panel_saves_it_and_asks_it(page: Page, app: str) -> None:
+    sign_up(page, app)
+    page.get_by_role("link", name="Build a panel").click()
+
+    search = page.get_by_role("textbox", name="Search models")
+    search.fill("gpt")
+    expect(page.get_by_role("button", name="Add openai/gpt-5.5", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Add moonshotai/kimi-k2.6", exact=True)).to_have_count(0)
+    add(page, "openai/gpt-5.5")
+    add(page, "openai/gpt-5.5")
+    search.fill("")
+    add(page, "moonshotai/kimi-k2.6")
+    add(page, "deepseek/deepseek-v4-pro")
+    seats = page.get_by_role("list", name="Seats").get_by_role("listitem")
+    expect(seats).to_have_count(4)
+
+    page.get_by_label("Judge").select_option("anthropic/claude-opus-4.8")
+    expect(page.locator(".estimate .figure")).to_contain_text("$")
+    page.get_by_label("Panel name").fill("My panel")
+    page.get_by_role("button", name="Save panel").click()
+
+    expect(page.get_by_text("Saved the panel")).to_be_visible()
+    expect(page.get_by_label("Panel")).to_have_value(
+        page.get_by_role("option", name="My panel").get_attribute("value") or ""
+    )
+    page.get_by_role("textbox", name="Message").fill("Is a monorepo right for a team of twelve?")
+    page.get_by_role("button", name="Send").click()
+
+    columns = page.get_by_role("region", name="Seat ")
+    expect(columns).to_have_count(4)
+    expect(page.get_by_role("region", name="Seat 2: openai/gpt-5.5")).to_be_visible()
+    expect(page.get_by_role("region", name="Fused answer").locator(".totals")).to_contain_text("Run total")
+    expect(page.get_by_role("region", name="Analysis")).to_contain_text("claude-opus-4.8")
+
+
+def test_removing_a_seat_and_an_invalid_panel_gets_a_message_and_saves_nothing(page: Page, app: str) -> None:
+    sign_up(page, app)
+    page.goto(f"{app}/panels/new/")
+    add(page, "openai/gpt-5.5")
+    add(page, "moonshotai/kimi-k2.6")
+    page.get_by_role("button", name="Remove moonshotai/kimi-k2.6").click()
+    expect(page.get_by_role("list", name="Seats").get_by_role("listitem")).to_have_count(1)
+    page.get_by_label("Panel name").fill("Too small")
+    page.get_by_role("button", name="Save panel").click()
+    expect(page.get_by_role("alert")).to_contain_text("at least 2 seats")
+    page.goto(f"{app}/panels/")
+    expect(page.get_by_text("No saved panels yet")).to_be_visible()
