@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 
-from chat.models import Panel, ProviderEndpoint
+from chat.models import Panel, ProviderEndpoint, SpendBudget
 
-MAX_PROMPT_CHARS = 100_000
+MAX_PROMPT_CHARS = settings.FUSIONROOM_MAX_PROMPT_CHARS
 
 
 class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
@@ -111,3 +112,21 @@ class OwnEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
         if commit:
             endpoint.save()
         return endpoint
+
+
+class BudgetForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = SpendBudget
+        fields = ("period", "limit_usd")
+        labels = {"period": "Budget period", "limit_usd": "Budget in dollars"}
+        help_texts = {"limit_usd": "Leave empty for no budget."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["limit_usd"].required = False
+        self.fields["limit_usd"].min_value = 0
+
+    def _post_clean(self) -> None:
+        # An empty limit means "no budget": nothing to validate on the model.
+        if self.cleaned_data.get("limit_usd") is not None:
+            super()._post_clean()

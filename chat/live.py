@@ -26,6 +26,7 @@ from chat.fusion.events import (
     SeatFailed,
     SeatReasoningDelta,
     SeatStarted,
+    ThreadTrimmed,
 )
 from chat.models import Run, SeatAnswer
 from chat.rendering import StreamingMarkdown
@@ -86,6 +87,13 @@ class LiveRun:
         match event:
             case RunStarted():
                 return []
+            case ThreadTrimmed(dropped_turns=dropped, context_length=length, model=model):
+                turns = "turn was" if dropped == 1 else "turns were"
+                self._set_run(
+                    thread_note=f"The {dropped} oldest {turns} left out so the thread fits {model}'s "
+                    f"context window of {length:,} tokens."
+                )
+                return [self.progress_frame()]
             case SeatStarted(seat=seat):
                 self._set_answer(seat, status=SeatAnswer.Status.WRITING)
                 return [self.seat_header_frame(seat)]
@@ -163,6 +171,10 @@ class LiveRun:
             status=status, note=note, stage=Run.Stage.FINISHED, finished_at=timezone.now(), **totals
         )
 
+    def beat(self) -> None:
+        """Say the run is alive: saved with the next flush, watched by the interrupted-run sweep."""
+        self._set_run(heartbeat_at=timezone.now())
+
     def _final(self, column: Column, frame: str) -> list[str]:
         # The final frame carries the whole text: text still waiting for the frame clock
         # must not be appended after it.
@@ -234,7 +246,9 @@ class LiveRun:
         return f"run-{self.run.pk}-seat-{column}"
 
     def _render(self, partial: str, **context: Any) -> str:
-        return render_to_string(f"chat/run.html#{partial}", {"run": self.run, "oob": True, **context})
+        # Frames reach only the owner's sockets (the consumer checks), so the owner's actions show.
+        context = {"run": self.run, "answers": self.answers, "oob": True, "owner_view": True, **context}
+        return render_to_string(f"chat/run.html#{partial}", context)
 
     def seat_header_frame(self, seat: int) -> str:
         return self._render("seat-header", answer=self.answers[seat])

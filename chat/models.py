@@ -93,10 +93,9 @@ class Conversation(models.Model):
         if before is not None:
             turns = turns.filter(position__lt=before.position)
         for turn in turns.prefetch_related("runs"):
-            run = turn.latest_run()
             messages.append({"role": "user", "content": turn.prompt})
-            if run is not None and run.fused_text:
-                messages.append({"role": "assistant", "content": run.fused_text})
+            if answer := turn.fused_answer():
+                messages.append({"role": "assistant", "content": answer})
         return messages
 
 
@@ -119,6 +118,13 @@ class Turn(models.Model):
         runs = list(self.runs.all())
         return max(runs, key=lambda run: run.pk) if runs else None
 
+    def fused_answer(self) -> str:
+        """The newest fused answer among the turn's runs: what a follow-up builds on."""
+        for run in sorted(self.runs.all(), key=lambda run: run.pk, reverse=True):
+            if run.fused_text:
+                return str(run.fused_text)
+        return ""
+
 
 class RunQuerySet(models.QuerySet["Run"]):
     def for_user(self, user: Any) -> RunQuerySet:
@@ -128,6 +134,9 @@ class RunQuerySet(models.QuerySet["Run"]):
 
     def active(self) -> RunQuerySet:
         return self.filter(status=Run.Status.RUNNING)
+
+    def of_owner(self, user: Any) -> RunQuerySet:
+        return self.filter(turn__conversation__owner=user)
 
 
 class Run(models.Model):
@@ -160,6 +169,12 @@ class Run(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
     stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.PANEL)
     note = models.TextField(blank=True)
+    # Said on the page when older turns had to be left out to fit the context window.
+    thread_note = models.TextField(blank=True)
+    # A retry or a re-run with another panel is a new run of the same turn: an alternative.
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="alternatives"
+    )
 
     analysis = models.JSONField(null=True, blank=True)
     analysis_error = models.TextField(blank=True)
@@ -176,6 +191,9 @@ class Run(models.Model):
 
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Touched by the process executing the run; a running run whose heartbeat stops was
+    # left behind by a process that died, and is marked interrupted.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     objects = RunQuerySet.as_manager()
 
@@ -225,6 +243,8 @@ class SeatAnswer(models.Model):
     cost = models.FloatField(null=True, blank=True)
     ttft_ms = models.FloatField(null=True, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
+    # Copied from an earlier run of the turn (a retry re-asks only the failed seats).
+    reused = models.BooleanField(default=False)
 
     is_live = False
     live_blocks = ""
@@ -414,3 +434,48 @@ class UserProviderKey(EncryptedKeyMixin):
     @property
     def key_label(self) -> str:
         return self.endpoint
+
+
+class ShareLinkQuerySet(models.QuerySet["ShareLink"]):
+    def active(self) -> ShareLinkQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ShareLink(models.Model):
+    """A read-only link to a conversation as it was when shared: its turns up to `upto_position`."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="share_links")
+    # secrets.token_urlsafe(32): 256 bits, 43 characters.
+    token = models.CharField(max_length=64, unique=True)
+    upto_position = models.PositiveIntegerField()
+    show_owner = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShareLinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Share link of {self.conversation} ({'revoked' if self.revoked_at else 'active'})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("shared", args=[self.token])
+
+
+class SpendBudget(models.Model):
+    """A user's optional cap on what their runs may cost per day or per month, in dollars."""
+
+    class Period(models.TextChoices):
+        DAY = "day"
+        MONTH = "month"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="spend_budget"
+    )
+    period = models.CharField(max_length=5, choices=Period.choices, default=Period.MONTH)
+    limit_usd = models.DecimalField(max_digits=10, decimal_places=2)
+
+    def __str__(self) -> str:
+        return f"{self.user}: ${self.limit_usd} a {self.period}"

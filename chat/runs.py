@@ -12,19 +12,22 @@ import contextvars
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from chat.catalog import load_catalog
 from chat.crypto import KeyUnavailable
 from chat.endpoints import client_for, endpoints_for
+from chat.fusion.events import CallStats
 from chat.fusion.pipeline import run_fusion
-from chat.fusion.request import FusionRequest
+from chat.fusion.request import FusionRequest, ReusedAnswer
 from chat.live import LiveRun
 from chat.models import Panel, Run, SeatAnswer, Turn
 from chat.providers.protocol import ModelClient
@@ -35,6 +38,69 @@ logger = logging.getLogger(__name__)
 
 # Strong references: the event loop keeps only weak ones to tasks.
 _tasks: dict[int, asyncio.Task[None]] = {}
+
+
+# A running run's process touches it this often; one silent for STALE_AFTER was left behind.
+HEARTBEAT_SECONDS = 10.0
+STALE_AFTER = timedelta(seconds=60)
+SWEEP_SECONDS = 30.0
+INTERRUPTED_NOTE = (
+    "The server stopped while this run was going. What arrived before is kept; "
+    "nothing was re-run or billed again. Retry or re-run it when you like."
+)
+
+
+def mark_interrupted(*, stale_after: timedelta | None) -> int:
+    """Mark running runs whose process is gone as interrupted; returns how many.
+
+    With `stale_after=None` every running run is taken as orphaned: right for a single process
+    that is starting, since no other process can be executing its runs.
+    """
+    orphans = Run.objects.active()
+    if stale_after is not None:
+        cutoff = timezone.now() - stale_after
+        orphans = orphans.filter(
+            Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+        )
+    ids = list(orphans.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    with transaction.atomic():
+        SeatAnswer.objects.filter(
+            run_id__in=ids, status__in=[SeatAnswer.Status.WAITING, SeatAnswer.Status.WRITING]
+        ).update(status=SeatAnswer.Status.STOPPED)
+        Run.objects.filter(pk__in=ids, status=Run.Status.RUNNING).update(
+            status=Run.Status.INTERRUPTED,
+            stage=Run.Stage.FINISHED,
+            note=INTERRUPTED_NOTE,
+            finished_at=timezone.now(),
+        )
+    logger.warning("Marked %d run(s) interrupted: their process is gone.", len(ids))
+    return len(ids)
+
+
+def mark_interrupted_at_startup() -> int:
+    """On start-up: with one process (no Redis) every running run is orphaned; with several,
+    only those whose heartbeat stopped (another process may be running the rest)."""
+    return mark_interrupted(stale_after=STALE_AFTER if settings.REDIS_URL else None)
+
+
+_sweeper: asyncio.Task[None] | None = None
+
+
+async def _sweep_forever() -> None:
+    while True:
+        await asyncio.sleep(SWEEP_SECONDS)
+        try:
+            await sync_to_async(mark_interrupted)(stale_after=STALE_AFTER)
+        except Exception:  # a sweep that fails now may work next time; the server goes on
+            logger.exception("The interrupted-run sweep failed")
+
+
+def ensure_sweeper() -> None:
+    global _sweeper
+    if _sweeper is None or _sweeper.done():
+        _sweeper = asyncio.get_running_loop().create_task(_sweep_forever(), context=contextvars.Context())
 
 
 @dataclass(frozen=True)
@@ -72,7 +138,7 @@ def create_turn_and_run(conversation: Any, prompt: str, panel: Panel, *, simulat
     return create_run(turn, panel, simulated=simulated)
 
 
-def create_run(turn: Turn, panel: Panel, *, simulated: bool) -> Run:
+def create_run(turn: Turn, panel: Panel, *, simulated: bool, retry_of: Run | None = None) -> Run:
     run = Run.objects.create(
         turn=turn,
         panel=panel,
@@ -80,11 +146,68 @@ def create_run(turn: Turn, panel: Panel, *, simulated: bool) -> Run:
         judge=panel.judge,
         writer=panel.writer_model,
         simulated=simulated,
+        retry_of=retry_of,
     )
     SeatAnswer.objects.bulk_create(
         SeatAnswer(run=run, index=i, model=model) for i, model in enumerate(panel.seats)
     )
     return run
+
+
+KEPT_STATUSES = (SeatAnswer.Status.DONE, SeatAnswer.Status.INCOMPLETE)
+KEPT_FIELDS = (
+    "text",
+    "reasoning",
+    "status",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost",
+    "ttft_ms",
+    "duration_ms",
+)
+
+
+@transaction.atomic
+def create_retry(run: Run, *, simulated: bool) -> Run:
+    """A new run of the same turn and panel that keeps every answer and re-asks the rest.
+
+    With every seat answered it re-runs only the judge and the writer: "retry the analysis".
+    """
+    retry = Run.objects.create(
+        turn=run.turn,
+        panel=run.panel,
+        panel_name=run.panel_name,
+        judge=run.judge,
+        writer=run.writer,
+        simulated=simulated,
+        retry_of=run,
+    )
+    copies = []
+    for answer in run.answers.order_by("index"):
+        kept = answer.status in KEPT_STATUSES
+        values = {name: getattr(answer, name) for name in KEPT_FIELDS} if kept else {}
+        copies.append(SeatAnswer(run=retry, index=answer.index, model=answer.model, reused=kept, **values))
+    SeatAnswer.objects.bulk_create(copies)
+    return retry
+
+
+def _reused(answers: list[SeatAnswer]) -> dict[int, ReusedAnswer]:
+    return {
+        answer.index: ReusedAnswer(
+            text=answer.text,
+            complete=answer.status == SeatAnswer.Status.DONE,
+            stats=CallStats(
+                model=answer.model,
+                prompt_tokens=answer.prompt_tokens,
+                completion_tokens=answer.completion_tokens,
+                cost=answer.cost,
+                ttft_ms=answer.ttft_ms,
+                duration_ms=answer.duration_ms or 0.0,
+            ),
+        )
+        for answer in answers
+        if answer.reused
+    }
 
 
 def _title_from(prompt: str) -> str:
@@ -103,6 +226,7 @@ def start_run(
     The task gets a fresh context: it must not inherit the request's, whose thread executor
     for sync_to_async is gone once the response is sent.
     """
+    ensure_sweeper()
     task = asyncio.get_running_loop().create_task(
         execute_run(run_id, client_factory, pacing or Pacing()), context=contextvars.Context()
     )
@@ -224,7 +348,10 @@ class _Runner:
     async def save(self) -> None:
         run_values, answer_values = self.live.take_dirty()
         if run_values or answer_values:
-            await sync_to_async(_save)(self.live.run.pk, run_values, answer_values)
+            # Shielded: the values are taken, so a save cancelled before its thread ran it would
+            # lose them (the save clock is cancelled when the run ends). The database thread runs
+            # saves in the order they were asked, so the final save still lands last.
+            await asyncio.shield(sync_to_async(_save)(self.live.run.pk, run_values, answer_values))
 
     async def frame_clock(self) -> None:
         while True:
@@ -232,8 +359,13 @@ class _Runner:
             await self.publish_pending_text()
 
     async def save_clock(self) -> None:
+        beats_every = max(1, round(HEARTBEAT_SECONDS / self.pacing.flush_seconds))
+        flushes = 0
         while True:
             await asyncio.sleep(self.pacing.flush_seconds)
+            flushes += 1
+            if flushes % beats_every == 0:
+                self.live.beat()
             await self.save()
 
     async def control(self, pipeline: asyncio.Task[None]) -> None:
@@ -282,6 +414,7 @@ async def execute_run(run_id: int, client_factory: Callable[[], ModelClient] | N
             writer=run.writer,
             max_tokens=settings.FUSIONROOM_MAX_TOKENS,
             catalog=await _catalog(loaded.endpoints),
+            reuse=_reused(answers),
         )
         await runner.consume(request, client)
 

@@ -18,8 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from chat.crypto import KeyUnavailable
 from chat.endpoints import server_endpoints
-from chat.forms import OwnEndpointForm, ProviderKeyForm
-from chat.models import ProviderEndpoint, UserProviderKey
+from chat.forms import BudgetForm, OwnEndpointForm, ProviderKeyForm
+from chat.limits import period_start, spent_since
+from chat.models import ProviderEndpoint, SpendBudget, UserProviderKey
 from chat.providers.types import Endpoint
 
 SETTINGS = "chat/settings.html"
@@ -82,6 +83,7 @@ def _settings_context(
     *,
     bound_key_form: ProviderKeyForm | None = None,
     add_form: OwnEndpointForm | None = None,
+    budget_form: BudgetForm | None = None,
 ) -> dict[str, Any]:
     user = request.user
     keys = {row.endpoint: row for row in UserProviderKey.objects.filter(user=user)}
@@ -107,10 +109,14 @@ def _settings_context(
         OwnEndpointRow(endpoint=row, shadowed=row.name in server_names)
         for row in ProviderEndpoint.objects.owned_by(user)
     ]
+    budget = SpendBudget.objects.filter(user=user).first()
     return {
         "server_rows": rows,
         "own_rows": own,
         "add_form": add_form or OwnEndpointForm(),
+        "budget": budget,
+        "budget_form": budget_form or BudgetForm(instance=budget),
+        "spent": spent_since(user, period_start(budget.period)) if budget else None,
     }
 
 
@@ -205,4 +211,23 @@ def remove_endpoint_key(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint.set_api_key("")
     endpoint.save(update_fields=["encrypted_api_key"])
     messages.success(request, f"The key of endpoint {endpoint.name} is removed.")
+    return redirect("settings")
+
+
+@login_required
+@require_POST
+def set_budget(request: HttpRequest) -> HttpResponse:
+    """Set, change or (with an empty limit) remove the user's spend budget."""
+    budget = SpendBudget.objects.filter(user=request.user).first()
+    form = BudgetForm(request.POST, instance=budget)
+    if not form.is_valid():
+        return render(request, SETTINGS, _settings_context(request, budget_form=form), status=422)
+    if form.cleaned_data["limit_usd"] is None:
+        SpendBudget.objects.filter(user=request.user).delete()
+        messages.success(request, "Your spend budget is removed.")
+    else:
+        saved = form.save(commit=False)
+        saved.user = request.user
+        saved.save()
+        messages.success(request, f"Your budget is ${saved.limit_usd} a {saved.period}.")
     return redirect("settings")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from chat import panel_views, settings_views, views
+from chat import history_views, panel_views, settings_views, share_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,6 +14,8 @@ urlpatterns = [
     path("c/<int:pk>/send/", views.send_message, name="send_message"),
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/stop/", views.stop_run, name="stop_run"),
+    path("runs/<int:pk>/retry/", views.retry_run, name="retry_run"),
+    path("turns/<int:pk>/rerun/", views.rerun_turn, name="rerun_turn"),
     path("panels/", panel_views.panel_list, name="panel_list"),
     path("panels/new/", panel_views.panel_builder, name="panel_builder"),
     path("panels/<int:pk>/edit/", panel_views.panel_builder, name="panel_edit"),
@@ -28,6 +30,7 @@ urlpatterns = [
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("settings/", settings_views.settings_page, name="settings"),
+    path("settings/budget/", settings_views.set_budget, name="settings_budget"),
     path("settings/keys/<slug:endpoint>/", settings_views.set_key, name="settings_key"),
     path("settings/keys/<slug:endpoint>/remove/", settings_views.remove_key, name="settings_key_remove"),
     path("settings/endpoints/new/", settings_views.add_endpoint, name="settings_endpoint_add"),
@@ -40,4 +43,20 @@ urlpatterns = [
         settings_views.remove_endpoint_key,
         name="settings_endpoint_remove_key",
     ),
+    # History: the sidebar's search and pages, rename, delete, and a conversation's spend.
+    path("conversations/", history_views.conversation_list, name="conversation_list"),
+    path("c/<int:pk>/rename/", history_views.conversation_rename, name="conversation_rename"),
+    path("c/<int:pk>/delete/", history_views.conversation_delete, name="conversation_delete"),
+    path("c/<int:pk>/spend/", history_views.conversation_spend_view, name="conversation_spend"),
+]
+
+# Sharing, export and import (chat/share_views.py).
+urlpatterns += [
+    path("c/<int:pk>/share/", share_views.create_share_link, name="share_create"),
+    path("c/<int:pk>/share/<int:link_pk>/revoke/", share_views.revoke_share_link, name="share_revoke"),
+    path("c/<int:pk>/export.md", share_views.export_markdown, name="export_markdown"),
+    path("c/<int:pk>/export.json", share_views.export_json, name="export_json"),
+    path("import/", share_views.import_conversation, name="import_conversation"),
+    path("s/<slug:token>/", share_views.shared, name="shared"),
+    path("s/<slug:token>/fork/", share_views.fork_shared, name="shared_fork"),
 ]

@@ -142,6 +142,13 @@ FUSIONROOM_DEMO = env_bool("FUSIONROOM_DEMO", default=not OPENROUTER_API_KEY)
 # Where the demo's simulator listens; 0 picks a free port.
 FUSIONROOM_SIMULATOR_PORT = env_int("FUSIONROOM_SIMULATOR_PORT", 0)
 FUSIONROOM_MAX_TOKENS = env_int("FUSIONROOM_MAX_TOKENS", 4096)
+# A fusion run multiplies cost: limits per user, checked before any provider is called.
+FUSIONROOM_MAX_PROMPT_CHARS = env_int("FUSIONROOM_MAX_PROMPT_CHARS", 100_000)
+FUSIONROOM_MAX_THREAD_CHARS = env_int("FUSIONROOM_MAX_THREAD_CHARS", 400_000)
+FUSIONROOM_MAX_CONCURRENT_RUNS = env_int("FUSIONROOM_MAX_CONCURRENT_RUNS", 3)
+FUSIONROOM_MAX_RUNS_PER_MINUTE = env_int("FUSIONROOM_MAX_RUNS_PER_MINUTE", 10)
+# Mark runs left "running" by a dead process as interrupted when this process starts serving.
+FUSIONROOM_RECOVER_RUNS = env_bool("FUSIONROOM_RECOVER_RUNS", default=True)
 FUSIONROOM_PUBLIC_URL = env_str("FUSIONROOM_PUBLIC_URL", "http://127.0.0.1:8000")
 # Point demo mode at a simulator that is already running instead of starting one.
 FUSIONROOM_SIMULATOR_URL = env_str("FUSIONROOM_SIMULATOR_URL")

@@ -39,6 +39,12 @@ def encryption_keys(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_recovery_sweep(settings: Any) -> None:
+    """Tests set up "running" runs that no task executes; the start-up recovery would end them."""
+    settings.FUSIONROOM_RECOVER_RUNS = False
+
+
+@pytest.fixture(autouse=True)
 def no_demo_simulator(settings: Any) -> None:
     """Demo mode must not start its own simulator in tests: those that need one start it and
     point FUSIONROOM_SIMULATOR_URL at it. Nothing listens on port 9, so a stray call fails fast."""

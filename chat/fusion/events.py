@@ -33,6 +33,15 @@ class RunStarted(_Event):
     writer: str
 
 
+class ThreadTrimmed(_Event):
+    """The oldest turns were left out so that the thread fits the smallest context window."""
+
+    type: Literal["thread.trimmed"] = "thread.trimmed"
+    dropped_turns: int
+    context_length: int
+    model: str
+
+
 class SeatStarted(_Event):
     type: Literal["seat.started"] = "seat.started"
     seat: int
@@ -58,6 +67,8 @@ class SeatDone(_Event):
     stats: CallStats
     # False when the stream closed without [DONE]: the answer may be cut short.
     complete: bool = True
+    # Kept from an earlier run of the turn (a retry); its call is not counted again.
+    reused: bool = False
 
 
 class SeatFailed(_Event):
@@ -138,6 +149,7 @@ class RunDone(_Event):
 
 Event = Annotated[
     RunStarted
+    | ThreadTrimmed
     | SeatStarted
     | SeatDelta
     | SeatReasoningDelta

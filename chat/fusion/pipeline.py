@@ -11,6 +11,7 @@ from typing import Literal
 
 from chat.fusion.analysis import Analysis
 from chat.fusion.calls import Clock, ModelCall, run_totals
+from chat.fusion.context import fit_thread
 from chat.fusion.events import (
     AnalysisFailed,
     AnalysisReady,
@@ -28,6 +29,7 @@ from chat.fusion.events import (
     SeatFailed,
     SeatReasoningDelta,
     SeatStarted,
+    ThreadTrimmed,
 )
 from chat.fusion.judge import judge
 from chat.fusion.prompting import LabelledAnswer, label_for
@@ -50,7 +52,8 @@ async def run_fusion(
     """
     started = clock()
     calls: list[CallStats] = []
-    async with aclosing(_stages(request, client, clock)) as stages:
+    request, trimmed = fit_thread(request)
+    async with aclosing(_stages(request, client, clock, trimmed)) as stages:
         async for item in stages:
             if isinstance(item, _Ending):
                 totals = run_totals(calls, (clock() - started) * 1000)
@@ -69,10 +72,12 @@ class _Ending:
 
 
 async def _stages(
-    request: FusionRequest, client: ModelClient, clock: Clock
+    request: FusionRequest, client: ModelClient, clock: Clock, trimmed: ThreadTrimmed | None
 ) -> AsyncGenerator[Event | _Ending, None]:
     """The run stage by stage: fan-out, judge, write; the last item is always an _Ending."""
     yield RunStarted(seats=list(request.seats), judge=request.judge, writer=request.writer_model)
+    if trimmed is not None:
+        yield trimmed
     outcomes: list[SeatDone | SeatFailed] = []
     async with aclosing(_fan_out(request, client, clock)) as fan_out:
         async for event in fan_out:
@@ -136,6 +141,9 @@ async def _run_seat(
     emit: Callable[[Event], None],
 ) -> None:
     emit(SeatStarted(seat=seat, model=model))
+    if (kept := request.reuse.get(seat)) is not None:
+        emit(SeatDone(seat=seat, text=kept.text, stats=kept.stats, complete=kept.complete, reused=True))
+        return
     chat = ChatRequest(model=model, messages=request.messages, max_tokens=request.max_tokens)
     call = ModelCall(client, chat, request.catalog.get(model), clock)
     async with aclosing(call.deltas()) as deltas:
@@ -266,6 +274,8 @@ def _stats_of(event: Event) -> list[CallStats]:
     found: list[CallStats | None]
     if isinstance(event, AnalysisReady | AnalysisFailed):
         found = [event.stats, event.repair_stats]
+    elif isinstance(event, SeatDone) and event.reused:
+        found = []  # paid for by the run it came from
     elif isinstance(event, SeatDone | SeatFailed | FusedDone | FusedFailed):
         found = [event.stats]
     else:

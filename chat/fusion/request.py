@@ -6,7 +6,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chat.fusion.events import CallStats
 from chat.providers.types import ModelInfo
+
+
+class ReusedAnswer(BaseModel):
+    """A seat's answer from an earlier run of the same turn, kept instead of asking again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    stats: CallStats
+    complete: bool = True
+
 
 MIN_SEATS = 2
 MAX_SEATS = 8
@@ -26,6 +38,8 @@ class FusionRequest(BaseModel):
     # Catalog entries by model id: prices for calls whose provider reports no cost, and
     # whether a model takes `response_format` (structured output) for the judge.
     catalog: dict[str, ModelInfo] = Field(default_factory=dict)
+    # Seats (by index) whose earlier answer is kept: a retry re-asks only the others.
+    reuse: dict[int, ReusedAnswer] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _last_message_is_the_question(self) -> FusionRequest:

@@ -45,3 +45,10 @@ def dollars(cost: float | None) -> str:
 @register.filter
 def thousands(number: int | None) -> str:
     return "—" if number is None else f"{number:,}"
+
+
+@register.filter
+def all_answered(answers: Any) -> bool:
+    """Whether every seat has an answer to keep: then a retry only judges and fuses again."""
+    answers = list(answers or [])
+    return bool(answers) and all(answer.status in ("done", "incomplete") for answer in answers)

@@ -53,3 +53,54 @@
     }
   });
 })();
+
+// The sidebar's item menus (rename, delete): one open at a time, the title ready to type,
+// Escape or a click elsewhere closes it. Without this script they are plain <details>.
+(function () {
+  "use strict";
+
+  function closeMenus(except) {
+    document.querySelectorAll("details.item-actions[open]").forEach(function (menu) {
+      if (menu !== except) { menu.open = false; }
+    });
+  }
+
+  document.addEventListener("toggle", function (event) {
+    const menu = event.target;
+    if (menu.matches && menu.matches("details.item-actions") && menu.open) {
+      closeMenus(menu);
+      const title = menu.querySelector("input[name=title]");
+      if (title) { title.focus(); title.select(); }
+    }
+  }, true);
+
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest || !event.target.closest("details.item-actions")) { closeMenus(null); }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    const menu = event.key === "Escape" && event.target.closest && event.target.closest("details.item-actions[open]");
+    if (menu) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    }
+  });
+})();
+
+// The spend summary was drawn with the page; runs may have finished since: opening it fetches
+// it again (the fresh copy arrives open and marked, so it is not fetched twice).
+(function () {
+  "use strict";
+
+  document.addEventListener("toggle", function (event) {
+    const spend = event.target;
+    if (!(spend.matches && spend.matches("details.spend[data-refresh-url]"))) {
+      return;
+    }
+    if (!spend.open) {
+      delete spend.dataset.fresh;
+    } else if (!spend.dataset.fresh && window.htmx) {
+      window.htmx.ajax("GET", spend.dataset.refreshUrl, { target: spend, swap: "outerHTML" });
+    }
+  }, true);
+})();

@@ -7,10 +7,11 @@ import typing
 import pytest
 
 from chat.fusion import events as fusion_events
-from chat.fusion.events import Event, event_adapter
+from chat.fusion.events import CallStats, Event, event_adapter
 from chat.fusion.pipeline import run_fusion
+from chat.fusion.request import FusionRequest, ReusedAnswer
 from chat.providers.errors import ProviderError
-from chat.providers.types import ReasoningDelta, TextDelta
+from chat.providers.types import ModelInfo, ReasoningDelta, TextDelta
 
 from .conftest import FakeModelClient, analysis_json, answer, collect, make_request
 
@@ -38,7 +39,26 @@ async def events_of_three_runs(fake: FakeModelClient) -> list[Event]:
     fake.script("judge/j", answer(analysis_json()))
     fake.script("judge/j", [TextDelta(text="part"), ProviderError("Broke.")])
     everything += await collect(run_fusion(make_request(SEATS[:2]), fake))
+
+    # A retry that keeps one seat's answer, on a thread too long for the smallest window.
+    fake.script("beta/two", answer("b"))
+    fake.script("judge/j", answer(analysis_json()))
+    fake.script("judge/j", answer("Fused."))
+    everything += await collect(run_fusion(retry_on_a_long_thread(), fake))
     return everything
+
+
+def retry_on_a_long_thread() -> FusionRequest:
+    small = ModelInfo(id="beta/two", name="Two", endpoint="e", context_length=1000)
+    kept = ReusedAnswer(text="a", stats=CallStats(model="alpha/one"))
+    thread = [{"role": "user", "content": "x" * 8000}, {"role": "assistant", "content": "y" * 8000}]
+    return make_request(
+        SEATS[:2],
+        messages=[*thread, {"role": "user", "content": "And now?"}],
+        max_tokens=100,
+        catalog={"beta/two": small},
+        reuse={0: kept},
+    )
 
 
 @pytest.mark.asyncio

@@ -1,0 +1,437 @@
+"""A conversation as a versioned JSON document (export, import, fork) and as readable Markdown."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self
+
+from django.db import transaction
+from django.utils.text import slugify
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from chat.forms import MAX_PROMPT_CHARS
+from chat.fusion.analysis import Analysis
+from chat.fusion.events import CallStats
+from chat.models import Conversation, Run, SeatAnswer, Turn
+
+FORMAT = "fusionroom.conversation"
+VERSION = 1
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_SEATS = 8
+MAX_TURNS = 1000
+MAX_RUNS_PER_TURN = 50
+# A copied run has no task executing it: it can never finish, so it must not say "running".
+INTERRUPTED_NOTE = "It was still running when this copy was made; what had arrived by then is kept."
+
+Count = Annotated[int, Field(ge=0)]
+Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AnswerDocument(_Document):
+    index: Annotated[int, Field(ge=0, lt=MAX_SEATS)]
+    model: Annotated[str, Field(min_length=1, max_length=200)]
+    status: SeatAnswer.Status
+    text: str
+    reasoning: str
+    error: str
+    prompt_tokens: Count
+    completion_tokens: Count
+    cost: Amount | None
+    ttft_ms: Amount | None
+    duration_ms: Amount | None
+    reused: bool
+
+
+class RunDocument(_Document):
+    panel_name: Annotated[str, Field(max_length=80)]
+    judge: Annotated[str, Field(max_length=200)]
+    writer: Annotated[str, Field(max_length=200)]
+    simulated: bool
+    status: Run.Status
+    stage: Run.Stage
+    note: str
+    thread_note: str
+    # The position in its turn's `runs` of the run this one re-ran, always an earlier one.
+    retry_of: Count | None
+    analysis: Analysis | None
+    analysis_error: str
+    analysis_stats: CallStats | None
+    fused_text: str
+    fused_error: str
+    fused_stats: CallStats | None
+    prompt_tokens: Count
+    completion_tokens: Count
+    cost: Amount | None
+    duration_ms: Amount | None
+    started_at: datetime
+    finished_at: datetime | None
+    answers: Annotated[list[AnswerDocument], Field(max_length=MAX_SEATS)]
+
+    @model_validator(mode="after")
+    def _seats_are_numbered_once(self) -> Self:
+        indexes = [answer.index for answer in self.answers]
+        if len(set(indexes)) != len(indexes):
+            raise ValueError("two answers of one run have the same seat index")
+        return self
+
+
+class TurnDocument(_Document):
+    position: Count
+    prompt: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)]
+    created_at: datetime
+    runs: Annotated[list[RunDocument], Field(max_length=MAX_RUNS_PER_TURN)]
+
+    @model_validator(mode="after")
+    def _retries_point_back(self) -> Self:
+        for number, run in enumerate(self.runs):
+            if run.retry_of is not None and run.retry_of >= number:
+                raise ValueError(
+                    f"run {number} says it re-ran run {run.retry_of}, which does not come before it"
+                )
+        return self
+
+
+class ConversationDocument(_Document):
+    format: Literal["fusionroom.conversation"]
+    version: Literal[1]
+    title: Annotated[str, Field(max_length=200)]
+    turns: Annotated[list[TurnDocument], Field(max_length=MAX_TURNS)]
+
+    @model_validator(mode="after")
+    def _positions_are_unique(self) -> Self:
+        positions = [turn.position for turn in self.turns]
+        if len(set(positions)) != len(positions):
+            raise ValueError("two turns have the same position")
+        return self
+
+
+class ImportRefused(Exception):
+    """A file that is not a conversation this FusionRoom can import; the message says why, for people."""
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+def _turns(conversation: Conversation, upto_position: int | None) -> list[Turn]:
+    turns = conversation.turns.order_by("position").prefetch_related("runs__answers")
+    if upto_position is not None:
+        turns = turns.filter(position__lte=upto_position)
+    return list(turns)
+
+
+def _answer_document(answer: SeatAnswer) -> AnswerDocument:
+    return AnswerDocument(
+        index=answer.index,
+        model=answer.model,
+        status=SeatAnswer.Status(answer.status),
+        text=answer.text,
+        reasoning=answer.reasoning,
+        error=answer.error,
+        prompt_tokens=answer.prompt_tokens,
+        completion_tokens=answer.completion_tokens,
+        cost=answer.cost,
+        ttft_ms=answer.ttft_ms,
+        duration_ms=answer.duration_ms,
+        reused=answer.reused,
+    )
+
+
+def _run_document(run: Run, position_of: dict[int, int]) -> RunDocument:
+    return RunDocument(
+        panel_name=run.panel_name,
+        judge=run.judge,
+        writer=run.writer,
+        simulated=run.simulated,
+        status=Run.Status(run.status),
+        stage=Run.Stage(run.stage),
+        note=run.note,
+        thread_note=run.thread_note,
+        # Alternatives are always of the same turn; a link elsewhere (never made) would be dropped.
+        retry_of=position_of.get(run.retry_of_id) if run.retry_of_id is not None else None,
+        analysis=Analysis.model_validate(run.analysis) if run.analysis is not None else None,
+        analysis_error=run.analysis_error,
+        analysis_stats=CallStats.model_validate(run.analysis_stats) if run.analysis_stats else None,
+        fused_text=run.fused_text,
+        fused_error=run.fused_error,
+        fused_stats=CallStats.model_validate(run.fused_stats) if run.fused_stats else None,
+        prompt_tokens=run.prompt_tokens,
+        completion_tokens=run.completion_tokens,
+        cost=run.cost,
+        duration_ms=run.duration_ms,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        answers=[_answer_document(answer) for answer in run.answers.all()],
+    )
+
+
+def _turn_document(turn: Turn) -> TurnDocument:
+    runs = sorted(turn.runs.all(), key=lambda run: run.pk)
+    position_of = {run.pk: number for number, run in enumerate(runs)}
+    return TurnDocument(
+        position=turn.position,
+        prompt=turn.prompt,
+        created_at=turn.created_at,
+        runs=[_run_document(run, position_of) for run in runs],
+    )
+
+
+def conversation_document(
+    conversation: Conversation, upto_position: int | None = None
+) -> ConversationDocument:
+    """Everything that makes the conversation, up to a turn's position when one is given."""
+    return ConversationDocument(
+        format=FORMAT,
+        version=VERSION,
+        title=conversation.title,
+        turns=[_turn_document(turn) for turn in _turns(conversation, upto_position)],
+    )
+
+
+def export_json(conversation: Conversation) -> str:
+    return json.dumps(
+        conversation_document(conversation).model_dump(mode="json"), indent=2, ensure_ascii=False
+    )
+
+
+def export_filename(conversation: Conversation, extension: str) -> str:
+    return f"{slugify(conversation.title)[:80].strip('-') or f'conversation-{conversation.pk}'}.{extension}"
+
+
+# -- import -----------------------------------------------------------------------------------
+
+
+def _where(location: Sequence[int | str]) -> str:
+    return ".".join(str(part) for part in location) or "the document"
+
+
+def _readable(error: ValidationError, limit: int = 5) -> str:
+    problems = [f"{_where(item['loc'])}: {item['msg']}" for item in error.errors()[:limit]]
+    more = error.error_count() - len(problems)
+    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+
+
+def parse_document(data: bytes) -> ConversationDocument:
+    """The validated document in a file; ImportRefused with a message a person can act on."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ImportRefused(f"This file is too large: at most {MAX_FILE_BYTES // (1024 * 1024)} MB.")
+    try:
+        raw = json.loads(data)
+    except UnicodeDecodeError:
+        raise ImportRefused("This file is not text: choose a JSON file exported by FusionRoom.") from None
+    except json.JSONDecodeError as error:
+        raise ImportRefused(
+            f"This file is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})."
+        ) from None
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise ImportRefused(
+            "This file is not a FusionRoom conversation: choose a JSON file exported by FusionRoom."
+        )
+    if raw.get("version") != VERSION:
+        raise ImportRefused(
+            f"This file is version {raw.get('version')!r} of the export format; "
+            f"this FusionRoom reads version {VERSION}."
+        )
+    try:
+        return ConversationDocument.model_validate(raw)
+    except ValidationError as error:
+        raise ImportRefused(f"This file does not match the export format: {_readable(error)}.") from None
+
+
+def _settled(run: RunDocument) -> RunDocument:
+    if run.status != Run.Status.RUNNING:
+        return run
+    answers = [
+        answer.model_copy(update={"status": SeatAnswer.Status.STOPPED})
+        if answer.status in (SeatAnswer.Status.WAITING, SeatAnswer.Status.WRITING)
+        else answer
+        for answer in run.answers
+    ]
+    note = f"{run.note} {INTERRUPTED_NOTE}".strip()
+    return run.model_copy(
+        update={
+            "status": Run.Status.INTERRUPTED,
+            "stage": Run.Stage.FINISHED,
+            "note": note,
+            "answers": answers,
+        }
+    )
+
+
+def _create_runs(turn: Turn, documents: Iterable[RunDocument]) -> list[Run]:
+    created: list[Run] = []
+    for document in map(_settled, documents):
+        run = Run.objects.create(
+            turn=turn,
+            panel=None,  # panels belong to their owner; the run keeps the panel's name
+            panel_name=document.panel_name,
+            judge=document.judge,
+            writer=document.writer,
+            simulated=document.simulated,
+            status=document.status,
+            stage=document.stage,
+            note=document.note,
+            thread_note=document.thread_note,
+            retry_of=created[document.retry_of] if document.retry_of is not None else None,
+            analysis=document.analysis.model_dump() if document.analysis else None,
+            analysis_error=document.analysis_error,
+            analysis_stats=document.analysis_stats.model_dump() if document.analysis_stats else None,
+            fused_text=document.fused_text,
+            fused_error=document.fused_error,
+            fused_stats=document.fused_stats.model_dump() if document.fused_stats else None,
+            prompt_tokens=document.prompt_tokens,
+            completion_tokens=document.completion_tokens,
+            cost=document.cost,
+            duration_ms=document.duration_ms,
+            finished_at=document.finished_at,
+        )
+        run.started_at = document.started_at  # auto_now_add overrides it on insert
+        SeatAnswer.objects.bulk_create(
+            SeatAnswer(run=run, **answer.model_dump()) for answer in document.answers
+        )
+        created.append(run)
+    return created
+
+
+@transaction.atomic
+def import_document(document: ConversationDocument, owner: Any, *, title: str | None = None) -> Conversation:
+    """A new conversation of `owner` made from the document, all or nothing.
+
+    Times are kept as in the document, so exporting the copy gives the same document back. A run
+    that was still running becomes interrupted: nothing executes a copy.
+    """
+    conversation = Conversation.objects.create(owner=owner, title=document.title if title is None else title)
+    turns: list[Turn] = []
+    runs: list[Run] = []
+    for turn_document in sorted(document.turns, key=lambda turn: turn.position):
+        turn = Turn.objects.create(
+            conversation=conversation, position=turn_document.position, prompt=turn_document.prompt
+        )
+        turn.created_at = turn_document.created_at
+        turns.append(turn)
+        runs.extend(_create_runs(turn, turn_document.runs))
+    # bulk_update writes the attributes as they are; save() would stamp auto_now_add fields again.
+    Turn.objects.bulk_update(turns, ["created_at"])
+    Run.objects.bulk_update(runs, ["started_at"])
+    return conversation
+
+
+def import_file(data: bytes, owner: Any) -> Conversation:
+    return import_document(parse_document(data), owner)
+
+
+# -- Markdown -------------------------------------------------------------------------------
+
+
+def _seat_name(answers: Sequence[SeatAnswer], seat: int) -> str:
+    by_index = {answer.index: answer for answer in answers}
+    answer = by_index.get(seat)
+    return f"Seat {seat + 1} ({answer.model})" if answer else f"Seat {seat + 1}"
+
+
+def _seats(answers: Sequence[SeatAnswer], seats: Iterable[int]) -> str:
+    return ", ".join(_seat_name(answers, seat) for seat in seats)
+
+
+def _money(cost: float | None) -> str:
+    return "cost unknown" if cost is None else f"${cost:.4f}"
+
+
+def _seconds(milliseconds: float | None) -> str:
+    return "—" if milliseconds is None else f"{milliseconds / 1000:.1f} s"
+
+
+def _figures(
+    prompt_tokens: int, completion_tokens: int, cost: float | None, duration_ms: float | None
+) -> str:
+    total = prompt_tokens + completion_tokens
+    return (
+        f"{total:,} tokens ({prompt_tokens:,} in, {completion_tokens:,} out) · {_money(cost)}"
+        f" · {_seconds(duration_ms)}"
+    )
+
+
+def _analysis_markdown(analysis: Analysis, answers: Sequence[SeatAnswer]) -> list[str]:
+    lines = ["#### Consensus", ""]
+    lines += [f"- {p.point} — {_seats(answers, p.seats)}" for p in analysis.consensus] or ["- None."]
+    lines += ["", "#### Contradictions", ""]
+    for contradiction in analysis.contradictions:
+        lines.append(f"- **{contradiction.topic}**")
+        lines += [f"  - {_seat_name(answers, s.seat)}: {s.stance}" for s in contradiction.stances]
+        lines.append(f"  - Judge: {contradiction.assessment}")
+    if not analysis.contradictions:
+        lines.append("- None.")
+    lines += ["", "#### Partial coverage", ""]
+    lines += [f"- {p.point} — {_seats(answers, p.seats)}" for p in analysis.partial_coverage] or ["- None."]
+    lines += ["", "#### Unique insights", ""]
+    lines += [
+        f"- {_seat_name(answers, u.seat)}: {u.insight} ({u.why_it_matters})" for u in analysis.unique_insights
+    ] or ["- None."]
+    lines += ["", "#### Blind spots", ""]
+    lines += [f"- {spot}" for spot in analysis.blind_spots] or ["- None."]
+    return lines
+
+
+def _run_markdown(run: Run, number: int, count: int) -> list[str]:
+    answers = list(run.answers.all())
+    lines: list[str] = []
+    if count > 1:
+        lines += [f"### Run {number} of {count}" + (f" · {run.panel_name}" if run.panel_name else ""), ""]
+    lines += [f"Status: {run.get_status_display()}" + (f" — {run.note}" if run.note else ""), ""]
+    for answer in answers:
+        lines += [f"### Seat {answer.seat_number}: {answer.model}", ""]
+        lines += [
+            f"*{answer.get_status_display()} · "
+            f"{_figures(answer.prompt_tokens, answer.completion_tokens, answer.cost, answer.duration_ms)}*",
+            "",
+        ]
+        if answer.error:
+            lines += [f"**Failed:** {answer.error}", ""]
+        if answer.text:
+            lines += [answer.text.strip(), ""]
+    lines += [f"### Analysis (by {run.judge})", ""]
+    if run.analysis:
+        lines += [*_analysis_markdown(Analysis.model_validate(run.analysis), answers), ""]
+    else:
+        lines += [f"The analysis is missing{': ' + run.analysis_error if run.analysis_error else '.'}", ""]
+    lines += [f"### Fused answer (written by {run.writer})", ""]
+    if run.fused_error:
+        lines += [f"**The fused answer failed:** {run.fused_error}", ""]
+    if run.fused_text:
+        lines += [run.fused_text.strip(), ""]
+    figures = _figures(run.prompt_tokens, run.completion_tokens, run.cost, run.duration_ms)
+    lines += [f"*Run total: {figures}*", ""]
+    return lines
+
+
+def export_markdown(conversation: Conversation) -> str:
+    """The conversation for people: prompts, answers, analyses, fused answers and what they cost."""
+    turns = _turns(conversation, None)
+    lines = [f"# {conversation}", ""]
+    all_runs: list[Run] = []
+    for number, turn in enumerate(turns, start=1):
+        runs = sorted(turn.runs.all(), key=lambda run: run.pk)
+        all_runs += runs
+        lines += [f"## Turn {number}", "", f"*{turn.created_at:%Y-%m-%d %H:%M} UTC*", ""]
+        lines += [f"> {line}" if line else ">" for line in turn.prompt.splitlines()] + [""]
+        for run_number, run in enumerate(runs, start=1):
+            lines += _run_markdown(run, run_number, len(runs))
+    prompt_tokens = sum(run.prompt_tokens for run in all_runs)
+    completion_tokens = sum(run.completion_tokens for run in all_runs)
+    costs = [run.cost for run in all_runs if run.cost is not None]
+    total_cost = sum(costs) if costs else None
+    unknown = " (some runs have no cost)" if len(costs) < len(all_runs) and costs else ""
+    lines += [
+        "---",
+        "",
+        f"**Conversation total:** {len(all_runs)} run{'s' if len(all_runs) != 1 else ''} · "
+        f"{prompt_tokens + completion_tokens:,} tokens ({prompt_tokens:,} in, {completion_tokens:,} out) · "
+        f"{_money(total_cost)}{unknown}",
+        "",
+    ]
+    return "\n".join(lines)

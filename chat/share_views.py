@@ -1,0 +1,137 @@
+"""Views of sharing and export: share links, the public shared page, forks, export and import."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from chat import export, sharing
+from chat.models import Conversation, ShareLink
+
+# The shared page is for whoever holds the link: no search engine and no cache in between.
+SHARED_PAGE_HEADERS = {"X-Robots-Tag": "noindex, nofollow", "Cache-Control": "private, no-store"}
+
+
+def _referrer_policy(request: HttpRequest) -> str:
+    """No Referer at all, so the token never leaves in one; but a browser then sends `Origin: null`
+    with a POST, which Django's CSRF check refuses, so the page with the Fork form keeps the
+    Referer and Origin for this site alone. Other sites get nothing either way."""
+    return "same-origin" if request.user.is_authenticated else "no-referrer"
+
+
+def _own_conversation(request: HttpRequest, pk: int) -> Conversation:
+    # Anonymous visitors and other users get the same 404: an owner's action, on nothing of theirs.
+    return get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
+
+
+def _share_panel(request: HttpRequest, conversation: Conversation, problem: str = "") -> HttpResponseBase:
+    if request.htmx:  # type: ignore[attr-defined]
+        context = {"conversation": conversation, "share_problem": problem}
+        return render(request, "chat/share_panel.html", context, status=422 if problem else 200)
+    if problem:
+        messages.error(request, problem)
+    return redirect(f"{conversation.get_absolute_url()}#share-panel")
+
+
+@require_POST
+def create_share_link(request: HttpRequest, pk: int) -> HttpResponseBase:
+    conversation = _own_conversation(request, pk)
+    try:
+        sharing.create_link(conversation, show_owner=request.POST.get("show_owner") == "on")
+    except sharing.NothingToShare as error:
+        return _share_panel(request, conversation, str(error))
+    return _share_panel(request, conversation)
+
+
+@require_POST
+def revoke_share_link(request: HttpRequest, pk: int, link_pk: int) -> HttpResponseBase:
+    conversation = _own_conversation(request, pk)
+    sharing.revoke(get_object_or_404(ShareLink, conversation=conversation, pk=link_pk))
+    return _share_panel(request, conversation)
+
+
+def _shared_link(token: str) -> ShareLink:
+    link = sharing.active_link(token)
+    if link is None:
+        raise Http404("This link does not exist or was revoked.")
+    return link
+
+
+@require_GET
+def shared(request: HttpRequest, token: str) -> HttpResponse:
+    """The conversation as it was shared, for anyone with the link; nothing on it writes."""
+    link = _shared_link(token)
+    conversation = link.conversation
+    referrer_policy = _referrer_policy(request)
+    context = {
+        "link": link,
+        "conversation": conversation,
+        "turns": sharing.shared_turns(link),
+        "owner_name": conversation.owner.get_username() if link.show_owner else "",
+        "login_to_fork": f"{reverse('login')}?{urlencode({'next': link.get_absolute_url()})}",
+        "referrer_policy": referrer_policy,
+    }
+    response = render(request, "chat/shared.html", context)
+    for name, value in SHARED_PAGE_HEADERS.items():
+        response.headers[name] = value
+    response.headers["Referrer-Policy"] = referrer_policy
+    return response
+
+
+@require_POST
+def fork_shared(request: HttpRequest, token: str) -> HttpResponseBase:
+    link = _shared_link(token)
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('login')}?{urlencode({'next': link.get_absolute_url()})}")
+    copy = sharing.fork(link, request.user)
+    messages.success(request, "Forked into your conversations: ask a follow-up to go on with it.")
+    return redirect(copy)
+
+
+@require_GET
+def export_markdown(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _own_conversation(request, pk)
+    return _attachment(export.export_markdown(conversation), "text/markdown", conversation, "md")
+
+
+@require_GET
+def export_json(request: HttpRequest, pk: int) -> HttpResponse:
+    conversation = _own_conversation(request, pk)
+    return _attachment(export.export_json(conversation), "application/json", conversation, "json")
+
+
+def _attachment(content: str, content_type: str, conversation: Conversation, extension: str) -> HttpResponse:
+    filename = export.export_filename(conversation, extension)
+    return HttpResponse(
+        content,
+        content_type=f"{content_type}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_conversation(request: HttpRequest) -> HttpResponse:
+    """A conversation exported as JSON, recreated in the importer's account; all of it or nothing."""
+    error = ""
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            error = "Choose a JSON file exported by FusionRoom."
+        elif upload.size is not None and upload.size > export.MAX_FILE_BYTES:
+            error = f"This file is too large: at most {export.MAX_FILE_BYTES // (1024 * 1024)} MB."
+        else:
+            try:
+                conversation = export.import_file(upload.read(), request.user)
+            except export.ImportRefused as refused:
+                error = str(refused)
+            else:
+                messages.success(request, f"Imported “{conversation}”.")
+                return redirect(conversation)
+    return render(request, "chat/import.html", {"error": error}, status=422 if error else 200)

@@ -1,0 +1,328 @@
+"""Export as Markdown and JSON, and import of the JSON: who may, what is in them, what is refused."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from chat import export
+from chat.models import Conversation, Run, SeatAnswer, ShareLink, Turn
+from tests.sharing_data import FOLLOW_UP, FUSED, PROMPT, SEATS, add_run, add_turn, build_conversation
+
+
+@pytest.fixture
+def conversation(alice: User) -> Conversation:
+    return build_conversation(alice)
+
+
+@pytest.fixture
+def as_alice(alice: User) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def as_bob(bob: User) -> Client:
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+def rows() -> dict[str, int]:
+    return {
+        "conversations": Conversation.objects.count(),
+        "turns": Turn.objects.count(),
+        "runs": Run.objects.count(),
+        "answers": SeatAnswer.objects.count(),
+    }
+
+
+def upload(content: bytes | str, name: str = "conversation.json") -> SimpleUploadedFile:
+    data = content.encode() if isinstance(content, str) else content
+    return SimpleUploadedFile(name, data, content_type="application/json")
+
+
+def exported(client: Client, conversation: Conversation) -> dict[str, Any]:
+    response = client.get(f"/c/{conversation.pk}/export.json")
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+# -- Markdown ---------------------------------------------------------------------------------
+
+
+def test_markdown_downloads_as_a_file_named_after_the_title(
+    as_alice: Client, conversation: Conversation
+) -> None:
+    response = as_alice.get(f"/c/{conversation.pk}/export.md")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/markdown; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="plan-a-database-migration.md"'
+
+
+def test_markdown_has_the_title_the_prompts_and_every_seats_answer(
+    as_alice: Client, conversation: Conversation
+) -> None:
+    text = as_alice.get(f"/c/{conversation.pk}/export.md").content.decode()
+
+    assert text.startswith("# Plan a database migration\n")
+    assert f"> {PROMPT}" in text and f"> {FOLLOW_UP}" in text
+    for number, model in enumerate(SEATS, start=1):
+        assert f"### Seat {number}: {model}" in text
+        assert f"Answer of {model}: rehearse, then migrate." in text
+    assert "**Failed:** The model is overloaded (HTTP 529)." in text
+    assert "### Run 2 of 2" in text  # the retry is there beside the run it re-ran
+
+
+def test_markdown_has_the_analysis_by_section_with_seat_names(
+    as_alice: Client, conversation: Conversation
+) -> None:
+    text = as_alice.get(f"/c/{conversation.pk}/export.md").content.decode()
+
+    headings = ["Consensus", "Contradictions", "Partial coverage", "Unique insights", "Blind spots"]
+    positions = [text.index(f"#### {heading}") for heading in headings]
+    assert positions == sorted(positions)
+    assert "- Rehearse the migration on a copy first. — Seat 1 (alpha/one), Seat 3 (gamma/three)" in text
+    assert "  - Seat 1 (alpha/one): Accept a short window." in text
+    assert "  - Judge: Seat 3 is right for a public service." in text
+    assert "- Seat 3 (gamma/three): Use expand and contract. (No lock.)" in text
+    assert "- Nobody mentioned testing the restore." in text
+    assert "The analysis is missing: The judge's reply was not valid JSON." in text
+
+
+def test_markdown_has_the_fused_answers_and_the_costs_per_run_and_in_total(
+    as_alice: Client, conversation: Conversation
+) -> None:
+    text = as_alice.get(f"/c/{conversation.pk}/export.md").content.decode()
+
+    assert "### Fused answer (written by writer/w)" in text
+    assert FUSED in text
+    assert text.count("*Run total: 1,000 tokens (600 in, 400 out) · $0.0125 · 9.1 s*") == 3
+    assert "**Conversation total:** 3 runs · 3,000 tokens (1,800 in, 1,200 out) · $0.0375" in text
+
+
+# -- JSON -------------------------------------------------------------------------------------
+
+
+def test_json_downloads_as_a_versioned_document(as_alice: Client, conversation: Conversation) -> None:
+    response = as_alice.get(f"/c/{conversation.pk}/export.json")
+    document = json.loads(response.content)
+
+    assert response["Content-Disposition"] == 'attachment; filename="plan-a-database-migration.json"'
+    assert (document["format"], document["version"], document["title"]) == (
+        "fusionroom.conversation",
+        1,
+        "Plan a database migration",
+    )
+    assert [turn["prompt"] for turn in document["turns"]] == [PROMPT, FOLLOW_UP]
+    first, retry = document["turns"][0]["runs"]
+    assert (first["status"], first["retry_of"], retry["retry_of"]) == ("degraded", None, 0)
+    assert (first["answers"][1]["status"], first["answers"][1]["error"]) == (
+        "failed",
+        "The model is overloaded (HTTP 529).",
+    )
+    assert first["analysis"]["blind_spots"] == ["Nobody mentioned testing the restore."]
+
+
+# Rows' own keys and links, which a copy gets anew, and a run's liveness, which belongs to the
+# process executing it; everything else must travel in the document.
+NOT_EXPORTED = {
+    Conversation: {"id", "owner", "created_at", "updated_at"},
+    Turn: {"id", "conversation"},
+    Run: {"id", "turn", "panel", "heartbeat_at"},
+    SeatAnswer: {"id", "run"},
+}
+DOCUMENTS = {
+    Conversation: export.ConversationDocument,
+    Turn: export.TurnDocument,
+    Run: export.RunDocument,
+    SeatAnswer: export.AnswerDocument,
+}
+
+
+@pytest.mark.parametrize("model", list(DOCUMENTS), ids=lambda model: model.__name__)
+def test_every_field_of_a_saved_row_is_in_the_document_or_left_out_on_purpose(model: Any) -> None:
+    fields = {field.name for field in model._meta.concrete_fields}
+    documented = set(DOCUMENTS[model].model_fields) - {"format", "version", "turns", "runs", "answers"}
+
+    assert fields - NOT_EXPORTED[model] == documented
+
+
+def test_export_then_import_gives_the_same_document_back(
+    as_alice: Client, as_bob: Client, bob: User, conversation: Conversation
+) -> None:
+    before = exported(as_alice, conversation)
+
+    response = as_bob.post("/import/", {"file": upload(json.dumps(before))})
+
+    copy = Conversation.objects.get(owner=bob)
+    assert response.status_code == 302 and response.url == copy.get_absolute_url()
+    assert exported(as_bob, copy) == before
+
+
+def test_an_imported_conversation_is_the_importers_and_leaves_the_original_alone(
+    as_alice: Client, as_bob: Client, bob: User, conversation: Conversation
+) -> None:
+    as_bob.post("/import/", {"file": upload(export.export_json(conversation))})
+
+    copy = Conversation.objects.get(owner=bob)
+    assert copy.pk != conversation.pk
+    assert Run.objects.filter(turn__conversation=copy, panel__isnull=False).count() == 0
+    assert as_bob.get(copy.get_absolute_url()).status_code == 200
+    assert Conversation.objects.filter(owner=conversation.owner).count() == 1
+
+
+def test_an_imported_running_run_becomes_interrupted(alice: User, bob: User) -> None:
+    conversation = Conversation.objects.create(owner=alice, title="Live")
+    add_run(add_turn(conversation, 0, PROMPT), status=Run.Status.RUNNING)
+
+    copy = export.import_file(export.export_json(conversation).encode(), bob)
+
+    run = Run.objects.get(turn__conversation=copy)
+    assert run.status == Run.Status.INTERRUPTED
+    assert run.stage == Run.Stage.FINISHED
+    assert export.INTERRUPTED_NOTE in run.note
+    assert set(run.answers.values_list("status", flat=True)) == {SeatAnswer.Status.STOPPED}
+
+
+def _document(conversation: Conversation) -> dict[str, Any]:
+    return json.loads(export.export_json(conversation))
+
+
+def _with(document: dict[str, Any], change: Any) -> bytes:
+    change(document)
+    return json.dumps(document).encode()
+
+
+BAD_FILES: dict[str, Any] = {
+    "not JSON": lambda doc: b"# Plan a database migration\n",
+    "not text": lambda doc: b"\xff\xfe\x00\xd8garbage",
+    "another format": lambda doc: _with(doc, lambda d: d.update(format="chatgpt.export")),
+    "a later version": lambda doc: _with(doc, lambda d: d.update(version=2)),
+    "an unknown field": lambda doc: _with(doc, lambda d: d["turns"][0]["runs"][0].update(secret="x")),
+    "an unknown status": lambda doc: _with(doc, lambda d: d["turns"][1]["runs"][0].update(status="great")),
+    "a missing prompt": lambda doc: _with(doc, lambda d: d["turns"][1].pop("prompt")),
+    "two turns at one position": lambda doc: _with(doc, lambda d: d["turns"][1].update(position=0)),
+    "a retry of a later run": lambda doc: _with(doc, lambda d: d["turns"][0]["runs"][0].update(retry_of=1)),
+    "two seats with one index": lambda doc: _with(
+        doc, lambda d: d["turns"][1]["runs"][0]["answers"][2].update(index=0)
+    ),
+    "a malformed analysis": lambda doc: _with(
+        doc, lambda d: d["turns"][0]["runs"][0].update(analysis={"consensus": "all good"})
+    ),
+    "a negative cost": lambda doc: _with(doc, lambda d: d["turns"][0]["runs"][0].update(cost=-1)),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_FILES)
+def test_a_bad_file_gets_a_clear_message_and_creates_nothing(
+    as_bob: Client, conversation: Conversation, kind: str
+) -> None:
+    before = rows()
+
+    response = as_bob.post("/import/", {"file": upload(BAD_FILES[kind](_document(conversation)))})
+
+    assert response.status_code == 422
+    message = response.context["error"]
+    assert message.startswith("This file ")
+    assert message in response.content.decode().replace("&#x27;", "'").replace("&quot;", '"')
+    assert rows() == before
+
+
+def test_a_message_names_where_the_file_is_wrong(conversation: Conversation) -> None:
+    data = BAD_FILES["an unknown status"](_document(conversation))
+
+    with pytest.raises(export.ImportRefused, match=r"turns\.1\.runs\.0\.status"):
+        export.parse_document(data)
+
+
+def test_an_import_that_fails_half_way_leaves_nothing_behind(
+    bob: User, conversation: Conversation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = export.export_json(conversation).encode()
+    before = rows()
+    real_bulk_create = SeatAnswer.objects.bulk_create
+    calls = []
+
+    def fail_on_the_third_run(objs: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        return real_bulk_create(objs, *args, **kwargs)
+
+    monkeypatch.setattr(SeatAnswer.objects, "bulk_create", fail_on_the_third_run)
+
+    with pytest.raises(RuntimeError):
+        export.import_file(data, bob)
+    assert rows() == before
+
+
+def test_importing_without_a_file_says_so(as_bob: Client, db: None) -> None:
+    response = as_bob.post("/import/", {})
+
+    assert response.status_code == 422
+    assert response.context["error"] == "Choose a JSON file exported by FusionRoom."
+
+
+def test_the_import_page_has_a_file_form_with_a_csrf_token(as_bob: Client) -> None:
+    html = as_bob.get("/import/").content.decode()
+
+    assert 'enctype="multipart/form-data"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert 'type="file" name="file"' in html
+
+
+def test_the_chat_page_offers_export_and_import(as_alice: Client, conversation: Conversation) -> None:
+    html = as_alice.get(conversation.get_absolute_url()).content.decode()
+
+    assert f'href="/c/{conversation.pk}/export.md"' in html
+    assert f'href="/c/{conversation.pk}/export.json"' in html
+    assert 'action="/import/"' in html
+
+
+def test_a_new_chat_offers_import_but_nothing_to_share(as_alice: Client, db: None) -> None:
+    html = as_alice.get("/").content.decode()
+
+    assert 'action="/import/"' in html
+    assert "/share/" not in html and "export.json" not in html
+
+
+def test_anonymous_visitors_are_sent_to_sign_in_to_import(client: Client, db: None) -> None:
+    response = client.post("/import/", {"file": upload("{}")})
+
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/login/")
+    assert Conversation.objects.count() == 0
+
+
+# -- who may export ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extension", ["md", "json"])
+def test_bob_cannot_export_alices_conversation(
+    as_bob: Client, conversation: Conversation, extension: str
+) -> None:
+    assert as_bob.get(f"/c/{conversation.pk}/export.{extension}").status_code == 404
+
+
+@pytest.mark.parametrize("extension", ["md", "json"])
+def test_anonymous_visitors_cannot_export(client: Client, conversation: Conversation, extension: str) -> None:
+    assert client.get(f"/c/{conversation.pk}/export.{extension}").status_code == 404
+
+
+def test_an_export_holds_no_share_links_or_owner(
+    as_alice: Client, alice: User, conversation: Conversation
+) -> None:
+    link = ShareLink.objects.create(conversation=conversation, token="t" * 43, upto_position=1)
+
+    text = as_alice.get(f"/c/{conversation.pk}/export.json").content.decode()
+
+    assert link.token not in text
+    assert alice.username not in text
