@@ -19,6 +19,8 @@ from django.views.decorators.debug import sensitive_variables
 from chat.crypto import KeyUnavailable
 from chat.models import ProviderEndpoint, UserProviderKey
 from chat.providers.client import ModelRouter, OpenAICompatibleClient, get_http_client
+from chat.providers.policy import RetryPolicy, Timeouts
+from chat.providers.resilience import ResilientClient
 from chat.providers.types import Endpoint
 
 logger = logging.getLogger(__name__)
@@ -109,11 +111,25 @@ def endpoints_for(user: Any) -> list[Endpoint]:
     return endpoints
 
 
-def client_for(endpoints: list[Endpoint]) -> ModelRouter:
-    """One client per endpoint over the running loop's shared HTTP client, routed by name; the
-    first endpoint is the default. Call it inside the event loop that will use the client."""
+def timeouts() -> Timeouts:
+    return Timeouts(
+        connect=settings.FUSIONROOM_TIMEOUT_CONNECT,
+        first_token=settings.FUSIONROOM_TIMEOUT_FIRST_TOKEN,
+        stall=settings.FUSIONROOM_TIMEOUT_STALL,
+        total=settings.FUSIONROOM_TIMEOUT_TOTAL,
+    )
+
+
+def client_for(endpoints: list[Endpoint]) -> ResilientClient:
+    """One client per endpoint over the running loop's shared HTTP client, routed by name (the
+    first endpoint is the default), with the configured timeouts and retries around it all.
+    Call it inside the event loop that will use the client."""
     if not endpoints:
         raise ValueError("client_for needs at least one endpoint.")
     http = get_http_client()
-    clients = {endpoint.name: OpenAICompatibleClient(endpoint, http) for endpoint in endpoints}
-    return ModelRouter(clients, default=endpoints[0].name)
+    limits = timeouts()
+    clients = {
+        endpoint.name: OpenAICompatibleClient(endpoint, http, timeouts=limits) for endpoint in endpoints
+    }
+    router = ModelRouter(clients, default=endpoints[0].name)
+    return ResilientClient(router, RetryPolicy(attempts=settings.FUSIONROOM_RETRY_ATTEMPTS), limits)

@@ -8,7 +8,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from chat.endpoint_config import load_configured_endpoints
-from fusionroom.env import env_bool, env_int, env_list, env_str
+from fusionroom.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -142,6 +142,13 @@ FUSIONROOM_DEMO = env_bool("FUSIONROOM_DEMO", default=not OPENROUTER_API_KEY)
 # Where the demo's simulator listens; 0 picks a free port.
 FUSIONROOM_SIMULATOR_PORT = env_int("FUSIONROOM_SIMULATOR_PORT", 0)
 FUSIONROOM_MAX_TOKENS = env_int("FUSIONROOM_MAX_TOKENS", 4096)
+# Each its own failure state: connecting, the first token, a stall between tokens, the whole call.
+FUSIONROOM_TIMEOUT_CONNECT = env_float("FUSIONROOM_TIMEOUT_CONNECT", 10.0)
+FUSIONROOM_TIMEOUT_FIRST_TOKEN = env_float("FUSIONROOM_TIMEOUT_FIRST_TOKEN", 90.0)
+FUSIONROOM_TIMEOUT_STALL = env_float("FUSIONROOM_TIMEOUT_STALL", 45.0)
+FUSIONROOM_TIMEOUT_TOTAL = env_float("FUSIONROOM_TIMEOUT_TOTAL", 600.0)
+# Attempts per call, counting the first, for faults that may pass (429, 5xx, connection errors).
+FUSIONROOM_RETRY_ATTEMPTS = env_int("FUSIONROOM_RETRY_ATTEMPTS", 3)
 # A fusion run multiplies cost: limits per user, checked before any provider is called.
 FUSIONROOM_MAX_PROMPT_CHARS = env_int("FUSIONROOM_MAX_PROMPT_CHARS", 100_000)
 FUSIONROOM_MAX_THREAD_CHARS = env_int("FUSIONROOM_MAX_THREAD_CHARS", 400_000)

@@ -27,7 +27,7 @@ from chat.endpoints import (
     server_endpoints,
 )
 from chat.models import Conversation, Panel, ProviderEndpoint, Run, SeatAnswer, UserProviderKey
-from chat.providers.client import OpenAICompatibleClient
+from chat.providers.client import ModelRouter, OpenAICompatibleClient
 from chat.providers.types import Endpoint
 from chat.runs import Pacing, create_turn_and_run, wait_for_run
 from chat.simulator import Simulator
@@ -310,7 +310,8 @@ def test_two_users_may_each_have_an_endpoint_of_the_same_name(server: None, alic
 
 @pytest.mark.asyncio
 async def test_the_client_routes_qualified_ids_by_endpoint_and_the_rest_to_the_first() -> None:
-    router = client_for([Endpoint(name="openrouter", base_url="http://a/v1"), OLLAMA])
+    router = client_for([Endpoint(name="openrouter", base_url="http://a/v1"), OLLAMA]).inner
+    assert isinstance(router, ModelRouter)
 
     default, model = router.route("openai/gpt-5.5")
     other, local = router.route("ollama::llama3.3")
@@ -410,3 +411,21 @@ async def test_a_users_key_never_reaches_the_logs_the_frames_or_the_saved_run(
     assert SENTINEL not in caplog.text
     assert frames and not [frame for frame in frames if SENTINEL in json.dumps(frame)]
     assert SENTINEL not in await sync_to_async(_everything_saved_about)(run)
+
+
+def test_runs_call_models_through_the_configured_timeouts_and_retries(settings: Any) -> None:
+    from chat.endpoints import client_for
+    from chat.providers.resilience import ResilientClient
+    from chat.providers.types import Endpoint
+
+    settings.FUSIONROOM_TIMEOUT_STALL = 7.5
+    settings.FUSIONROOM_RETRY_ATTEMPTS = 5
+
+    async def build() -> ResilientClient:
+        return client_for([Endpoint(name="openrouter", base_url="https://openrouter.ai/api/v1")])
+
+    import asyncio
+
+    client = asyncio.run(build())
+    assert isinstance(client, ResilientClient)
+    assert client.timeouts.stall == 7.5 and client.policy.attempts == 5

@@ -7,7 +7,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from contextlib import aclosing
 
 from chat.fusion.events import CallStats, RunTotals
-from chat.providers.errors import ProviderError
+from chat.providers.errors import ErrorKind, ProviderError
 from chat.providers.protocol import ModelClient
 from chat.providers.types import (
     ChatRequest,
@@ -31,8 +31,9 @@ class ModelCall:
 
     Iterate `deltas()` (inside `aclosing`) to receive the text and reasoning as they arrive;
     afterwards `text`, `complete`, `failure` and `stats()` describe the call. A provider fault
-    or an unexpected exception ends the stream early and is kept in `failure`, so callers
-    deal in values, never in exceptions; cancellation still propagates.
+    or an unexpected exception ends the stream early and is kept in `failure` (the reason to
+    show) and `failure_kind` (the ProviderError's kind, e.g. "stall"; None when it had none),
+    so callers deal in values, never in exceptions; cancellation still propagates.
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class ModelCall:
         self.complete = False
         self.finish_reason: str | None = None
         self.failure: str | None = None
+        self.failure_kind: ErrorKind | None = None
 
     @property
     def text(self) -> str:
@@ -70,6 +72,7 @@ class ModelCall:
                         yield delta
         except ProviderError as error:
             self.failure = error.message
+            self.failure_kind = error.kind
         except Exception as error:
             # A bug in a client must not take the whole run down: it becomes this call's
             # failure, and the traceback goes to the log where someone can fix it.

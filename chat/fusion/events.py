@@ -78,6 +78,8 @@ class SeatFailed(_Event):
     # Whatever streamed before the failure; it is never thrown away.
     partial_text: str = ""
     stats: CallStats
+    # What kind of failure ("stall", "rate_limited", "auth"...), when the provider layer knew.
+    kind: str | None = None
 
 
 class AnalysisStarted(_Event):

@@ -160,7 +160,9 @@ async def _run_seat(
 def _seat_outcome(seat: int, call: ModelCall) -> SeatDone | SeatFailed:
     reason = call.why_unusable()
     if reason is not None:
-        return SeatFailed(seat=seat, reason=reason, partial_text=call.text, stats=call.stats())
+        return SeatFailed(
+            seat=seat, reason=reason, partial_text=call.text, stats=call.stats(), kind=call.failure_kind
+        )
     return SeatDone(seat=seat, text=call.text, stats=call.stats(), complete=call.complete)
 
 

@@ -10,8 +10,11 @@ from chat.providers.client import (
     get_http_client,
     split_model_ref,
 )
-from chat.providers.errors import ProviderError
+from chat.providers.errors import ErrorKind, ProviderError
+from chat.providers.policy import RetryPolicy, Timeouts
 from chat.providers.protocol import ModelClient
+from chat.providers.resilience import ResilientClient
+from chat.providers.text import safe_text
 from chat.providers.types import (
     ChatRequest,
     Endpoint,
@@ -29,15 +32,19 @@ __all__ = [
     "CatalogCache",
     "ChatRequest",
     "Endpoint",
+    "ErrorKind",
     "ModelClient",
     "ModelInfo",
     "ModelRouter",
     "OpenAICompatibleClient",
     "ProviderError",
     "ReasoningDelta",
+    "ResilientClient",
+    "RetryPolicy",
     "StreamEnd",
     "StreamEvent",
     "TextDelta",
+    "Timeouts",
     "ToolCallDelta",
     "Usage",
     "UsageReport",
@@ -47,5 +54,6 @@ __all__ = [
     "fetch_catalog",
     "get_http_client",
     "parse_models",
+    "safe_text",
     "split_model_ref",
 ]

@@ -7,6 +7,7 @@ import json
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chat.providers.errors import ProviderError
+from chat.providers.text import safe_text
 from chat.providers.types import (
     ReasoningDelta,
     StreamEvent,
@@ -100,7 +101,9 @@ class ChunkReader:
         if chunk.error is not None:
             raise _in_band_error(chunk.error)
         if choice is not None and choice.finish_reason == "error":
-            raise ProviderError("The provider stopped the answer with an error.", retryable=True)
+            raise ProviderError(
+                "The provider stopped the answer with an error.", retryable=True, kind="inband"
+            )
         events: list[StreamEvent] = []
         if choice is not None:
             if choice.finish_reason is not None:
@@ -116,12 +119,14 @@ def _parse_chunk(payload: str) -> _Chunk:
     try:
         data = json.loads(payload)
     except ValueError as exc:
-        raise ProviderError("The provider sent a malformed event that is not JSON.") from exc
+        raise ProviderError(
+            "The provider sent a malformed event that is not JSON.", kind="malformed"
+        ) from exc
     try:
         return _Chunk.model_validate(data)
     except ValidationError as exc:
         raise ProviderError(
-            "The provider sent a malformed event that is not a chat-completions chunk."
+            "The provider sent a malformed event that is not a chat-completions chunk.", kind="malformed"
         ) from exc
 
 
@@ -137,6 +142,7 @@ def _in_band_error(error: _Error) -> ProviderError:
         f"The provider stopped the answer with an error: {detail}",
         status=status,
         retryable=retryable,
+        kind="inband",
     )
 
 
@@ -150,13 +156,15 @@ def _status_from_code(code: int | str | None) -> int | None:
 
 
 def _delta_events(delta: _Delta) -> list[StreamEvent]:
+    # Every string a delta yields is made safe to store first; one that was nothing but NULs
+    # is then empty and yields no event.
     events: list[StreamEvent] = []
     # Some servers send the same thinking under both names; `reasoning` wins so it is not doubled.
     reasoning = delta.reasoning if delta.reasoning is not None else delta.reasoning_content
-    if reasoning:
+    if reasoning and (reasoning := safe_text(reasoning)):
         events.append(ReasoningDelta(text=reasoning))
-    if delta.content:
-        events.append(TextDelta(text=delta.content))
+    if delta.content and (content := safe_text(delta.content)):
+        events.append(TextDelta(text=content))
     if delta.tool_calls:
         events.extend(_tool_call_deltas(delta.tool_calls))
     return events
@@ -168,12 +176,16 @@ def _tool_call_deltas(fragments: list[_ToolCallFragment]) -> list[StreamEvent]:
     return [
         ToolCallDelta(
             index=fragment.index if fragment.index is not None else position,
-            id=fragment.id,
-            name=fragment.function.name if fragment.function else None,
-            arguments=(fragment.function.arguments or "") if fragment.function else "",
+            id=_safe_or_none(fragment.id),
+            name=_safe_or_none(fragment.function.name if fragment.function else None),
+            arguments=safe_text(fragment.function.arguments or "") if fragment.function else "",
         )
         for position, fragment in enumerate(fragments)
     ]
+
+
+def _safe_or_none(text: str | None) -> str | None:
+    return None if text is None else safe_text(text)
 
 
 def _usage(usage: _Usage) -> Usage:

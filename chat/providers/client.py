@@ -15,7 +15,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chat.providers.chunks import ChunkReader, is_retryable_status
-from chat.providers.errors import ProviderError
+from chat.providers.errors import ErrorKind, ProviderError
+from chat.providers.policy import Timeouts
 from chat.providers.protocol import ModelClient
 from chat.providers.sse import SSEDecoder
 from chat.providers.types import (
@@ -134,14 +135,28 @@ def error_from_response(
     detail = _error_detail(response)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     message = _status_message(status, detail, body=response.text, model=model)
+    kind = _status_kind(status, body=response.text)
     if endpoint.api_key:
         # Some providers quote the key they refused; it must not reach the page or the logs.
         message = message.replace(endpoint.api_key, "[redacted]")
     # The path and status only: the request's headers hold the key.
     logger.warning("%s answered HTTP %s to %s", endpoint.name, status, response.request.url.path)
     return ProviderError(
-        message, status=status, retryable=is_retryable_status(status), retry_after=retry_after
+        message, status=status, retryable=is_retryable_status(status), retry_after=retry_after, kind=kind
     )
+
+
+def _status_kind(status: int, *, body: str) -> ErrorKind:
+    if status in (400, 413, 422) and _mentions_context_window(body):
+        return "context_length"
+    named: dict[int, ErrorKind] = {401: "auth", 402: "credits", 403: "forbidden", 404: "not_found"}
+    if status in named:
+        return named[status]
+    if status == 429:
+        return "rate_limited"
+    if is_retryable_status(status):
+        return "server_error"
+    return "bad_request"
 
 
 def _status_message(status: int, detail: str | None, *, body: str, model: str | None) -> str:
@@ -231,35 +246,46 @@ def transport_error(
     """
     name = endpoint.name
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
-        return ProviderError(f"The address configured for {name} is not a valid http(s) URL.")
+        return ProviderError(f"The address configured for {name} is not a valid http(s) URL.", kind="config")
+    kind: ErrorKind
     if isinstance(exc, httpx.ConnectTimeout):
-        message = f"Could not connect to {name}: it did not answer in time."
+        message, kind = f"Could not connect to {name}: it did not answer in time.", "connect_timeout"
     elif isinstance(exc, httpx.ConnectError):
-        message = f"Could not connect to {name}."
+        message, kind = f"Could not connect to {name}.", "connection"
     elif isinstance(exc, httpx.PoolTimeout):
         message = f"Too many calls to {name} are already running; this one could not start in time."
+        kind = "busy"
     elif isinstance(exc, httpx.ReadTimeout) and responding:
-        message = f"The answer from {name} stalled and timed out."
+        # Only a backstop: ResilientClient's stall timer normally fires long before.
+        message, kind = f"The answer from {name} stalled and timed out.", "stall"
     elif isinstance(exc, httpx.ReadTimeout):
-        message = f"No answer from {name} came in time."
+        message, kind = f"No answer from {name} came in time.", "first_token_timeout"
     elif isinstance(exc, httpx.WriteTimeout):
-        message = f"Sending the request to {name} timed out."
+        message, kind = f"Sending the request to {name} timed out.", "connection"
     elif responding:
-        message = f"The connection to {name} broke off mid-answer."
+        message, kind = f"The connection to {name} broke off mid-answer.", "cut"
     else:
-        message = f"The connection to {name} failed before it answered."
-    return ProviderError(message, retryable=True)
+        message, kind = f"The connection to {name} failed before it answered.", "connection"
+    return ProviderError(message, retryable=True, kind=kind)
 
 
 # --- The client ---------------------------------------------------------------------------------
 
 
 class OpenAICompatibleClient:
-    """A ModelClient for one OpenAI-compatible endpoint, over a shared httpx.AsyncClient."""
+    """A ModelClient for one OpenAI-compatible endpoint, over a shared httpx.AsyncClient.
 
-    def __init__(self, endpoint: Endpoint, http: httpx.AsyncClient) -> None:
+    `timeouts`, when given, sets each request's httpx timeouts (its connect limit above all);
+    without it the shared client's own apply. The first-token, stall and total limits are
+    ResilientClient's to enforce.
+    """
+
+    def __init__(
+        self, endpoint: Endpoint, http: httpx.AsyncClient, *, timeouts: Timeouts | None = None
+    ) -> None:
         self.endpoint = endpoint
         self._http = http
+        self._timeout = timeouts.http_timeout() if timeouts is not None else httpx.USE_CLIENT_DEFAULT
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleClient({self.endpoint.name!r}, {self.endpoint.base_url!r})"
@@ -280,6 +306,7 @@ class OpenAICompatibleClient:
                 endpoint_url(self.endpoint, "chat/completions"),
                 json=self._body(request),
                 headers={**endpoint_headers(self.endpoint), "Accept": "text/event-stream"},
+                timeout=self._timeout,
             ) as response:
                 responding = True
                 await self._check(response, request.model)
@@ -321,7 +348,9 @@ class OpenAICompatibleClient:
             # server that ignored `stream: true`.
             await response.aread()
             ChunkReader().read(response.text)
-            raise ProviderError(f"The provider at {self.endpoint.name} answered without streaming.")
+            raise ProviderError(
+                f"The provider at {self.endpoint.name} answered without streaming.", kind="malformed"
+            )
 
 
 def _events_of(payloads: Iterable[str], reader: ChunkReader) -> Iterator[StreamEvent]:
@@ -353,7 +382,9 @@ async def complete_text(client: ModelClient, request: ChatRequest) -> tuple[str,
     finally:
         await _aclose(events)
     if not complete:
-        raise ProviderError("The answer was cut off before the provider finished it.", retryable=True)
+        raise ProviderError(
+            "The answer was cut off before the provider finished it.", retryable=True, kind="cut"
+        )
     return "".join(parts), usage
 
 
@@ -394,9 +425,11 @@ class ModelRouter:
         name, model = split_model_ref(ref)
         client = self._clients.get(name or self._default)
         if client is None:
-            raise ProviderError(f"No endpoint named {name!r} is configured (model {ref!r}).")
+            raise ProviderError(
+                f"No endpoint named {name!r} is configured (model {ref!r}).", kind="not_found"
+            )
         if not model:
-            raise ProviderError(f"The model reference {ref!r} names no model.")
+            raise ProviderError(f"The model reference {ref!r} names no model.", kind="not_found")
         return client, model
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:

@@ -62,6 +62,16 @@ class ScriptedStream(httpx.AsyncByteStream):
         self.closed = True
 
 
+class RecordingSleep:
+    """Stands in for asyncio.sleep in ResilientClient: records each wait asked for, returns at once."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
 class Provider:
     """A MockTransport handler that answers each request with the next scripted response."""
 
@@ -86,6 +96,11 @@ def streaming(body: ScriptedStream | bytes) -> httpx.Response:
     """A 200 event-stream response; keep the ScriptedStream to see whether it was closed."""
     stream = body if isinstance(body, ScriptedStream) else ScriptedStream([body])
     return httpx.Response(200, headers=SSE_HEADERS, stream=stream)
+
+
+@pytest.fixture
+def sleep() -> RecordingSleep:
+    return RecordingSleep()
 
 
 @pytest.fixture
