@@ -37,7 +37,8 @@ def test_a_follow_up_sends_the_panel_the_first_turns_fused_answer(
 def test_retrying_a_failed_seat_asks_it_again_and_keeps_the_first_run(
     page: Page, app: str, sim: SimulatorThread
 ) -> None:
-    sim.configure("moonshotai/kimi-k2.6", fault="server_error", fault_times=1)
+    # A 401 is not retried by the client: the seat fails once, and a retry asks again.
+    sim.configure("moonshotai/kimi-k2.6", fault="unauthorized", fault_times=1)
     before = len(sim.requests)  # the simulator outlives the test: count only this test's calls
     sign_up(page, app)
     ask(page)
