@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from chat.forms import MAX_PROMPT_CHARS
 from chat.fusion.analysis import Analysis
-from chat.fusion.events import CallStats
+from chat.fusion.events import CallStats, Source
 from chat.models import Conversation, Run, SeatAnswer, Turn
 
 FORMAT = "fusionroom.conversation"
@@ -33,6 +33,13 @@ class _Document(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ToolStep(_Document):
+    tool: Literal["web_search", "web_fetch"]
+    argument: str
+    ok: bool
+    detail: str
+
+
 class AnswerDocument(_Document):
     index: Annotated[int, Field(ge=0, lt=MAX_SEATS)]
     model: Annotated[str, Field(min_length=1, max_length=200)]
@@ -46,6 +53,9 @@ class AnswerDocument(_Document):
     ttft_ms: Amount | None
     duration_ms: Amount | None
     reused: bool
+    # What the seat searched and read, and its sources (absent in files from before web tools).
+    tool_activity: list[ToolStep] = []
+    sources: list[Source] = []
 
 
 class RunDocument(_Document):
@@ -53,6 +63,10 @@ class RunDocument(_Document):
     judge: Annotated[str, Field(max_length=200)]
     writer: Annotated[str, Field(max_length=200)]
     simulated: bool
+    web_search: bool = False
+    max_tool_calls: Annotated[int, Field(ge=1, le=16)] = 8
+    excluded_domains: list[str] = []
+    blocked_domains: list[str] = []
     status: Run.Status
     stage: Run.Stage
     note: str
@@ -139,6 +153,8 @@ def _answer_document(answer: SeatAnswer) -> AnswerDocument:
         ttft_ms=answer.ttft_ms,
         duration_ms=answer.duration_ms,
         reused=answer.reused,
+        tool_activity=[ToolStep.model_validate(step) for step in answer.tool_activity],
+        sources=[Source.model_validate(source) for source in answer.sources],
     )
 
 
@@ -148,6 +164,10 @@ def _run_document(run: Run, position_of: dict[int, int]) -> RunDocument:
         judge=run.judge,
         writer=run.writer,
         simulated=run.simulated,
+        web_search=run.web_search,
+        max_tool_calls=run.max_tool_calls,
+        excluded_domains=list(run.excluded_domains),
+        blocked_domains=list(run.blocked_domains),
         status=Run.Status(run.status),
         stage=Run.Stage(run.stage),
         note=run.note,
@@ -273,6 +293,10 @@ def _create_runs(turn: Turn, documents: Iterable[RunDocument]) -> list[Run]:
             judge=document.judge,
             writer=document.writer,
             simulated=document.simulated,
+            web_search=document.web_search,
+            max_tool_calls=document.max_tool_calls,
+            excluded_domains=document.excluded_domains,
+            blocked_domains=document.blocked_domains,
             status=document.status,
             stage=document.stage,
             note=document.note,

@@ -26,6 +26,7 @@ from chat.fusion.events import (
     SeatFailed,
     SeatReasoningDelta,
     SeatStarted,
+    SeatToolCall,
     ThreadTrimmed,
 )
 from chat.models import Run, SeatAnswer
@@ -97,6 +98,11 @@ class LiveRun:
             case SeatStarted(seat=seat):
                 self._set_answer(seat, status=SeatAnswer.Status.WRITING)
                 return [self.seat_header_frame(seat)]
+            case SeatToolCall(seat=seat, tool=tool, argument=argument, ok=ok, detail=detail):
+                step = {"tool": tool, "argument": argument, "ok": ok, "detail": detail}
+                answer = self.answers[seat]
+                self._set_answer(seat, tool_activity=[*answer.tool_activity, step])
+                return [self.tool_frame(seat, step)]
             case SeatDelta(seat=seat, text=text):
                 answer = self.answers[seat]
                 answer.text += text
@@ -107,13 +113,15 @@ class LiveRun:
                 self._mark_answer(seat, "reasoning")
                 self.columns[seat].unsent_reasoning.append(text)
                 return []
-            case SeatDone(seat=seat, text=text, stats=stats, complete=complete):
+            case SeatDone(seat=seat, text=text, stats=stats, complete=complete, sources=sources):
                 status = SeatAnswer.Status.DONE if complete else SeatAnswer.Status.INCOMPLETE
                 error = (
                     ""
                     if complete
                     else "The stream ended before the model finished: the answer may be cut short."
                 )
+                if sources:
+                    self._set_answer(seat, sources=[source.model_dump() for source in sources])
                 self._set_answer(seat, status=status, text=text, error=error, **_stats_fields(stats))
                 return self._final(seat, self.seat_final_frame(seat))
             case SeatFailed(seat=seat, reason=reason, partial_text=partial, stats=stats):
@@ -249,6 +257,10 @@ class LiveRun:
         # Frames reach only the owner's sockets (the consumer checks), so the owner's actions show.
         context = {"run": self.run, "answers": self.answers, "oob": True, "owner_view": True, **context}
         return render_to_string(f"chat/run.html#{partial}", context)
+
+    def tool_frame(self, seat: int, step: dict[str, Any]) -> str:
+        item = render_to_string("chat/run.html#tool-step", {"step": step})
+        return f'<ul id="run-{self.run.pk}-seat-{seat}-tools" hx-swap-oob="beforeend">{item}</ul>'
 
     def seat_header_frame(self, seat: int) -> str:
         return self._render("seat-header", answer=self.answers[seat])

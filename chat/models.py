@@ -44,6 +44,10 @@ class Panel(models.Model):
         max_length=200, blank=True, help_text="Empty: the judge writes the fused answer."
     )
     web_search = models.BooleanField(default=False)
+    max_tool_calls = models.PositiveSmallIntegerField(default=8, help_text="Per seat, 1 to 16.")
+    # Kept out of the models' reach (a benchmark's answer key, say); subdomains are covered.
+    excluded_domains = models.JSONField(default=list, blank=True, help_text="Dropped from search results.")
+    blocked_domains = models.JSONField(default=list, blank=True, help_text="Never fetched.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PanelQuerySet.as_manager()
@@ -166,6 +170,11 @@ class Run(models.Model):
     judge = models.CharField(max_length=200)
     writer = models.CharField(max_length=200)
     simulated = models.BooleanField(default=False)
+    # The panel's web settings when the run started: the panel may change later.
+    web_search = models.BooleanField(default=False)
+    max_tool_calls = models.PositiveSmallIntegerField(default=8)
+    excluded_domains = models.JSONField(default=list, blank=True)
+    blocked_domains = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
     stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.PANEL)
     note = models.TextField(blank=True)
@@ -245,6 +254,9 @@ class SeatAnswer(models.Model):
     duration_ms = models.FloatField(null=True, blank=True)
     # Copied from an earlier run of the turn (a retry re-asks only the failed seats).
     reused = models.BooleanField(default=False)
+    # What the seat searched and read ([{tool, argument, ok, detail}]), and its sources ([{title, url}]).
+    tool_activity = models.JSONField(default=list, blank=True)
+    sources = models.JSONField(default=list, blank=True)
 
     is_live = False
     live_blocks = ""

@@ -18,6 +18,7 @@ from chat.crypto import KeyUnavailable
 from chat.fusion.request import MAX_SEATS
 from chat.models import Panel
 from chat.panels import Draft
+from chat.web import search_configured
 
 BUILDER = "chat/builder.html"
 
@@ -84,6 +85,7 @@ async def _render_builder(
         "estimate": draft.estimate(catalog),
         "presets": await _presets_with_estimates(request, catalog),
         "max_seats": MAX_SEATS,
+        "search_configured": search_configured(),
     }
     template = f"{BUILDER}#builder" if request.htmx else BUILDER  # type: ignore[attr-defined]
     return await sync_to_async(render)(request, template, context, status=status)

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import QueryDict
+from pydantic import ValidationError
 
 from chat.catalog import Catalog, Estimate, estimate_run
 from chat.fusion.request import MAX_SEATS, MIN_SEATS
 from chat.models import Panel
+from chat.webtools import DomainPolicy
 
 
 @dataclass
@@ -20,6 +22,9 @@ class Draft:
     judge: str = ""
     writer: str = ""
     web_search: bool = False
+    max_tool_calls: int = 8
+    excluded_domains: list[str] = field(default_factory=list)
+    blocked_domains: list[str] = field(default_factory=list)
     name: str = ""
     panel_id: int | None = None
     errors: dict[str, str] = field(default_factory=dict)
@@ -35,6 +40,9 @@ class Draft:
             judge=data.get("judge", "").strip(),
             writer=data.get("writer", "").strip(),
             web_search=data.get("web_search") in ("on", "true", "1"),
+            max_tool_calls=_whole_number(data.get("max_tool_calls"), default=8),
+            excluded_domains=_domains(data.get("excluded_domains", "")),
+            blocked_domains=_domains(data.get("blocked_domains", "")),
             name=data.get("panel_name", "").strip(),
             panel_id=int(panel_id) if panel_id.isdigit() else None,
         )
@@ -46,6 +54,9 @@ class Draft:
             judge=panel.judge,
             writer=panel.writer,
             web_search=panel.web_search,
+            max_tool_calls=panel.max_tool_calls,
+            excluded_domains=list(panel.excluded_domains),
+            blocked_domains=list(panel.blocked_domains),
             name=panel.name,
             panel_id=panel.pk,
         )
@@ -87,6 +98,16 @@ class Draft:
             errors["judge"] = f"No endpoint offers {self.judge}."
         if self.writer and self.writer not in catalog:
             errors["writer"] = f"No endpoint offers {self.writer}."
+        if not 1 <= self.max_tool_calls <= 16:
+            errors["max_tool_calls"] = "Tool calls per seat: a number from 1 to 16."
+        for control, domains in (
+            ("excluded_domains", self.excluded_domains),
+            ("blocked_domains", self.blocked_domains),
+        ):
+            try:
+                DomainPolicy(excluded_search_domains=domains, blocked_fetch_domains=[])
+            except ValidationError:
+                errors[control] = "One of these is not a domain name (e.g. example.org)."
         if need_name and not self.name:
             errors["name"] = "Give the panel a name to save it."
         elif len(self.name) > 80:
@@ -103,6 +124,8 @@ class Draft:
         panel = panel or Panel(owner=owner)
         panel.name, panel.seats, panel.judge = self.name, list(self.seats), self.judge
         panel.writer, panel.web_search = self.writer, self.web_search
+        panel.max_tool_calls = self.max_tool_calls
+        panel.excluded_domains, panel.blocked_domains = self.excluded_domains, self.blocked_domains
         panel.save()
         return panel
 
@@ -112,6 +135,18 @@ class Draft:
             {"index": index, "number": index + 1, "ref": ref, "entry": catalog.get(ref)}
             for index, ref in enumerate(self.seats)
         ]
+
+
+def _whole_number(raw: str | None, *, default: int) -> int:
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        return default
+
+
+def _domains(raw: str) -> list[str]:
+    """One domain a line (or separated by commas or spaces), blanks dropped."""
+    return [item for item in raw.replace(",", " ").split() if item]
 
 
 def _index(raw: str | None) -> int | None:

@@ -32,6 +32,7 @@ from chat.live import LiveRun
 from chat.models import Panel, Run, SeatAnswer, Turn
 from chat.providers.protocol import ModelClient
 from chat.providers.types import Endpoint, ModelInfo
+from chat.web import toolbox_for
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,10 @@ def create_run(turn: Turn, panel: Panel, *, simulated: bool, retry_of: Run | Non
         writer=panel.writer_model,
         simulated=simulated,
         retry_of=retry_of,
+        web_search=panel.web_search,
+        max_tool_calls=panel.max_tool_calls,
+        excluded_domains=list(panel.excluded_domains),
+        blocked_domains=list(panel.blocked_domains),
     )
     SeatAnswer.objects.bulk_create(
         SeatAnswer(run=run, index=i, model=model) for i, model in enumerate(panel.seats)
@@ -157,6 +162,8 @@ def create_run(turn: Turn, panel: Panel, *, simulated: bool, retry_of: Run | Non
 KEPT_STATUSES = (SeatAnswer.Status.DONE, SeatAnswer.Status.INCOMPLETE)
 KEPT_FIELDS = (
     "text",
+    "tool_activity",
+    "sources",
     "reasoning",
     "status",
     "prompt_tokens",
@@ -181,6 +188,10 @@ def create_retry(run: Run, *, simulated: bool) -> Run:
         writer=run.writer,
         simulated=simulated,
         retry_of=run,
+        web_search=run.web_search,
+        max_tool_calls=run.max_tool_calls,
+        excluded_domains=run.excluded_domains,
+        blocked_domains=run.blocked_domains,
     )
     copies = []
     for answer in run.answers.order_by("index"):
@@ -385,7 +396,8 @@ class _Runner:
             await self.layer.group_discard(control_group(self.live.run.pk), channel)
 
     async def consume(self, request: FusionRequest, client: ModelClient) -> None:
-        async for event in run_fusion(request, client):
+        toolbox = toolbox_for(self.live.run) if request.web_search else None
+        async for event in run_fusion(request, client, toolbox=toolbox):
             # Fold and send under the lock: a snapshot cannot slip between an event's
             # effect on the state and the frames that show it.
             async with self.sending:
@@ -415,6 +427,8 @@ async def execute_run(run_id: int, client_factory: Callable[[], ModelClient] | N
             max_tokens=settings.FUSIONROOM_MAX_TOKENS,
             catalog=await _catalog(loaded.endpoints),
             reuse=_reused(answers),
+            web_search=run.web_search,
+            max_tool_calls=run.max_tool_calls,
         )
         await runner.consume(request, client)
 

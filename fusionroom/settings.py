@@ -149,6 +149,15 @@ FUSIONROOM_TIMEOUT_STALL = env_float("FUSIONROOM_TIMEOUT_STALL", 45.0)
 FUSIONROOM_TIMEOUT_TOTAL = env_float("FUSIONROOM_TIMEOUT_TOTAL", 600.0)
 # Attempts per call, counting the first, for faults that may pass (429, 5xx, connection errors).
 FUSIONROOM_RETRY_ATTEMPTS = env_int("FUSIONROOM_RETRY_ATTEMPTS", 3)
+# Web search for panel seats: searxng (self-hosted, recommended), brave or tavily. In demo mode
+# without one, the simulator's own little web stands in.
+FUSIONROOM_SEARCH_BACKEND = env_str("FUSIONROOM_SEARCH_BACKEND")
+FUSIONROOM_SEARXNG_URL = env_str("FUSIONROOM_SEARXNG_URL")
+FUSIONROOM_BRAVE_API_KEY = env_str("FUSIONROOM_BRAVE_API_KEY")
+FUSIONROOM_TAVILY_API_KEY = env_str("FUSIONROOM_TAVILY_API_KEY")
+# Server-wide: domains dropped from search results, and domains never fetched (subdomains too).
+FUSIONROOM_EXCLUDED_DOMAINS = env_list("FUSIONROOM_EXCLUDED_DOMAINS", [])
+FUSIONROOM_BLOCKED_DOMAINS = env_list("FUSIONROOM_BLOCKED_DOMAINS", [])
 # A fusion run multiplies cost: limits per user, checked before any provider is called.
 FUSIONROOM_MAX_PROMPT_CHARS = env_int("FUSIONROOM_MAX_PROMPT_CHARS", 100_000)
 FUSIONROOM_MAX_THREAD_CHARS = env_int("FUSIONROOM_MAX_THREAD_CHARS", 400_000)

@@ -16,6 +16,7 @@ from chat.providers.types import (
     StreamEnd,
     StreamEvent,
     TextDelta,
+    ToolCallDelta,
     Usage,
     UsageReport,
 )
@@ -44,6 +45,7 @@ class ModelCall:
         self._info = info
         self._clock = clock
         self._parts: list[str] = []
+        self._tool_calls: dict[int, dict[str, str]] = {}
         self._usage: Usage | None = None
         self._started: float | None = None
         self._first_token: float | None = None
@@ -102,8 +104,20 @@ class ModelCall:
         elif isinstance(item, StreamEnd):
             self.complete = item.complete
             self.finish_reason = item.finish_reason
-        # Tool-call fragments are ignored: the pipeline never offers tools yet.
+        elif isinstance(item, ToolCallDelta):
+            # Fragments with the same index make one call: the id and name come once, the
+            # arguments in pieces.
+            call = self._tool_calls.setdefault(item.index, {"id": "", "name": "", "arguments": ""})
+            call["id"] = item.id or call["id"]
+            call["name"] = item.name or call["name"]
+            call["arguments"] += item.arguments
         return None
+
+    @property
+    def tool_calls(self) -> list[dict[str, str]]:
+        """The calls the model asked for, in order, each with an id (made up if it sent none)."""
+        calls = [self._tool_calls[index] for index in sorted(self._tool_calls)]
+        return [{**call, "id": call["id"] or f"call_{n}"} for n, call in enumerate(calls) if call["name"]]
 
     def why_unusable(self) -> str | None:
         """Why the call gave no answer to show: its failure, or a stream without text; else None."""
@@ -165,3 +179,17 @@ async def _as_generator(stream: AsyncIterator[StreamEvent]) -> AsyncGenerator[St
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+def merged_stats(calls: list[ModelCall]) -> CallStats:
+    """One seat's figures over the several calls of a research loop."""
+    each = [call.stats() for call in calls]
+    costs = [stats.cost for stats in each if stats.cost is not None]
+    return CallStats(
+        model=each[0].model,
+        prompt_tokens=sum(stats.prompt_tokens for stats in each),
+        completion_tokens=sum(stats.completion_tokens for stats in each),
+        cost=sum(costs) if costs else None,
+        ttft_ms=next((stats.ttft_ms for stats in each if stats.ttft_ms is not None), None),
+        duration_ms=sum(stats.duration_ms for stats in each),
+    )

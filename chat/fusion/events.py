@@ -48,6 +48,24 @@ class SeatStarted(_Event):
     model: str
 
 
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str
+    url: str
+
+
+class SeatToolCall(_Event):
+    """A seat searched the web or read a page; `ok` False when the tool refused or failed."""
+
+    type: Literal["seat.tool"] = "seat.tool"
+    seat: int
+    tool: Literal["web_search", "web_fetch"]
+    argument: str
+    ok: bool
+    detail: str = ""
+
+
 class SeatDelta(_Event):
     type: Literal["seat.delta"] = "seat.delta"
     seat: int
@@ -69,6 +87,8 @@ class SeatDone(_Event):
     complete: bool = True
     # Kept from an earlier run of the turn (a retry); its call is not counted again.
     reused: bool = False
+    # What the seat read on the web, to list under its answer.
+    sources: list[Source] = []
 
 
 class SeatFailed(_Event):
@@ -153,6 +173,7 @@ Event = Annotated[
     RunStarted
     | ThreadTrimmed
     | SeatStarted
+    | SeatToolCall
     | SeatDelta
     | SeatReasoningDelta
     | SeatDone

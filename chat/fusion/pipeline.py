@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from chat.fusion.analysis import Analysis
-from chat.fusion.calls import Clock, ModelCall, run_totals
+from chat.fusion.calls import Clock, ModelCall, merged_stats, run_totals
 from chat.fusion.context import fit_thread
 from chat.fusion.events import (
     AnalysisFailed,
@@ -29,11 +29,14 @@ from chat.fusion.events import (
     SeatFailed,
     SeatReasoningDelta,
     SeatStarted,
+    SeatToolCall,
+    Source,
     ThreadTrimmed,
 )
 from chat.fusion.judge import judge
 from chat.fusion.prompting import LabelledAnswer, label_for
 from chat.fusion.request import FusionRequest
+from chat.fusion.tools import OUT_OF_CALLS, TOOL_SPECS, Toolbox, run_tool
 from chat.fusion.writer import build_writer_messages, writer_request
 from chat.providers.protocol import ModelClient
 from chat.providers.types import ChatRequest, TextDelta
@@ -42,7 +45,11 @@ CUT_SHORT_MARK = "\n\n[This response was cut short: its stream ended before the 
 
 
 async def run_fusion(
-    request: FusionRequest, client: ModelClient, *, clock: Clock = time.perf_counter
+    request: FusionRequest,
+    client: ModelClient,
+    *,
+    clock: Clock = time.perf_counter,
+    toolbox: Toolbox | None = None,
 ) -> AsyncGenerator[Event, None]:
     """Run one fusion turn and say everything that happens, ending with RunDone.
 
@@ -53,7 +60,7 @@ async def run_fusion(
     started = clock()
     calls: list[CallStats] = []
     request, trimmed = fit_thread(request)
-    async with aclosing(_stages(request, client, clock, trimmed)) as stages:
+    async with aclosing(_stages(request, client, clock, trimmed, toolbox)) as stages:
         async for item in stages:
             if isinstance(item, _Ending):
                 totals = run_totals(calls, (clock() - started) * 1000)
@@ -72,14 +79,18 @@ class _Ending:
 
 
 async def _stages(
-    request: FusionRequest, client: ModelClient, clock: Clock, trimmed: ThreadTrimmed | None
+    request: FusionRequest,
+    client: ModelClient,
+    clock: Clock,
+    trimmed: ThreadTrimmed | None,
+    toolbox: Toolbox | None,
 ) -> AsyncGenerator[Event | _Ending, None]:
     """The run stage by stage: fan-out, judge, write; the last item is always an _Ending."""
     yield RunStarted(seats=list(request.seats), judge=request.judge, writer=request.writer_model)
     if trimmed is not None:
         yield trimmed
     outcomes: list[SeatDone | SeatFailed] = []
-    async with aclosing(_fan_out(request, client, clock)) as fan_out:
+    async with aclosing(_fan_out(request, client, clock, toolbox)) as fan_out:
         async for event in fan_out:
             yield event
             if isinstance(event, SeatDone | SeatFailed):
@@ -106,12 +117,14 @@ async def _stages(
 # --- fan-out ---------------------------------------------------------------------------------
 
 
-async def _fan_out(request: FusionRequest, client: ModelClient, clock: Clock) -> AsyncGenerator[Event, None]:
+async def _fan_out(
+    request: FusionRequest, client: ModelClient, clock: Clock, toolbox: Toolbox | None
+) -> AsyncGenerator[Event, None]:
     """Every seat's events as they arrive; each seat is its own task, so none waits for another."""
     queue: asyncio.Queue[Event | None] = asyncio.Queue()
     tasks = [
         asyncio.create_task(
-            _run_seat(seat, model, request, client, clock, queue.put_nowait), name=f"seat {seat}"
+            _run_seat(seat, model, request, client, clock, queue.put_nowait, toolbox), name=f"seat {seat}"
         )
         for seat, model in enumerate(request.seats)
     ]
@@ -139,13 +152,22 @@ async def _run_seat(
     client: ModelClient,
     clock: Clock,
     emit: Callable[[Event], None],
+    toolbox: Toolbox | None = None,
 ) -> None:
     emit(SeatStarted(seat=seat, model=model))
     if (kept := request.reuse.get(seat)) is not None:
         emit(SeatDone(seat=seat, text=kept.text, stats=kept.stats, complete=kept.complete, reused=True))
         return
+    if request.web_search and toolbox is not None:
+        await _research_and_answer(seat, model, request, client, clock, emit, toolbox)
+        return
     chat = ChatRequest(model=model, messages=request.messages, max_tokens=request.max_tokens)
     call = ModelCall(client, chat, request.catalog.get(model), clock)
+    await _stream_seat_call(seat, call, emit)
+    emit(_seat_outcome(seat, call))
+
+
+async def _stream_seat_call(seat: int, call: ModelCall, emit: Callable[[Event], None]) -> None:
     async with aclosing(call.deltas()) as deltas:
         async for delta in deltas:
             if not delta.text:
@@ -154,7 +176,87 @@ async def _run_seat(
                 emit(SeatDelta(seat=seat, text=delta.text))
             else:
                 emit(SeatReasoningDelta(seat=seat, text=delta.text))
-    emit(_seat_outcome(seat, call))
+
+
+async def _research_and_answer(
+    seat: int,
+    model: str,
+    request: FusionRequest,
+    client: ModelClient,
+    clock: Clock,
+    emit: Callable[[Event], None],
+    toolbox: Toolbox,
+) -> None:
+    """The tool loop: the seat may search and read, up to its bound, then answers."""
+    messages = list(request.messages)
+    calls: list[ModelCall] = []
+    sources: dict[str, Source] = {}
+    calls_left = request.max_tool_calls
+    while True:
+        offer = calls_left > 0
+        chat = ChatRequest(
+            model=model,
+            messages=messages if offer else [*messages, {"role": "system", "content": OUT_OF_CALLS}],
+            max_tokens=request.max_tokens,
+            tools=TOOL_SPECS if offer else None,
+        )
+        call = ModelCall(client, chat, request.catalog.get(model), clock)
+        calls.append(call)
+        await _stream_seat_call(seat, call, emit)
+        if call.failure is not None or not call.tool_calls or not offer:
+            break
+        messages.append(
+            {"role": "assistant", "content": call.text or None, "tool_calls": _as_wire(call.tool_calls)}
+        )
+        for asked in call.tool_calls:
+            if calls_left <= 0:
+                # Every call the model made must be answered, even the ones past the bound.
+                messages.append(
+                    {"role": "tool", "tool_call_id": asked["id"], "content": "Not run: no tool calls left."}
+                )
+                continue
+            calls_left -= 1
+            outcome = await run_tool(toolbox, asked["name"], asked["arguments"])
+            emit(
+                SeatToolCall(
+                    seat=seat,
+                    tool=_tool_name(outcome.tool),
+                    argument=outcome.argument,
+                    ok=outcome.ok,
+                    detail=outcome.detail,
+                )
+            )
+            sources.update((source.url, source) for source in outcome.sources)
+            messages.append({"role": "tool", "tool_call_id": asked["id"], "content": outcome.content})
+    emit(_research_outcome(seat, calls, list(sources.values())))
+
+
+def _as_wire(tool_calls: list[dict[str, str]]) -> list[dict[str, object]]:
+    return [
+        {
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": call["name"], "arguments": call["arguments"]},
+        }
+        for call in tool_calls
+    ]
+
+
+def _tool_name(name: str) -> Literal["web_search", "web_fetch"]:
+    return "web_fetch" if name == "web_fetch" else "web_search"
+
+
+def _research_outcome(seat: int, calls: list[ModelCall], sources: list[Source]) -> SeatDone | SeatFailed:
+    text = "".join(call.text for call in calls)
+    last = calls[-1]
+    stats = merged_stats(calls)
+    if last.failure is not None:
+        return SeatFailed(
+            seat=seat, reason=last.failure, partial_text=text, stats=stats, kind=last.failure_kind
+        )
+    if not text.strip():
+        return SeatFailed(seat=seat, reason=last.why_unusable() or "The model returned no text.", stats=stats)
+    return SeatDone(seat=seat, text=text, stats=stats, complete=last.complete, sources=sources[:12])
 
 
 def _seat_outcome(seat: int, call: ModelCall) -> SeatDone | SeatFailed:

@@ -40,6 +40,10 @@ class FusionRequest(BaseModel):
     catalog: dict[str, ModelInfo] = Field(default_factory=dict)
     # Seats (by index) whose earlier answer is kept: a retry re-asks only the others.
     reuse: dict[int, ReusedAnswer] = Field(default_factory=dict)
+    # Offer each seat web_search and web_fetch (run_fusion needs a toolbox for it), at most
+    # this many calls per seat, like OpenRouter's max_tool_calls.
+    web_search: bool = False
+    max_tool_calls: int = Field(default=8, ge=1, le=16)
 
     @model_validator(mode="after")
     def _last_message_is_the_question(self) -> FusionRequest:

@@ -1,4 +1,5 @@
-"""The aiohttp application: /models, /chat/completions (streamed or whole) and /healthz."""
+"""The aiohttp application: /models, /chat/completions (streamed or whole), /healthz, and the
+pocket web of chat.simulator.web (/search, /pages)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from chat.simulator.json_schema import SchemaError
 from chat.simulator.replies import compose_reply, json_mode
 from chat.simulator.request_log import Outcome, RequestRecord
 from chat.simulator.tokens import count_prompt_tokens, usage
+from chat.simulator.web import add_web_routes
 from chat.simulator.wire import (
     DONE,
     KEEPALIVE,
@@ -41,6 +43,7 @@ def build_app(controls: Controls, *, api_key: str | None = None) -> web.Applicat
     app.router.add_get("/healthz", handlers.healthz)
     app.router.add_get("/v1/models", handlers.models)
     app.router.add_post("/v1/chat/completions", handlers.chat_completions)
+    add_web_routes(app)
     return app
 
 

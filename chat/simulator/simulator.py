@@ -93,6 +93,17 @@ class Simulator:
             raise RuntimeError("the simulator has not been started")
         return self._base_url
 
+    @property
+    def web_url(self) -> str:
+        """The root of the simulated web: a SearXNG base URL (``/search``) whose results are
+        its own ``/pages``. Its host:port (``web_host``) goes in SafeFetcher's allow_hosts."""
+        return self.base_url.removesuffix("/v1")
+
+    @property
+    def web_host(self) -> str:
+        """``127.0.0.1:PORT``: the allow_hosts entry that lets SafeFetcher read the simulated web."""
+        return self.web_url.removeprefix("http://")
+
     def endpoint(self, name: str = "Simulator") -> Endpoint:
         """The simulator as an endpoint the provider client can call."""
         return Endpoint(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import template
 from django.utils.safestring import SafeString, mark_safe
@@ -52,3 +53,31 @@ def all_answered(answers: Any) -> bool:
     """Whether every seat has an answer to keep: then a retry only judges and fuses again."""
     answers = list(answers or [])
     return bool(answers) and all(answer.status in ("done", "incomplete") for answer in answers)
+
+
+@register.filter
+def web_url(url: str) -> str:
+    """The URL when it is http(s), else empty: a source link must never run anything."""
+    try:
+        scheme = urlsplit(str(url)).scheme.lower()
+    except ValueError:
+        return ""
+    return str(url) if scheme in ("http", "https") else ""
+
+
+@register.filter
+def host(url: str) -> str:
+    try:
+        return urlsplit(str(url)).hostname or ""
+    except ValueError:
+        return ""
+
+
+@register.filter
+def host_and_path(url: str) -> str:
+    """example.org/some/page, as the tool activity says what a seat read."""
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return str(url)
+    return f"{parts.hostname or ''}{parts.path}" if parts.hostname else str(url)

@@ -11,9 +11,10 @@ from chat.fusion.events import CallStats, Event, event_adapter
 from chat.fusion.pipeline import run_fusion
 from chat.fusion.request import FusionRequest, ReusedAnswer
 from chat.providers.errors import ProviderError
-from chat.providers.types import ModelInfo, ReasoningDelta, TextDelta
+from chat.providers.types import ModelInfo, ReasoningDelta, TextDelta, ToolCallDelta
 
 from .conftest import FakeModelClient, analysis_json, answer, collect, make_request
+from .test_tools import FakeToolbox
 
 SEATS = ("alpha/one", "beta/two", "gamma/three")
 
@@ -45,6 +46,16 @@ async def events_of_three_runs(fake: FakeModelClient) -> list[Event]:
     fake.script("judge/j", answer(analysis_json()))
     fake.script("judge/j", answer("Fused."))
     everything += await collect(run_fusion(retry_on_a_long_thread(), fake))
+
+    # A seat that searches before it answers.
+    fake.script("alpha/one", [ToolCallDelta(index=0, id="c1", name="web_search", arguments='{"query": "q"}')])
+    fake.script("alpha/one", answer("a"))
+    fake.script("beta/two", answer("b"))
+    fake.script("judge/j", answer(analysis_json()))
+    fake.script("judge/j", answer("Fused."))
+    everything += await collect(
+        run_fusion(make_request(SEATS[:2], web_search=True), fake, toolbox=FakeToolbox())
+    )
     return everything
 
 
