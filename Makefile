@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-fast lint fmt bench check-python screenshots clean
+.PHONY: run test test-fast lint fmt bench check-python check-deploy screenshots clean
 
 # The venv is rebuilt when pyproject.toml changes: the stamp file records the last install.
 $(BIN)/.installed: pyproject.toml
@@ -40,6 +40,14 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Django's deployment checks on the production settings (DJANGO_DEBUG=0), with throwaway secrets:
+# see SECURITY.md for what a real deployment sets.
+check-deploy: venv
+	DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS=fusionroom.example \
+	DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+	FUSIONROOM_ENCRYPTION_KEYS="$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 fmt: venv
 	$(BIN)/ruff check --fix .

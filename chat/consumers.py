@@ -11,10 +11,13 @@ from django.utils.html import escape
 
 from chat.models import Run
 from chat.runs import control_group
+from chat.signals import session_group, user_group
 
 # Close codes in the private range, so the page can tell why it was refused.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+# The session behind the socket ended (signed out, password changed): sign in again to follow.
+CLOSE_SIGNED_OUT = 4440
 MAX_FRAME_BYTES = 4096
 
 
@@ -33,6 +36,10 @@ class RunConsumer(AsyncWebsocketConsumer):
     group: str
     # Until the run's own snapshot arrives, frames could not be lined up with the page: drop them.
     synced = False
+    # The number of the last run message shown (chat.runs numbers them), to notice a lost one.
+    last_seq: int | None = None
+    # The session's and the user's groups, told to close when either ends (chat/signals.py).
+    account_groups: tuple[str, ...] = ()
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -46,6 +53,7 @@ class RunConsumer(AsyncWebsocketConsumer):
             return
         self.group = f"run-{self.run_id}"
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self._join_account_groups(user)
         await self.accept()
         if status == Run.Status.RUNNING:
             # Once more, now that this socket is in the group: a run saves its end before it
@@ -59,6 +67,18 @@ class RunConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in self.account_groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _join_account_groups(self, user: Any) -> None:
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        groups = [user_group(user.pk)] + ([session_group(session_key)] if session_key else [])
+        self.account_groups = tuple(groups)
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def user_signed_out(self, message: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_SIGNED_OUT)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if bytes_data is not None or text_data is None:
@@ -94,9 +114,20 @@ class RunConsumer(AsyncWebsocketConsumer):
         )
 
     async def run_frame(self, message: dict[str, Any]) -> None:
-        if self.synced:
-            await self.send(text_data=message["html"])
+        if not self.synced:
+            return
+        seq, last = message.get("seq"), self.last_seq
+        if seq is not None and last is not None:
+            if seq <= last:  # already part of the snapshot this socket has shown
+                return
+            if seq > last + 1:  # a frame was lost on the way: start again from a snapshot
+                self.synced = False
+                await self._ask_for_snapshot()
+                return
+        self.last_seq = seq
+        await self.send(text_data=message["html"])
 
     async def run_snapshot(self, message: dict[str, Any]) -> None:
         self.synced = True
+        self.last_seq = message.get("seq")
         await self.send(text_data=message["html"])

@@ -1,7 +1,9 @@
 """The one place that starts a run, saves what it says and publishes it to the browser.
 
 Django and Channels sit on this side; the pure pipeline (chat.fusion) on the other. A run is
-an asyncio task of the server process, not of the websocket: closing the tab changes nothing.
+an asyncio task of a server process, not of the websocket: closing the tab changes nothing.
+With FUSIONROOM_RUN_WORKERS (Redis) that process is a run worker (chat.worker), else the web
+process that started it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -39,16 +43,24 @@ logger = logging.getLogger(__name__)
 
 # Strong references: the event loop keeps only weak ones to tasks.
 _tasks: dict[int, asyncio.Task[None]] = {}
+_handing_over: set[asyncio.Task[None]] = set()
 
+# The channel run workers listen on: `python manage.py runworker fusion-runs`.
+RUNS_CHANNEL = "fusion-runs"
+# How long a stop asked for a run no worker has taken yet is remembered for the worker: longer
+# than a queued run.start can wait in the channel layer (its expiry, 60 s by default).
+STOP_REQUEST_SECONDS = 600
 
-# A running run's process touches it this often; one silent for STALE_AFTER was left behind.
-HEARTBEAT_SECONDS = 10.0
-STALE_AFTER = timedelta(seconds=60)
-SWEEP_SECONDS = 30.0
+# A running run's process touches it every FUSIONROOM_HEARTBEAT_SECONDS; one silent for
+# FUSIONROOM_HEARTBEAT_STALE_SECONDS was left behind by a process that died.
 INTERRUPTED_NOTE = (
     "The server stopped while this run was going. What arrived before is kept; "
     "nothing was re-run or billed again. Retry or re-run it when you like."
 )
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=settings.FUSIONROOM_HEARTBEAT_STALE_SECONDS)
 
 
 def mark_interrupted(*, stale_after: timedelta | None) -> int:
@@ -57,6 +69,10 @@ def mark_interrupted(*, stale_after: timedelta | None) -> int:
     With `stale_after=None` every running run is taken as orphaned: right for a single process
     that is starting, since no other process can be executing its runs.
     """
+    return len(_interrupt_orphans(stale_after=stale_after))
+
+
+def _interrupt_orphans(*, stale_after: timedelta | None) -> list[int]:
     orphans = Run.objects.active()
     if stale_after is not None:
         cutoff = timezone.now() - stale_after
@@ -65,7 +81,7 @@ def mark_interrupted(*, stale_after: timedelta | None) -> int:
         )
     ids = list(orphans.values_list("pk", flat=True))
     if not ids:
-        return 0
+        return []
     with transaction.atomic():
         SeatAnswer.objects.filter(
             run_id__in=ids, status__in=[SeatAnswer.Status.WAITING, SeatAnswer.Status.WRITING]
@@ -77,23 +93,30 @@ def mark_interrupted(*, stale_after: timedelta | None) -> int:
             finished_at=timezone.now(),
         )
     logger.warning("Marked %d run(s) interrupted: their process is gone.", len(ids))
-    return len(ids)
+    return ids
 
 
 def mark_interrupted_at_startup() -> int:
     """On start-up: with one process (no Redis) every running run is orphaned; with several,
     only those whose heartbeat stopped (another process may be running the rest)."""
-    return mark_interrupted(stale_after=STALE_AFTER if settings.REDIS_URL else None)
+    return mark_interrupted(stale_after=stale_after() if settings.REDIS_URL else None)
 
 
 _sweeper: asyncio.Task[None] | None = None
 
 
+async def sweep_once() -> list[int]:
+    """Mark the runs whose heartbeat stopped as interrupted, and show it to their viewers."""
+    ids = await sync_to_async(_interrupt_orphans)(stale_after=stale_after())
+    await announce_saved(ids)
+    return ids
+
+
 async def _sweep_forever() -> None:
     while True:
-        await asyncio.sleep(SWEEP_SECONDS)
+        await asyncio.sleep(settings.FUSIONROOM_SWEEP_SECONDS)
         try:
-            await sync_to_async(mark_interrupted)(stale_after=STALE_AFTER)
+            await sweep_once()
         except Exception:  # a sweep that fails now may work next time; the server goes on
             logger.exception("The interrupted-run sweep failed")
 
@@ -110,18 +133,35 @@ class Pacing:
 
     flush_seconds: float = 0.5
     frame_seconds: float = 0.04
+    # The run says it is alive about this often (saved with the next flush).
+    heartbeat_seconds: float = 10.0
+
+    @classmethod
+    def configured(cls) -> Pacing:
+        return cls(heartbeat_seconds=settings.FUSIONROOM_HEARTBEAT_SECONDS)
 
 
 def control_group(run_id: int) -> str:
     return f"run-{run_id}-control"
 
 
-def frame_message(html: str) -> dict[str, Any]:
-    return {"type": "run.frame", "html": html}
+# A run numbers what it publishes to its group (`seq`, 1, 2, 3...); a snapshot carries the number
+# of the last message it covers. A viewer that sees a number skipped lost a frame on the way
+# (a full or expired channel) and asks for a snapshot instead of showing a gap.
 
 
-def snapshot_message(html: str, *, final: bool) -> dict[str, Any]:
-    return {"type": "run.snapshot", "html": html, "final": final}
+def frame_message(html: str, *, seq: int | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": "run.frame", "html": html}
+    if seq is not None:
+        message["seq"] = seq
+    return message
+
+
+def snapshot_message(html: str, *, final: bool, seq: int | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"type": "run.snapshot", "html": html, "final": final}
+    if seq is not None:
+        message["seq"] = seq
+    return message
 
 
 # -- creating a run (sync, called from views through sync_to_async) ------------------------
@@ -232,17 +272,56 @@ def _title_from(prompt: str) -> str:
 def start_run(
     run_id: int, client_factory: Callable[[], ModelClient] | None = None, pacing: Pacing | None = None
 ) -> None:
-    """Start the run as a task of the running event loop; it outlives the request that asked.
+    """Start the run: handed to a run worker when there are workers, else executed here.
 
-    The task gets a fresh context: it must not inherit the request's, whose thread executor
-    for sync_to_async is gone once the response is sent.
+    Either way it outlives the request that asked. A run given its own client factory (tests,
+    the fuse command) always executes here: a factory cannot travel to another process.
     """
     ensure_sweeper()
+    if client_factory is None and settings.FUSIONROOM_RUN_WORKERS:
+        loop = asyncio.get_running_loop()
+        handing = loop.create_task(hand_to_worker(run_id), context=contextvars.Context())
+        _handing_over.add(handing)
+        handing.add_done_callback(_handing_over.discard)
+    else:
+        execute_here(run_id, client_factory, pacing)
+
+
+def execute_here(
+    run_id: int, client_factory: Callable[[], ModelClient] | None = None, pacing: Pacing | None = None
+) -> asyncio.Task[None]:
+    """Execute the run as a task of the running event loop, in this process.
+
+    The task gets a fresh context: it must not inherit the caller's (a request's thread
+    executor for sync_to_async is gone once the response is sent).
+    """
     task = asyncio.get_running_loop().create_task(
-        execute_run(run_id, client_factory, pacing or Pacing()), context=contextvars.Context()
+        execute_run(run_id, client_factory, pacing or Pacing.configured()), context=contextvars.Context()
     )
     _tasks[run_id] = task
     task.add_done_callback(lambda _: _tasks.pop(run_id, None))
+    return task
+
+
+HAND_OVER_FAILED_NOTE = (
+    "FusionRoom could not hand this run to a worker, so no model was asked. Try again in a moment."
+)
+
+
+async def hand_to_worker(run_id: int) -> None:
+    """Queue the run for the next free run worker (chat.worker); fail it visibly if that fails."""
+    layer = get_channel_layer()
+    try:
+        assert layer is not None, "FUSIONROOM_RUN_WORKERS needs a channel layer"
+        await layer.send(RUNS_CHANNEL, {"type": "run.start", "run_id": run_id})
+    except Exception:  # Redis down or the queue full: the run must not wait for nothing
+        logger.exception("Could not hand run %s to a worker", run_id)
+        await sync_to_async(_fail_before_start)(run_id, HAND_OVER_FAILED_NOTE)
+        await announce_saved([run_id])
+
+
+def _stop_key(run_id: int) -> str:
+    return f"run-stop:{run_id}"
 
 
 async def request_stop(run_id: int) -> None:
@@ -251,9 +330,74 @@ async def request_stop(run_id: int) -> None:
     if task is not None:
         task.cancel()
         return
+    if settings.FUSIONROOM_RUN_WORKERS:
+        # Written before the message is sent: a worker that takes the run later reads it
+        # (chat.worker joins the control group first, then reads; so one of the two reaches it).
+        await cache.aset(_stop_key(run_id), True, timeout=STOP_REQUEST_SECONDS)
     layer = get_channel_layer()
     if layer is not None:
-        await layer.group_send(control_group(run_id), {"type": "run.stop"})
+        await layer.group_send(control_group(run_id), {"type": "run.stop", "run_id": run_id})
+
+
+def executing_here() -> list[int]:
+    """The runs this process is executing now."""
+    return list(_tasks)
+
+
+def cancel_here(run_id: int) -> bool:
+    """Cancel this process's task for the run, if it has one."""
+    task = _tasks.get(run_id)
+    if task is None:
+        return False
+    task.cancel()
+    return True
+
+
+STOPPED_BEFORE_START_NOTE = "Stopped by the user before it began. No model was asked."
+
+
+def _claim(run_id: int) -> str:
+    """For a worker about to execute a run: "run" if it may, "stopped" if a stop was asked before
+    it began (the run is then saved as stopped), "gone" if the run is no longer running."""
+    if cache.get(_stop_key(run_id)):
+        stopped = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
+            status=Run.Status.STOPPED,
+            stage=Run.Stage.FINISHED,
+            note=STOPPED_BEFORE_START_NOTE,
+            finished_at=timezone.now(),
+        )
+        SeatAnswer.objects.filter(run_id=run_id, status=SeatAnswer.Status.WAITING).update(
+            status=SeatAnswer.Status.STOPPED
+        )
+        return "stopped" if stopped else "gone"
+    # The first heartbeat at once: the run is now visibly this process's.
+    taken = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(heartbeat_at=timezone.now())
+    return "run" if taken else "gone"
+
+
+claim = sync_to_async(_claim)
+
+
+def _saved_frame(run_id: int) -> str | None:
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None:
+        return None
+    return LiveRun(run, list(run.answers.order_by("index"))).run_frame()
+
+
+async def announce_saved(run_ids: list[int]) -> None:
+    """Send the viewers of runs that ended without their process (interrupted, stopped or failed
+    before they began) the saved state, as the run's final snapshot."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for run_id in run_ids:
+        try:
+            html = await sync_to_async(_saved_frame)(run_id)
+            if html is not None:
+                await layer.group_send(f"run-{run_id}", snapshot_message(html, final=True))
+        except Exception:  # the run is saved; a viewer sees it on its next load
+            logger.exception("Could not show run %s's viewers that it ended", run_id)
 
 
 async def wait_for_run(run_id: int) -> None:
@@ -329,6 +473,7 @@ class _Runner:
         # Frames go out one at a time, in the order they were made: a text frame made before
         # a column's final frame must not overtake it, whatever the channel layer does.
         self.sending = asyncio.Lock()
+        self.seq = 0  # the number of the last message published to the group
 
     async def publish(self, *frames: str) -> None:
         async with self.sending:
@@ -338,7 +483,8 @@ class _Runner:
         if self.layer is not None:
             for html in frames:
                 if html:
-                    await self.layer.group_send(self.group, frame_message(html))
+                    self.seq += 1
+                    await self.layer.group_send(self.group, frame_message(html, seq=self.seq))
 
     async def publish_pending_text(self) -> None:
         async with self.sending:
@@ -350,11 +496,15 @@ class _Runner:
         async with self.sending:
             # Pending text first, so that the snapshot and the frames after it line up.
             await self._send_frames([self.live.text_frame(column) for column in self.live.pending_columns()])
-            message = snapshot_message(self.live.run_frame(), final=not self.live.run.is_running)
+            html, final = self.live.run_frame(), not self.live.run.is_running
             if reply_to:
-                await self.layer.send(reply_to, message)
+                try:
+                    await self.layer.send(reply_to, snapshot_message(html, final=final, seq=self.seq))
+                except ChannelFull:  # that viewer is far behind: it catches up at the next snapshot
+                    logger.warning("Run %s: a viewer's channel is full; its snapshot was dropped", self.group)
             else:
-                await self.layer.group_send(self.group, message)
+                self.seq += 1
+                await self.layer.group_send(self.group, snapshot_message(html, final=final, seq=self.seq))
 
     async def save(self) -> None:
         run_values, answer_values = self.live.take_dirty()
@@ -370,7 +520,7 @@ class _Runner:
             await self.publish_pending_text()
 
     async def save_clock(self) -> None:
-        beats_every = max(1, round(HEARTBEAT_SECONDS / self.pacing.flush_seconds))
+        beats_every = max(1, round(self.pacing.heartbeat_seconds / self.pacing.flush_seconds))
         flushes = 0
         while True:
             await asyncio.sleep(self.pacing.flush_seconds)

@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from chat import history_views, panel_views, settings_views, share_views, views
+from chat.auth_views import SignInView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -25,7 +26,7 @@ urlpatterns = [
     path("panels/save/", panel_views.panel_save, name="panel_save"),
     path("catalog/", panel_views.catalog_list, name="catalog"),
     path("accounts/signup/", views.sign_up, name="signup"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),

@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels."""
+"""ASGI entry point: HTTP through Django, websockets through Channels, run workers' channel."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fusionroom.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.routing import channel_routes, websocket_urlpatterns  # noqa: E402
 from chat.startup import RecoverRunsOnStart  # noqa: E402
 
 application = RecoverRunsOnStart(
@@ -22,6 +22,8 @@ application = RecoverRunsOnStart(
         {
             "http": django_asgi_app,
             "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            # Only `manage.py runworker` serves this: messages of the channel layer, no client.
+            "channel": ChannelNameRouter(channel_routes),
         }
     )
 )

@@ -6,16 +6,34 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from chat.endpoint_config import load_configured_endpoints
 from fusionroom.env import env_bool, env_float, env_int, env_list, env_str
+from fusionroom.security import (
+    allowed_hosts_problem,
+    development_secret_key,
+    encryption_keys_problem,
+    proxy_ssl_header,
+    refuse_to_start_if,
+    secret_key_problem,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# DJANGO_DEBUG=0 is production: HTTPS-only cookies and headers, and the checks at the end of
+# this file refuse to start without a real secret key, encryption key and host names.
 DEBUG = env_bool("DJANGO_DEBUG", default=True)
-# A fixed development key keeps sessions valid across restarts; production must set its own.
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production")
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+# Development keeps a generated key in var/secret.key (git-ignored): sessions survive restarts
+# and no key is written down in the code; production must set its own (checked below).
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if DEBUG and not SECRET_KEY:
+    SECRET_KEY = development_secret_key(BASE_DIR / "var" / "secret.key")
+# Rotation: the new key in DJANGO_SECRET_KEY, the old one here until sessions signed with it expire.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", [])
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else []
+)
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -33,6 +51,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Serves our static files from the app server itself, in development and in production.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -57,6 +76,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # csp_nonce: our script tags and django-htmx's {% htmx_script %} carry it.
+                "django.template.context_processors.csp",
                 "chat.context_processors.fusionroom",
             ],
         },
@@ -68,6 +89,8 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # A kept connection is checked before each request reuses it (a restarted PostgreSQL).
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -83,25 +106,58 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The in-memory layer needs nothing and serves one process; REDIS_URL switches to Redis
-# so several web processes and run workers share events.
+# --- One process or many (README "Scale out", docs/deploy.md) ---------------------------------
+# The in-memory layer needs nothing and serves one process; REDIS_URL switches the channel
+# layer and the cache to Redis, so several web processes and run workers share events, sign-in
+# counters and stop requests.
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
-                # A fast stream produces many small frames: room for bursts, and old ones expire.
-                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
-                "expiry": 60,
+                # redis-py 8 reads with a 5 s timeout by default, as long as the layer's blocking
+                # pop waits: receive() would fail every few seconds (django/channels_redis#422).
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 10}],
+                # Per socket: a run frames each streaming column at most 25 times a second, so
+                # 2,000 messages are over 10 s of a five-column burst the socket has not read
+                # yet. A message is dropped only past that or unread for `expiry` seconds; each
+                # frame is numbered, so the page notices and asks for a snapshot (chat.runs).
+                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 2000),
+                "expiry": env_int("CHANNEL_LAYER_EXPIRY", 60),
             },
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "fusionroom",
         }
     }
 else:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 2000}}
     }
+# Runs execute in worker processes (`manage.py runworker fusion-runs`) instead of the web process
+# that started them; needs Redis, the only layer that reaches another process.
+FUSIONROOM_RUN_WORKERS = env_bool("FUSIONROOM_RUN_WORKERS", default=bool(REDIS_URL))
+if FUSIONROOM_RUN_WORKERS and not REDIS_URL:
+    raise ImproperlyConfigured(
+        "FUSIONROOM_RUN_WORKERS is on but REDIS_URL is not set: runs can only reach a worker "
+        "process through Redis. Set REDIS_URL, or FUSIONROOM_RUN_WORKERS=0."
+    )
+# The process executing a run touches it this often; a running run untouched for STALE seconds
+# was left by a process that died and is marked interrupted by the sweep, run this often.
+FUSIONROOM_HEARTBEAT_SECONDS = env_float("FUSIONROOM_HEARTBEAT_SECONDS", 10.0)
+FUSIONROOM_HEARTBEAT_STALE_SECONDS = env_float("FUSIONROOM_HEARTBEAT_STALE_SECONDS", 60.0)
+FUSIONROOM_SWEEP_SECONDS = env_float("FUSIONROOM_SWEEP_SECONDS", 30.0)
+if FUSIONROOM_HEARTBEAT_STALE_SECONDS < 3 * FUSIONROOM_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "FUSIONROOM_HEARTBEAT_STALE_SECONDS must be at least three heartbeats "
+        f"(3 x FUSIONROOM_HEARTBEAT_SECONDS = {3 * FUSIONROOM_HEARTBEAT_SECONDS:g} s), or live "
+        "runs would be marked interrupted."
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -109,9 +165,55 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's ModelBackend with the sign-in limit in front: past it, no password is checked.
+AUTHENTICATION_BACKENDS = ["chat.signin_limit.SignInLimitBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Security headers, cookies and HTTPS (see SECURITY.md) -------------------------------------
+# Model output is hostile: scripts only from this site (and the nonce of our own tags), no
+# inline style, no image, frame, socket or form target elsewhere. 'self' covers ws:/wss: to
+# this host in current browsers (CSP Level 3), which tests/e2e proves for the run socket.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+if not DEBUG:
+    # Behind a proxy that terminates TLS, name the header it sets (X-Forwarded-Proto) so that
+    # Django knows a request came over HTTPS; only if the proxy always sets or strips it.
+    SECURE_PROXY_SSL_HEADER = proxy_ssl_header(env_str("DJANGO_SECURE_PROXY_SSL_HEADER"))
+    # Off when the proxy itself redirects http:// to https://.
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+# Sign-in attempts (chat/signin_limit.py): after this many failures for one username, or from
+# one address, within the window, sign-in is refused until the window has passed.
+FUSIONROOM_SIGNIN_MAX_FAILURES = env_int("FUSIONROOM_SIGNIN_MAX_FAILURES", 5)
+FUSIONROOM_SIGNIN_MAX_FAILURES_PER_IP = env_int("FUSIONROOM_SIGNIN_MAX_FAILURES_PER_IP", 20)
+FUSIONROOM_SIGNIN_WINDOW_SECONDS = env_int("FUSIONROOM_SIGNIN_WINDOW_SECONDS", 15 * 60)
+# Behind a proxy, the header it puts the client's address in (e.g. X-Forwarded-For: its last
+# entry is used, the one the proxy added); unset, the address of the connection.
+FUSIONROOM_CLIENT_IP_HEADER = env_str("FUSIONROOM_CLIENT_IP_HEADER")
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -182,10 +284,13 @@ FUSIONROOM_ENCRYPTION_KEYS = env_list("FUSIONROOM_ENCRYPTION_KEYS", [])
 FUSIONROOM_ENCRYPTION_KEY_FILE = env_str(
     "FUSIONROOM_ENCRYPTION_KEY_FILE", str(BASE_DIR / "var" / "encryption.key")
 )
-if not DEBUG and not FUSIONROOM_ENCRYPTION_KEYS and not Path(FUSIONROOM_ENCRYPTION_KEY_FILE).is_file():
-    raise ImproperlyConfigured(
-        "FUSIONROOM_ENCRYPTION_KEYS is not set and there is no key file at "
-        f"{FUSIONROOM_ENCRYPTION_KEY_FILE}: with DEBUG off, FusionRoom will not invent an encryption "
-        "key for stored provider keys. Generate one with "
-        '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.'
+
+# --- What production refuses to start without ------------------------------------------------
+if not DEBUG:
+    refuse_to_start_if(
+        [
+            secret_key_problem(SECRET_KEY),
+            allowed_hosts_problem(ALLOWED_HOSTS),
+            encryption_keys_problem(FUSIONROOM_ENCRYPTION_KEYS, Path(FUSIONROOM_ENCRYPTION_KEY_FILE)),
+        ]
     )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from channels.layers import BaseChannelLayer, get_channel_layer
+from asgiref.sync import SyncToAsync
+from channels.layers import BaseChannelLayer, channel_layers, get_channel_layer
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import User
+from django.db import connections
 
 from chat.models import Conversation, Panel, Run
 from chat.presets import PRESETS
@@ -42,6 +44,22 @@ def encryption_keys(settings: Any) -> None:
 def no_recovery_sweep(settings: Any) -> None:
     """Tests set up "running" runs that no task executes; the start-up recovery would end them."""
     settings.FUSIONROOM_RECOVER_RUNS = False
+
+
+@pytest.fixture(autouse=True)
+def close_the_sync_threads_connection(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Async tests reach the database through asgiref's one sync thread, whose connection
+    nothing closes; PostgreSQL will not drop the test database while it is open."""
+    yield
+    if "django_db_setup" in request.fixturenames:
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+@pytest.fixture(autouse=True)
+def runs_execute_in_the_test_process(settings: Any) -> None:
+    """With REDIS_URL set (make test-cluster) runs would go to a worker process; tests play the
+    worker's part in this process, and tests/cluster starts real ones."""
+    settings.FUSIONROOM_RUN_WORKERS = False
 
 
 @pytest.fixture(autouse=True)
@@ -97,6 +115,13 @@ def make_run() -> Callable[..., Run]:
 def alice_run(alice: User, make_run: Callable[..., Run]) -> Run:
     """A run of alice's, still running, that no task executes: tests play its part."""
     return make_run(alice)
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer() -> None:
+    """Each test gets a channel layer of its own. The Redis layer (make test-cluster) keeps locks
+    and buffers bound to the event loop that used them, and every async test has its own loop."""
+    channel_layers.backends = {}
 
 
 @pytest_asyncio.fixture

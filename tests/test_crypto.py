@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import stat
 import subprocess
 import sys
@@ -222,5 +223,12 @@ def test_production_without_an_encryption_key_refuses_to_start(tmp_path: Path) -
 
 
 def test_production_with_an_encryption_key_starts(tmp_path: Path) -> None:
-    started = start_django(tmp_path, DJANGO_DEBUG="0", FUSIONROOM_ENCRYPTION_KEYS=new_key())
+    started = start_django(
+        tmp_path,
+        DJANGO_DEBUG="0",
+        FUSIONROOM_ENCRYPTION_KEYS=new_key(),
+        # Production needs these too (tests/security/test_production_settings.py).
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
+        DJANGO_ALLOWED_HOSTS="fusionroom.example",
+    )
     assert started.returncode == 0, started.stderr

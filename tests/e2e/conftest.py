@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import connection
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from chat.models import Panel
 from chat.simulator import SimulatorThread
+from tests.cluster.processes import Process, database_url
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,14 +65,26 @@ def daphne_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveServer]:
     with django_db_blocker.unblock():
-        database = connection.settings_dict["NAME"]
+        database = database_url(connection.settings_dict)
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": database,
         "FUSIONROOM_DEMO": "1",
         "FUSIONROOM_SIMULATOR_URL": simulator.base_url,
         "DJANGO_DEBUG": "1",
     }
+    # On Redis (make test-cluster) runs execute in a worker process, as in production.
+    worker = None
+    if settings.REDIS_URL:
+        # A clean slate: run ids start again in this session's new database.
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
+        env["FUSIONROOM_RUN_WORKERS"] = "1"
+        logs = tmp_path_factory.mktemp("worker")
+        worker = Process(
+            "worker", [sys.executable, "manage.py", "runworker", "fusion-runs"], env, logs / "log"
+        )
+        worker.wait_for_line(r"Running worker for channels")
+        print(f"The run worker's log: {worker.log}")
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "0", "fusionroom.asgi:application"],
         cwd=ROOT,
@@ -93,6 +108,8 @@ def daphne_server(
     process.terminate()
     process.wait(timeout=10)
     drain.wait(timeout=10)
+    if worker is not None:
+        worker.stop()
 
 
 @pytest.fixture

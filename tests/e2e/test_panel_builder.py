@@ -27,7 +27,10 @@ def test_a_user_builds_a_self_fusion_panel_saves_it_and_asks_it(page: Page, app:
     seats = page.get_by_role("list", name="Seats").get_by_role("listitem")
     expect(seats).to_have_count(4)
 
-    page.get_by_label("Judge").select_option("anthropic/claude-opus-4.8")
+    # Picking the judge re-renders the builder: wait for that before typing the name, or the
+    # swap would replace the field being typed in.
+    with page.expect_response("**/panels/builder/"):
+        page.get_by_label("Judge").select_option("anthropic/claude-opus-4.8")
     expect(page.locator(".estimate .figure")).to_contain_text("$")
     page.get_by_label("Panel name").fill("My panel")
     page.get_by_role("button", name="Save panel").click()
