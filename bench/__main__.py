@@ -1,0 +1,260 @@
+"""python -m bench [--quick] [--only live,inproc]: run the benchmarks, write bench/README.md."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import live, report
+from bench.common import BUDGET, FIVE, ROOT, app_env, machine, median, migrate, pct
+
+
+def fidelity(timelines: list[live.Timeline]) -> dict[str, Any]:
+    """Every token once, in order: what the socket built for each seat equals the saved text, rendered."""
+    from chat.models import SeatAnswer
+    from chat.rendering import StreamingMarkdown, render_markdown
+
+    checked = mismatched = skipped = 0
+    token_mismatch = 0
+    examples: list[dict[str, Any]] = []
+    for t in timelines:
+        answers = {a.index: a for a in SeatAnswer.objects.filter(run_id=t.run_id)}
+        for seat in range(t.seats):
+            record = t.records[seat]
+            if answers[seat].completion_tokens != record.completion_tokens:
+                token_mismatch += 1
+            if t.frames[0][0] >= (record.first_token_at or 0):
+                skipped += 1  # the socket opened after the first token: a snapshot carried some text
+                continue
+            prefix = f"run-{t.run_id}-seat-{seat}"
+            blocks = ""
+            pattern = re.compile(
+                rf'^(?:<div id="{prefix}-blocks" hx-swap-oob="beforeend">(.*)</div>)?'
+                rf'<div id="{prefix}-tail" hx-swap-oob="innerHTML">(.*?)</div>'
+                rf'(?:<div id="{prefix}-reasoning".*)?$',
+                re.DOTALL,
+            )
+            for _, html in t.text_frames(seat):
+                found = pattern.match(html)
+                assert found, f"unexpected frame shape: {html[:200]}"
+                blocks += found.group(1) or ""
+            settled, whole_tail = StreamingMarkdown().feed(answers[seat].text)
+            checked += 1
+            # The last tokens may reach the page in the column's final frame (its saved text), so:
+            # the streamed blocks are a prefix of the saved text's, and the final frame shows all of it.
+            streamed, saved = blocks, "".join(settled) + whole_tail
+            column = f'id="{prefix}"'
+            finals = [
+                h for _, h in t.frames if h.lstrip().startswith('<section class="column seat') and column in h
+            ]
+            whole = render_markdown(answers[seat].text)
+            if not saved.startswith(streamed) or not finals or whole not in finals[-1]:
+                mismatched += 1
+                at = next(
+                    (i for i, (a, b) in enumerate(zip(streamed, saved, strict=False)) if a != b),
+                    min(len(streamed), len(saved)),
+                )
+                examples.append(
+                    {
+                        "run": t.run_id,
+                        "seat": seat,
+                        "len": [len(streamed), len(saved)],
+                        "streamed": streamed[max(0, at - 80) : at + 120],
+                        "saved": saved[max(0, at - 80) : at + 120],
+                    }
+                )
+            if answers[seat].completion_tokens != record.completion_tokens:
+                examples.append(
+                    {
+                        "run": t.run_id,
+                        "seat": seat,
+                        "tokens": [answers[seat].completion_tokens, record.completion_tokens],
+                    }
+                )
+    return {
+        "seats_checked": checked,
+        "seats_mismatched": mismatched,
+        "seats_skipped": skipped,
+        "token_count_mismatches": token_mismatch,
+        "examples": examples[:4],
+    }
+
+
+async def live_benchmarks(
+    base: str,
+    sim: Any,
+    daphne: live.Daphne,
+    quick: bool,
+    database: Path,
+    sim_url: str,
+    results: dict[str, Any],
+) -> list[live.Timeline]:
+    user = live.User(base)
+    await user.sign_up("bench")
+    home = await user.home()
+    budget = user.panel_id(home, "Budget")
+
+    # 1-3: sequential single runs of the Budget preset at 120 tokens/s per seat.
+    live.configure_budget(sim, tokens=80 if quick else 300)
+    warm = await user.run(budget, BUDGET, sim)  # the first run also fetches the model catalog
+    results["warmup"] = {"wall_s": warm.wall, "critical_s": warm.critical, "ratio": warm.wall / warm.critical}
+    runs = 1 if quick else 10
+    cpu0 = live.cpu_of(daphne.pid)
+    t0 = time.monotonic()
+    timelines = [await user.run(budget, BUDGET, sim) for _ in range(runs)]
+    cpu1 = live.cpu_of(daphne.pid)
+    tokens = sum(r.completion_tokens for r in sim.requests if r.received_at >= t0)
+    results["single"] = {
+        "runs": runs,
+        "ratios": [t.wall / t.critical for t in timelines],
+        "diffs_ms": [(t.wall - t.critical) * 1000 for t in timelines],
+        "walls_s": [t.wall for t in timelines],
+        "criticals_s": [t.critical for t in timelines],
+    }
+    ttft = [x * 1000 for t in timelines for x in live.seat_ttft_overheads(t)]
+    results["ttft_ms"] = ttft
+    results["frames_per_token"] = [
+        len(t.seat_frames(s)) / t.records[s].completion_tokens for t in timelines for s in range(3)
+    ]
+    results["seat_tps"] = [
+        t.records[s].completion_tokens / (t.records[s].finished_at - t.records[s].first_token_at)
+        for t in timelines
+        for s in range(3)
+    ]
+    gaps = [g * 1000 for t in timelines for g in live.seat_gaps(t)]
+    results["gaps_ms"] = {"max": max(gaps), "p99": pct(gaps, 99), "p50": pct(gaps, 50)}
+    results["cpu_app"] = {
+        "cpu_s": cpu1 - cpu0,
+        "tokens": tokens,
+        "us_per_token": (cpu1 - cpu0) / tokens * 1e6,
+    }
+
+    # 7: the same calls through a bare relay.
+    relay, port = live.start_relay(sim_url)
+    try:
+        await asyncio.sleep(0.5)
+        rcpu0 = live.cpu_of(relay.pid)
+        t1 = time.monotonic()
+        await live.relay_workload(port, timelines, 3)
+        rcpu1 = live.cpu_of(relay.pid)
+        rtokens = sum(r.completion_tokens for r in sim.requests if r.received_at >= t1)
+        results["cpu_relay"] = {
+            "cpu_s": rcpu1 - rcpu0,
+            "tokens": rtokens,
+            "us_per_token": (rcpu1 - rcpu0) / rtokens * 1e6,
+        }
+    finally:
+        assert relay.stdin is not None
+        relay.stdin.close()
+        relay.wait(timeout=10)
+
+    # 4: N concurrent runs of five seats at 50 tokens/s each.
+    await asyncio.to_thread(live.create_five_seat_panel, database, sim_url, "bench")
+    five = user.panel_id(await user.home(), "Five")
+    live.configure_five(sim, tokens=60 if quick else 250)
+    capacity = []
+    for n in [2] if quick else [5, 10, 20, 30]:
+        users = [live.User(base) for _ in range(n)]
+        for u in users:  # one browser each; the same account
+            u.http.cookies.update(user.http.cookies)
+        cpu0 = live.cpu_of(daphne.pid)
+        started = time.monotonic()
+        batch = await asyncio.gather(*(u.run(five, FIVE, sim) for u in users), return_exceptions=True)
+        elapsed = time.monotonic() - started
+        cpu1 = live.cpu_of(daphne.pid)
+        ok = [t for t in batch if isinstance(t, live.Timeline)]
+        errors = [repr(e)[:200] for e in batch if not isinstance(e, live.Timeline)]
+        for u in users:
+            await u.close()
+        ratios = [t.wall / t.critical for t in ok if len(t.records) >= 7]
+        capacity.append(
+            {
+                "n": n,
+                "completed": len(ok),
+                "errors": errors,
+                "ratio_p50": median(ratios),
+                "ratio_p95": pct(ratios, 95),
+                "ratio_max": max(ratios, default=float("nan")),
+                "diff_ms_p50": median([(t.wall - t.critical) * 1000 for t in ok]),
+                "ttft_ms_p50": median([x * 1000 for t in ok for x in live.seat_ttft_overheads(t)]),
+                "ttft_ms_p95": pct([x * 1000 for t in ok for x in live.seat_ttft_overheads(t)], 95),
+                "daphne_cpu_pct": (cpu1 - cpu0) / elapsed * 100,
+            }
+        )
+        await asyncio.sleep(0.5)
+    results["capacity"] = capacity
+    await user.close()
+    return timelines
+
+
+def run_inproc(database: Path, quick: bool) -> dict[str, Any]:
+    env = app_env(database, "http://127.0.0.1:9/v1")  # replaced inside by its own simulator
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.inproc", *(["--quick"] if quick else [])],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="smallest sizes: a smoke test, not figures")
+    parser.add_argument("--only", default="live,inproc")
+    parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/README.md")
+    args = parser.parse_args()
+    started = time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix="fusionroom-bench-"))
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "quick": args.quick,
+        "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
+    }
+    from chat.simulator import SimulatorThread
+
+    if "live" in args.only:
+        with SimulatorThread(time_scale=1.0) as sim:
+            database = scratch / "live.sqlite3"
+            migrate(database, sim.base_url)
+            os.environ.update(app_env(database, sim.base_url))
+            import django
+
+            django.setup()
+            daphne = live.Daphne(database, sim.base_url, scratch / "daphne.log")
+            try:
+                timelines = asyncio.run(
+                    live_benchmarks(daphne.url, sim, daphne, args.quick, database, sim.base_url, results)
+                )
+            finally:
+                daphne.stop()
+            results["fidelity"] = fidelity(timelines)
+        print(f"live benchmarks done in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    if "inproc" in args.only:
+        database = scratch / "inproc.sqlite3"
+        migrate(database, "http://127.0.0.1:9/v1")
+        results["inproc"] = run_inproc(database, args.quick)
+    results["elapsed_s"] = time.monotonic() - started
+    (ROOT / "var").mkdir(exist_ok=True)
+    name = "bench-quick.json" if args.quick else "bench-full.json"
+    (ROOT / "var" / name).write_text(json.dumps(results, indent=2, default=str))
+    text = report.render(results)
+    print(text)
+    if not args.quick and not args.no_write:
+        report.write_readme(text)
+    print(f"total {results['elapsed_s']:.0f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,332 @@
+"""In-process benchmarks (5, 6, the event-loop lag probe of 4, and 8): runs executed by
+chat.runs.start_run in this process's event loop, exactly as Daphne's loop executes them, with the
+simulator in a separate process so that it shares no GIL with what is measured.
+
+Prints one JSON line of results last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from bench.common import BUDGET, FIVE, JUDGE, PROMPT, ROOT, pct
+
+
+def start_simulator(changes: dict[str, dict[str, Any]]) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.simproc", json.dumps(changes)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
+
+
+def stop_simulator(process: subprocess.Popen[str]) -> None:
+    assert process.stdin is not None
+    process.stdin.close()
+    process.wait(timeout=10)
+
+
+def setup() -> Any:
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.DEBUG = False  # DEBUG keeps every query (up to 9,000): not what production holds
+    from django.contrib.auth.models import User
+
+    from chat.models import Panel
+
+    user = User.objects.create_user("inproc", password="x-very-long-password-1")
+    budget = Panel.objects.get(slug="budget", is_preset=True)
+    five = Panel.objects.create(owner=user, name="Five", seats=FIVE, judge=JUDGE)
+    return user, budget, five
+
+
+def new_run(user: Any, panel: Any) -> int:
+    from chat import runs
+    from chat.models import Conversation
+
+    conversation = Conversation.objects.create(owner=user)
+    return runs.create_turn_and_run(conversation, PROMPT, panel, simulated=True).pk
+
+
+async def run_to_end(run_id: int) -> None:
+    from chat import runs
+
+    runs.start_run(run_id)
+    await asyncio.sleep(0)
+    await runs.wait_for_run(run_id)
+
+
+# -- 5: writes per token, and which threads query ----------------------------------------------
+
+
+async def writes_per_token(user: Any, panel: Any, count: int) -> dict[str, Any]:
+    from asgiref.sync import sync_to_async
+    from django.db import connection
+    from django.db.backends import utils
+
+    from chat.models import Run
+
+    writes = {"n": 0}
+
+    def counter(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            writes["n"] += 1
+        return execute(sql, params, many, context)
+
+    threads: dict[int, int] = {}
+    original_execute, original_many = utils.CursorWrapper.execute, utils.CursorWrapper.executemany
+
+    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        ident = threading.get_ident()
+        threads[ident] = threads.get(ident, 0) + 1
+        return original_execute(self, *args, **kwargs)
+
+    def executemany(self: Any, *args: Any, **kwargs: Any) -> Any:
+        ident = threading.get_ident()
+        threads[ident] = threads.get(ident, 0) + 1
+        return original_many(self, *args, **kwargs)
+
+    loop_thread = threading.get_ident()
+    ids = [await sync_to_async(new_run)(user, panel) for _ in range(count)]
+    await sync_to_async(lambda: connection.execute_wrappers.append(counter))()
+    utils.CursorWrapper.execute, utils.CursorWrapper.executemany = execute, executemany  # type: ignore[method-assign]
+    try:
+        for run_id in ids:
+            await run_to_end(run_id)
+    finally:
+        utils.CursorWrapper.execute, utils.CursorWrapper.executemany = original_execute, original_many  # type: ignore[method-assign]
+        await sync_to_async(lambda: connection.execute_wrappers.remove(counter))()
+    rows = [r async for r in Run.objects.filter(pk__in=ids)]
+    tokens = sum(r.completion_tokens for r in rows)
+    seconds = sum((r.finished_at - r.started_at).total_seconds() for r in rows)
+    return {
+        "runs": count,
+        "writes": writes["n"],
+        "tokens": tokens,
+        "run_seconds": seconds,
+        "writes_per_token": writes["n"] / tokens,
+        "statuses": sorted({r.status for r in rows}),
+        "queries_on_loop_thread": threads.get(loop_thread, 0),
+        "query_threads": len(threads),
+        "queries": sum(threads.values()),
+    }
+
+
+# -- 6: memory per active run, and growth over sequential runs ----------------------------------
+
+
+async def memory_per_run(user: Any, panel: Any, k: int) -> dict[str, Any]:
+    from asgiref.sync import sync_to_async
+
+    from chat import runs
+    from chat.models import SeatAnswer
+
+    ids = [await sync_to_async(new_run)(user, panel) for _ in range(k)]
+    await run_to_end(await sync_to_async(new_run)(user, panel))  # warm every import and cache
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    for run_id in ids:
+        runs.start_run(run_id)
+    await asyncio.sleep(4.0)  # mid-stream: the seats are slow and long (see the simulator config)
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    for run_id in ids:
+        await runs.request_stop(run_id)
+    # Stop is asked, but the runs are not awaited past 15 s (see README: Stop in-process).
+    stopped_at = time.monotonic()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(15):
+            for run_id in ids:
+                await runs.wait_for_run(run_id)
+    stop_seconds = time.monotonic() - stopped_at
+    texts = [a.text async for a in SeatAnswer.objects.filter(run_id__in=ids)]
+    text_bytes = sum(len(t.encode()) for t in texts) / k
+    per_run = (held - base) / k
+    return {
+        "k": k,
+        "per_run_bytes": per_run,
+        "text_bytes_per_run": text_bytes,
+        "target_bytes": 1_000_000 + 2 * text_bytes,
+        "seconds_for_stop": stop_seconds,
+    }
+
+
+async def growth(user: Any, panel: Any, count: int) -> dict[str, Any]:
+    from asgiref.sync import sync_to_async
+
+    def rss() -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    samples = []
+    warm = min(20, count // 5)
+    tracemalloc.start()
+    started = time.monotonic()
+    for i in range(count):
+        await run_to_end(await sync_to_async(new_run)(user, panel))
+        if i + 1 == warm or (i + 1) % max(1, count // 5) == 0:
+            gc.collect()
+            samples.append({"after": i + 1, "traced": tracemalloc.get_traced_memory()[0], "rss": rss()})
+    tracemalloc.stop()
+    first, last = samples[0], samples[-1]
+    return {
+        "runs": count,
+        "seconds": time.monotonic() - started,
+        "samples": samples,
+        "traced_growth_bytes": last["traced"] - first["traced"],
+        "per_run_growth_bytes": (last["traced"] - first["traced"]) / max(1, last["after"] - first["after"]),
+        "rss_growth_bytes": last["rss"] - first["rss"],
+    }
+
+
+# -- 4 (in-process part): event-loop lag under N concurrent runs ------------------------------
+
+
+async def loop_lag(user: Any, panel: Any, n: int) -> dict[str, Any]:
+    from asgiref.sync import sync_to_async
+
+    ids = [await sync_to_async(new_run)(user, panel) for _ in range(n)]
+    lags: list[float] = []
+    stop = asyncio.Event()
+
+    async def monitor() -> None:
+        while not stop.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.010)
+            lags.append(time.perf_counter() - before - 0.010)
+
+    probe = asyncio.create_task(monitor())
+    cpu0, t0 = time.process_time(), time.monotonic()
+    await asyncio.gather(*(run_to_end(i) for i in ids))
+    cpu, wall = time.process_time() - cpu0, time.monotonic() - t0
+    stop.set()
+    await probe
+    ms = [x * 1000 for x in lags]
+    return {
+        "n": n,
+        "lag_ms_p50": pct(ms, 50),
+        "lag_ms_p99": pct(ms, 99),
+        "lag_ms_max": max(ms),
+        "samples": len(ms),
+        "wall_s": wall,
+        "cpu_pct": cpu / wall * 100,
+    }
+
+
+# -- 8: rendering stays linear -----------------------------------------------------------------
+
+
+def rendering(tokens_small: int, tokens_large: int) -> dict[str, Any]:
+    from chat.rendering import StreamingMarkdown
+
+    paragraph = (
+        "Plan the migration in **small steps**: take a backup, run the schema change on a copy, "
+        "measure, then `ALTER` the live table.\n\n- one item\n- another item with a [link](https://example.com)\n\n"
+        "```python\nprint('hello')\n```\n\n"
+    )
+    words = paragraph.replace("\n", "\n ").split(" ")
+
+    def cost(n: int, repeat: int) -> float:
+        best = float("inf")
+        for _ in range(repeat):
+            tokens = [(words[i % len(words)] + " ") for i in range(n)]
+            markdown = StreamingMarkdown()
+            pending: list[str] = []
+            start = time.process_time()
+            for i, token in enumerate(tokens, 1):
+                pending.append(token)
+                if i % 8 == 0:  # one frame per ~8 tokens, as the 40 ms frame clock makes at 200 tokens/s
+                    markdown.feed("".join(pending))
+                    pending = []
+            markdown.feed("".join(pending))
+            markdown.tail_html()
+            best = min(best, (time.process_time() - start) / n)
+        return best
+
+    small = cost(tokens_small, 20)
+    large = cost(tokens_large, 3)
+    return {
+        "small_tokens": tokens_small,
+        "large_tokens": tokens_large,
+        "small_us_per_token": small * 1e6,
+        "large_us_per_token": large * 1e6,
+        "ratio": large / small,
+    }
+
+
+def _lap(label: str, since: list[float]) -> None:
+    now = time.monotonic()
+    print(f"inproc {label}: {now - since[0]:.1f} s", file=sys.stderr)
+    since[0] = now
+
+
+def main() -> None:
+    since = [time.monotonic()]
+    quick = "--quick" in sys.argv
+    results: dict[str, Any] = {}
+    results["rendering"] = rendering(200, 1000 if quick else 5000)
+    fast = {m: {"ttft_s": 0.05, "tokens_per_second": 2000, "answer_tokens": 60} for m in [*BUDGET, *FIVE]}
+    slow = {m: {"ttft_s": 0.1, "tokens_per_second": 20, "answer_tokens": 200} for m in FIVE}
+    five_50 = {
+        m: {"ttft_s": 0.5, "tokens_per_second": 50, "answer_tokens": 60 if quick else 250} for m in FIVE
+    }
+    five_50[JUDGE] = {"ttft_s": 0.4, "tokens_per_second": 120, "answer_tokens": 300}
+    # One simulator per configuration; each in its own process.
+    process, url = start_simulator({**fast, **{m: {**v} for m, v in {}.items()}})
+    os.environ["FUSIONROOM_SIMULATOR_URL"] = url
+    user, budget, five = setup()
+    try:
+        results["writes"] = asyncio.run(writes_per_token(user, budget, 1 if quick else 3))
+        _lap("writes", since)
+        results["growth"] = asyncio.run(growth(user, budget, 10 if quick else 200))
+        _lap("growth", since)
+    finally:
+        stop_simulator(process)
+    # Later simulators: the app reads the URL from settings on each run.
+    from django.conf import settings
+
+    process, url = start_simulator(slow)
+    settings.FUSIONROOM_SIMULATOR_URL = url
+    try:
+        results["memory"] = asyncio.run(memory_per_run(user, five, 2 if quick else 10))
+        _lap("memory", since)
+    finally:
+        stop_simulator(process)
+    process, url = start_simulator(five_50)
+    settings.FUSIONROOM_SIMULATOR_URL = url
+    try:
+        results["lag"] = [asyncio.run(loop_lag(user, five, n)) for n in ([2] if quick else [5, 10, 20, 30])]
+        _lap("lag", since)
+        # Writes per token at real pace (the save clock ticks every 0.5 s while tokens flow).
+        if not quick:
+            results["writes_paced"] = asyncio.run(writes_per_token(user, budget, 1))
+        _lap("writes_paced", since)
+    finally:
+        stop_simulator(process)
+    print(json.dumps(results, default=str))
+
+
+if __name__ == "__main__":
+    main()
