@@ -7,8 +7,15 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
+# PostgreSQL and Redis for run-cluster, and for test-cluster (whose test database pytest-django
+# makes next to TEST_DATABASE_URL's, test_fusionroom; Redis database 15 is the tests', emptied).
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/fusionroom
+REDIS_URL ?= redis://127.0.0.1:6379/0
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/fusionroom
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+CLUSTER_ENV = DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)"
 
-.PHONY: run test test-fast lint fmt bench check-python check-deploy screenshots clean
+.PHONY: run run-cluster test test-fast test-cluster lint fmt bench check-python check-deploy screenshots clean
 
 # The venv is rebuilt when pyproject.toml changes: the stamp file records the last install.
 $(BIN)/.installed: pyproject.toml
@@ -25,16 +32,36 @@ run: venv
 	$(BIN)/python manage.py check
 	$(BIN)/daphne -b $(HOST) -p $(PORT) fusionroom.asgi:application
 
+# Two web processes, two run workers and a round-robin load balancer on PORT, on PostgreSQL and
+# Redis (DATABASE_URL, REDIS_URL; the database is created if missing). See docs/deploy.md.
+run-cluster: venv
+	DATABASE_URL="$(DATABASE_URL)" REDIS_URL="$(REDIS_URL)" \
+	$(BIN)/python scripts/cluster.py run --host $(HOST) --port $(PORT)
+
 # Two runs: Playwright's sync API keeps an event loop running in the main thread for the
 # whole session, which would stop the asyncio tests from running theirs.
 test: venv
 	@scripts/check-chromium $(CHROMIUM)
-	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not e2e and not cluster" $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-cluster
 
 # Everything but the browser tests, for a quick loop while coding.
 test-fast: venv
-	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not e2e and not cluster" $(PYTEST_ARGS)
+
+# The whole suite again on PostgreSQL and Redis, with tests/cluster's web processes and run
+# workers. Without the two servers it says so and passes, except in CI (CI=true), where it fails.
+test-cluster: venv
+	@if $(BIN)/python scripts/cluster.py check --flush-redis \
+		--database-url "$(TEST_DATABASE_URL)" --redis-url "$(TEST_REDIS_URL)"; then \
+		$(CLUSTER_ENV) $(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS) && \
+		$(CLUSTER_ENV) $(BIN)/python -m pytest -m e2e $(PYTEST_ARGS); \
+	elif [ -n "$$CI" ]; then \
+		echo "CI: the cluster suite needs PostgreSQL and Redis (above); failing."; exit 1; \
+	else \
+		echo "Cluster suite SKIPPED: PostgreSQL and Redis do not both answer (above)."; \
+	fi
 
 lint: venv
 	$(BIN)/ruff check .

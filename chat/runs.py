@@ -79,7 +79,13 @@ def _interrupt_orphans(*, stale_after: timedelta | None) -> list[int]:
         orphans = orphans.filter(
             Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
         )
-    ids = list(orphans.values_list("pk", flat=True))
+    ids = _interrupt(list(orphans.values_list("pk", flat=True)))
+    if ids:
+        logger.warning("Marked %d run(s) interrupted: their process is gone.", len(ids))
+    return ids
+
+
+def _interrupt(ids: list[int]) -> list[int]:
     if not ids:
         return []
     with transaction.atomic():
@@ -92,7 +98,17 @@ def _interrupt_orphans(*, stale_after: timedelta | None) -> list[int]:
             note=INTERRUPTED_NOTE,
             finished_at=timezone.now(),
         )
-    logger.warning("Marked %d run(s) interrupted: their process is gone.", len(ids))
+    return ids
+
+
+async def interrupt_here() -> list[int]:
+    """For a process about to exit: mark the runs it executes interrupted, and show their viewers.
+
+    Their tasks are left as they are (cancelling them would save them as stopped by the user);
+    the process must exit right after, before they save again.
+    """
+    ids = await sync_to_async(_interrupt)(executing_here())
+    await announce_saved(ids)
     return ids
 
 
@@ -360,15 +376,17 @@ def _claim(run_id: int) -> str:
     """For a worker about to execute a run: "run" if it may, "stopped" if a stop was asked before
     it began (the run is then saved as stopped), "gone" if the run is no longer running."""
     if cache.get(_stop_key(run_id)):
-        stopped = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
-            status=Run.Status.STOPPED,
-            stage=Run.Stage.FINISHED,
-            note=STOPPED_BEFORE_START_NOTE,
-            finished_at=timezone.now(),
-        )
-        SeatAnswer.objects.filter(run_id=run_id, status=SeatAnswer.Status.WAITING).update(
-            status=SeatAnswer.Status.STOPPED
-        )
+        with transaction.atomic():
+            stopped = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
+                status=Run.Status.STOPPED,
+                stage=Run.Stage.FINISHED,
+                note=STOPPED_BEFORE_START_NOTE,
+                finished_at=timezone.now(),
+            )
+            if stopped:
+                SeatAnswer.objects.filter(run_id=run_id, status=SeatAnswer.Status.WAITING).update(
+                    status=SeatAnswer.Status.STOPPED
+                )
         return "stopped" if stopped else "gone"
     # The first heartbeat at once: the run is now visibly this process's.
     taken = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(heartbeat_at=timezone.now())

@@ -114,7 +114,8 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis, made safe to cancel a receive in (chat/redis_layer.py).
+            "BACKEND": "chat.redis_layer.RedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 reads with a 5 s timeout by default, as long as the layer's blocking
                 # pop waits: receive() would fail every few seconds (django/channels_redis#422).

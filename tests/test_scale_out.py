@@ -30,6 +30,7 @@ from chat import runs
 from chat.models import Run, SeatAnswer
 from chat.providers.types import ModelInfo
 from chat.runs import RUNS_CHANNEL, Pacing, control_group, frame_message, snapshot_message, wait_for_run
+from chat.worker import RunWorkerConsumer
 from fusionroom.asgi import application
 from tests.fakes import JUDGE, SEATS, WRITER, FakeModelClient, Gate, analysis_json, answer
 
@@ -45,6 +46,12 @@ def no_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
         return {}
 
     monkeypatch.setattr(runs, "_catalog", empty)
+
+
+@pytest.fixture(autouse=True)
+def no_worker_signal_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's SIGTERM/SIGINT handler exits its process: not this one (tests/cluster sends them)."""
+    monkeypatch.setattr(RunWorkerConsumer, "_signals_handled", True)
 
 
 @pytest.fixture
@@ -476,7 +483,7 @@ def test_redis_url_puts_the_channel_layer_the_cache_and_the_runs_workers_on_redi
 
     assert json.loads(found.stdout) == {
         "cache": "django.core.cache.backends.redis.RedisCache",
-        "layer": "channels_redis.core.RedisChannelLayer",
+        "layer": "chat.redis_layer.RedisChannelLayer",
         "workers": True,
     }
 

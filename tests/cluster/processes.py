@@ -76,6 +76,13 @@ class Process:
 class WebProcess(Process):
     url: str
 
+    @classmethod
+    def at(cls, url: str) -> WebProcess:
+        """Something else serving the site at `url` (the cluster's load balancer), as a web process."""
+        web = cls.__new__(cls)
+        web.url = url
+        return web
+
     @property
     def ws_url(self) -> str:
         return self.url.replace("http://", "ws://", 1)
@@ -120,6 +127,14 @@ class Cluster:
         process = Process(name, args, self.env, self.logs / f"{name}.log")
         self.processes.append(process)
         process.wait_for_line(r"Running worker for channels")
+        return process
+
+    def launcher(self, *, web: int, workers: int) -> Process:
+        """`scripts/cluster.py run` (make run-cluster), its load balancer on a free port."""
+        args = [sys.executable, "scripts/cluster.py", "run", "--port", "0"]
+        args += ["--web", str(web), "--workers", str(workers)]
+        process = Process("launcher", args, self.env, self.logs / "launcher.log")
+        self.processes.append(process)
         return process
 
     def stop(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from .conftest import sign_up
 
@@ -61,3 +61,27 @@ def test_removing_a_seat_and_an_invalid_panel_gets_a_message_and_saves_nothing(p
     expect(page.get_by_role("alert")).to_contain_text("at least 2 seats")
     page.goto(f"{app}/panels/")
     expect(page.get_by_text("No saved panels yet")).to_be_visible()
+
+
+def test_a_click_while_the_last_one_is_still_in_flight_loses_no_seat(page: Page, app: str) -> None:
+    sign_up(page, app)
+    page.get_by_role("link", name="Build a panel").click()
+    held: list[Route] = []
+
+    def hold_the_first_update(route: Route) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)  # answered only when the test says so: a slow server, with no clock
+
+    page.route("**/panels/builder/", hold_the_first_update)
+    with page.expect_request("**/panels/builder/"):
+        add(page, "openai/gpt-5.5")
+    assert len(held) == 1
+    add(page, "moonshotai/kimi-k2.6")  # the first add is still waiting for its answer
+    held[0].continue_()
+
+    seats = page.get_by_role("list", name="Seats").get_by_role("listitem")
+    expect(seats).to_have_count(2)
+    expect(seats.nth(0)).to_contain_text("openai/gpt-5.5")
+    expect(seats.nth(1)).to_contain_text("moonshotai/kimi-k2.6")
