@@ -119,6 +119,7 @@ async def live_benchmarks(
         "diffs_ms": [(t.wall - t.critical) * 1000 for t in timelines],
         "walls_s": [t.wall for t in timelines],
         "criticals_s": [t.critical for t in timelines],
+        "stages_ms": [t.stages_ms() for t in timelines],
     }
     ttft = [x * 1000 for t in timelines for x in live.seat_ttft_overheads(t)]
     results["ttft_ms"] = ttft

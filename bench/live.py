@@ -58,6 +58,7 @@ class Daphne:
 class Timeline:
     run_id: int
     t_post: float
+    t_sent: float  # the POST's answer came: the run is created, and handed to its task
     frames: list[tuple[float, str]] = field(default_factory=list)
     records: list[Any] = field(default_factory=list)
     seat_models: list[str] = field(default_factory=list)
@@ -88,6 +89,20 @@ class Timeline:
     def critical(self) -> float:
         seat = max(r.finished_at - r.received_at for r in self.records[: self.seats])
         return seat + sum(r.finished_at - r.received_at for r in self.records[self.seats : self.seats + 2])
+
+    def stages_ms(self) -> dict[str, float]:
+        """Where the time beyond the models' own goes: before the first seat is asked, between
+        the last seat's end and the judge's request, between the judge and the writer, and from
+        the writer's last token to the run's final snapshot on the socket."""
+        seats = self.records[: self.seats]
+        judge, writer = self.records[self.seats], self.records[self.seats + 1]
+        return {
+            "post": (self.t_sent - self.t_post) * 1000,
+            "start": (min(r.received_at for r in seats) - self.t_post) * 1000,
+            "seats_to_judge": (judge.received_at - max(r.finished_at for r in seats)) * 1000,
+            "judge_to_writer": (writer.received_at - judge.finished_at) * 1000,
+            "writer_to_end": (self.last_event - writer.finished_at) * 1000,
+        }
 
     def seat_frames(self, seat: int) -> list[tuple[float, str]]:
         """Frames carrying new text or reasoning of the seat (its streamed tokens)."""
@@ -166,12 +181,13 @@ class User:
         }
         t_post = time.monotonic()
         response = await self.http.post("/send/", data={"message": prompt, "panel": panel}, headers=headers)
+        t_sent = time.monotonic()
         target = response.headers.get("HX-Redirect")
         assert target, f"no HX-Redirect from /send/ ({response.status_code}): {response.text[:300]}"
         page = (await self.http.get(target)).text
         found = re.search(r'ws-connect="/ws/runs/(\d+)/"', page)
         assert found, "the page has no live run"
-        timeline = Timeline(int(found.group(1)), t_post, seat_models=seats)
+        timeline = Timeline(int(found.group(1)), t_post, t_sent, seat_models=seats)
         ws_url = self.base.replace("http", "ws", 1) + f"/ws/runs/{timeline.run_id}/"
         async with self.ws.ws_connect(
             ws_url, headers={"Cookie": self.cookie_header, "Origin": self.base}

@@ -35,6 +35,17 @@ def render(r: dict[str, Any]) -> str:
             f"p50 {median(diffs):.0f} ms, p95 {pct(diffs, 95):.0f} ms",
             median(diffs) <= 50,
         )
+        if s.get("stages_ms"):
+            stages = s["stages_ms"]
+            parts = ", ".join(
+                f"{name.replace('_', ' ')} {median([x[name] for x in stages]):.0f}" for name in stages[0]
+            )
+            row(
+                "1. Where it goes, p50 ms (post = the POST's answer; start = first seat asked)",
+                "(info)",
+                parts,
+                None,
+            )
         w = r["warmup"]
         row(
             "1. First run after start (fetches the catalog)",

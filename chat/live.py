@@ -76,6 +76,9 @@ class LiveRun:
         self.columns[FUSED] = LiveColumn()
         self._dirty_run: set[str] = set()
         self._dirty_answers: dict[int, set[str]] = {}
+        # The whole finished run, rendered: its last event's frame and its final snapshot show
+        # the same thing, and rendering every answer's markdown twice would delay the end.
+        self._finished_html: str | None = None
 
     # -- folding events ------------------------------------------------------------------
 
@@ -200,6 +203,7 @@ class LiveRun:
         return []
 
     def _set_answer(self, seat: int, **values: Any) -> None:
+        self._finished_html = None
         answer = self.answers[seat]
         for name, value in values.items():
             setattr(answer, name, value)
@@ -209,6 +213,7 @@ class LiveRun:
         self._dirty_answers.setdefault(seat, set()).add(name)
 
     def _set_run(self, **values: Any) -> None:
+        self._finished_html = None
         for name, value in values.items():
             setattr(self.run, name, value)
         self._dirty_run.update(values)
@@ -216,11 +221,14 @@ class LiveRun:
     # -- what to save ----------------------------------------------------------------------
 
     def take_dirty(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The run's changed fields, and each changed answer's, as plain values to save."""
+        """The run's changed fields, and the changed answers' current values, as plain values to
+        save. Each changed answer carries every field changed in any of them (one UPDATE writes
+        the same columns for all its rows; these objects hold every field's current value)."""
         run_values = {name: getattr(self.run, name) for name in self._dirty_run}
+        names = set().union(*self._dirty_answers.values())
         answer_values = [
             {"pk": self.answers[seat].pk, **{name: getattr(self.answers[seat], name) for name in names}}
-            for seat, names in self._dirty_answers.items()
+            for seat in self._dirty_answers
         ]
         self._dirty_run = set()
         self._dirty_answers = {}
@@ -282,12 +290,16 @@ class LiveRun:
 
     def run_frame(self) -> str:
         """The whole run, for a viewer who joins mid-run or for the end of the run."""
-        live_rows: list[tuple[Run | SeatAnswer, LiveColumn]] = []
-        if self.run.is_running:
-            live_rows = [(answer, self.columns[seat]) for seat, answer in enumerate(self.answers)]
-            live_rows.append((self.run, self.columns[FUSED]))
-            # A finished column's streamed blocks stop at its last text frame; its text is whole.
-            live_rows = [(row, column) for row, column in live_rows if not column.finished]
+        if not self.run.is_running:
+            if self._finished_html is None:
+                self._finished_html = self._render("run", answers=self.answers)
+            return self._finished_html
+        live_rows: list[tuple[Run | SeatAnswer, LiveColumn]] = [
+            (answer, self.columns[seat]) for seat, answer in enumerate(self.answers)
+        ]
+        live_rows.append((self.run, self.columns[FUSED]))
+        # A finished column's streamed blocks stop at its last text frame; its text is whole.
+        live_rows = [(row, column) for row, column in live_rows if not column.finished]
         # A streaming column is shown as its settled blocks plus its tail, so that the next
         # text frame (which appends blocks) lines up with what the viewer has.
         for row, column in live_rows:

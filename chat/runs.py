@@ -29,7 +29,7 @@ from django.utils import timezone
 from chat.catalog import load_catalog
 from chat.crypto import KeyUnavailable
 from chat.endpoints import client_for, endpoints_for
-from chat.fusion.events import CallStats
+from chat.fusion.events import CallStats, Event
 from chat.fusion.pipeline import run_fusion
 from chat.fusion.request import FusionRequest, ReusedAnswer
 from chat.live import LiveRun
@@ -147,8 +147,13 @@ def ensure_sweeper() -> None:
 class Pacing:
     """How often text is saved and how often it is framed for the browser."""
 
-    flush_seconds: float = 0.5
-    frame_seconds: float = 0.04
+    # 1 s: at most a second of text is lost in a crash (a viewer's snapshot comes from the run
+    # itself, never from these rows), and the rows are written at most twice a second per run
+    # however many tokens come: under 0.01 writes per token from 100 tokens/s (bench/README.md).
+    flush_seconds: float = 1.0
+    # 50 ms: smoother than the eye needs, and a frame carries 5+ tokens at 100 tokens/s, so the
+    # markdown tail is re-rendered a fifth as often as tokens arrive (bench/README.md).
+    frame_seconds: float = 0.05
     # The run says it is alive about this often (saved with the next flush).
     heartbeat_seconds: float = 10.0
 
@@ -455,13 +460,10 @@ def _load(run_id: int) -> _Loaded:
 def _save(run_id: int, run_values: dict[str, Any], answer_values: list[dict[str, Any]]) -> None:
     # One statement for every changed answer and one for the run, however many tokens came.
     if answer_values:
-        fields = sorted({name for values in answer_values for name in values} - {"pk"})
-        rows = SeatAnswer.objects.in_bulk([values["pk"] for values in answer_values])
-        for values in answer_values:
-            for name, value in values.items():
-                if name != "pk":
-                    setattr(rows[values["pk"]], name, value)
-        SeatAnswer.objects.bulk_update(rows.values(), fields)
+        # Stand-ins carrying the changed fields (every answer the same ones: LiveRun.take_dirty):
+        # bulk_update writes just those, by primary key, so no row is read first.
+        fields = sorted(answer_values[0].keys() - {"pk"})
+        SeatAnswer.objects.bulk_update([SeatAnswer(**values) for values in answer_values], fields)
     if run_values:
         Run.objects.filter(pk=run_id).update(**run_values)
 
@@ -565,11 +567,31 @@ class _Runner:
 
     async def consume(self, request: FusionRequest, client: ModelClient) -> None:
         toolbox = toolbox_for(self.live.run) if request.web_search else None
-        async for event in run_fusion(request, client, toolbox=toolbox):
-            # Fold and send under the lock: a snapshot cannot slip between an event's
-            # effect on the state and the frames that show it.
-            async with self.sending:
-                await self._send_frames(self.live.apply(event))
+        # The pipeline runs ahead in a task of its own: an async generator does nothing between
+        # two events until asked for the next, so rendering a seat's final frame here would
+        # otherwise hold back the judge's request (and the analysis frame the writer's).
+        events: asyncio.Queue[Event | None] = asyncio.Queue()
+
+        async def produce() -> None:
+            try:
+                async for event in run_fusion(request, client, toolbox=toolbox):
+                    events.put_nowait(event)
+            finally:
+                events.put_nowait(None)  # the end, or the pipeline's error (raised by await below)
+
+        producer = asyncio.create_task(produce())
+        try:
+            while (event := await events.get()) is not None:
+                # Fold and send under the lock: a snapshot cannot slip between an event's
+                # effect on the state and the frames that show it.
+                async with self.sending:
+                    await self._send_frames(self.live.apply(event))
+            await producer
+        finally:
+            # Stopped: the pipeline's seats are cancelled, and their streams closed, before the
+            # run saves its end.
+            producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
 
 
 async def execute_run(run_id: int, client_factory: Callable[[], ModelClient] | None, pacing: Pacing) -> None:

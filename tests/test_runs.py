@@ -14,6 +14,8 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from chat import runs
+from chat.fusion.events import SeatDelta, SeatStarted
+from chat.live import LiveRun
 from chat.models import Run, SeatAnswer
 from chat.providers.errors import ProviderError
 from chat.providers.types import ModelInfo, TextDelta
@@ -525,3 +527,22 @@ async def test_a_run_whose_owner_has_an_unreadable_key_fails_closed_with_a_clear
     row, answers = await saved(run)
     assert row.status == Run.Status.FAILED and "can no longer be read" in row.note
     assert all(answer.status == SeatAnswer.Status.FAILED for answer in answers)
+
+
+async def test_a_save_writes_each_answers_changes_without_touching_what_another_changed(run: Run) -> None:
+    # One UPDATE writes the same columns for every row it touches, and no row is read first:
+    # seat 1's text must not come with a default status, nor seat 0's status with a default text.
+    answers = [answer async for answer in run.answers.order_by("index")]
+    live = LiveRun(run, answers)
+    live.apply(SeatStarted(seat=1, model=answers[1].model))
+    live.apply(SeatDelta(seat=0, text="Light "))
+    await sync_to_async(runs._save)(run.pk, *live.take_dirty())
+    live.apply(SeatStarted(seat=0, model=answers[0].model))
+    live.apply(SeatDelta(seat=1, text="Rayleigh scattering"))
+
+    await sync_to_async(runs._save)(run.pk, *live.take_dirty())
+
+    saved = {answer.index: answer async for answer in run.answers.all()}
+    assert (saved[0].status, saved[0].text) == (SeatAnswer.Status.WRITING, "Light ")
+    assert (saved[1].status, saved[1].text) == (SeatAnswer.Status.WRITING, "Rayleigh scattering")
+    assert (saved[2].status, saved[2].text) == (SeatAnswer.Status.WAITING, "")  # untouched
