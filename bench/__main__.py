@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import live, report
+from bench import cluster, live, report, screen
 from bench.common import BUDGET, FIVE, ROOT, app_env, machine, median, migrate, pct
 
 
@@ -123,6 +123,8 @@ async def live_benchmarks(
     }
     ttft = [x * 1000 for t in timelines for x in live.seat_ttft_overheads(t)]
     results["ttft_ms"] = ttft
+    # 2, on screen: the same Budget runs, followed by Chromium instead of a websocket client.
+    results["on_screen"] = await screen.first_token_on_screen(base, sim, 1 if quick else 5)
     results["frames_per_token"] = [
         len(t.seat_frames(s)) / t.records[s].completion_tokens for t in timelines for s in range(3)
     ]
@@ -159,25 +161,53 @@ async def live_benchmarks(
         relay.wait(timeout=10)
 
     # 4: N concurrent runs of five seats at 50 tokens/s each.
-    await asyncio.to_thread(live.create_five_seat_panel, database, sim_url, "bench")
+    await asyncio.to_thread(live.create_five_seat_panel, app_env(database, sim_url), "bench")
     five = user.panel_id(await user.home(), "Five")
     live.configure_five(sim, tokens=60 if quick else 250)
-    capacity = []
-    for n in [2] if quick else [5, 10, 20, 30]:
-        users = [live.User(base) for _ in range(n)]
+    results["capacity"] = await capacity(user, five, sim, [2] if quick else [5, 10, 20], [daphne.pid])
+    await user.close()
+
+    # 4, scale-out: the same load on two web processes and two run workers (PostgreSQL, Redis).
+    if reason := cluster.unavailable():
+        results["capacity_cluster"] = {"skipped": reason}
+        return timelines
+    processes = await asyncio.to_thread(cluster.Cluster, sim_url, database.parent / "cluster.log")
+    try:
+        first = live.User(processes.urls[0])
+        await first.sign_up("bench")
+        await asyncio.to_thread(live.create_five_seat_panel, processes.env, "bench")
+        five = first.panel_id(await first.home(), "Five")
+        sizes = [2] if quick else [10, 20]
+        figures = await capacity(first, five, sim, sizes, processes.pids(), bases=processes.urls)
+        results["capacity_cluster"] = {**cluster.describe(), "batches": figures}
+        await first.close()
+    finally:
+        await asyncio.to_thread(processes.stop)
+    return timelines
+
+
+async def capacity(
+    user: live.User, panel: str, sim: Any, sizes: list[int], pids: list[int], bases: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """N runs at once, one client each (the same account), for each N; CPU summed over `pids`.
+    With several web processes (`bases`), the clients are spread over them in turn."""
+    bases = bases or [user.base]
+    figures = []
+    for n in sizes:
+        users = [live.User(bases[i % len(bases)]) for i in range(n)]
         for u in users:  # one browser each; the same account
             u.http.cookies.update(user.http.cookies)
-        cpu0 = live.cpu_of(daphne.pid)
+        cpu0 = sum(live.cpu_of(pid) for pid in pids)
         started = time.monotonic()
-        batch = await asyncio.gather(*(u.run(five, FIVE, sim) for u in users), return_exceptions=True)
+        batch = await asyncio.gather(*(u.run(panel, FIVE, sim) for u in users), return_exceptions=True)
         elapsed = time.monotonic() - started
-        cpu1 = live.cpu_of(daphne.pid)
+        cpu1 = sum(live.cpu_of(pid) for pid in pids)
         ok = [t for t in batch if isinstance(t, live.Timeline)]
         errors = [repr(e)[:200] for e in batch if not isinstance(e, live.Timeline)]
         for u in users:
             await u.close()
         ratios = [t.wall / t.critical for t in ok if len(t.records) >= 7]
-        capacity.append(
+        figures.append(
             {
                 "n": n,
                 "completed": len(ok),
@@ -192,9 +222,7 @@ async def live_benchmarks(
             }
         )
         await asyncio.sleep(0.5)
-    results["capacity"] = capacity
-    await user.close()
-    return timelines
+    return figures
 
 
 def run_inproc(database: Path, quick: bool) -> dict[str, Any]:

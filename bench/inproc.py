@@ -300,7 +300,7 @@ def main() -> None:
     try:
         results["writes"] = asyncio.run(writes_per_token(user, budget, 1 if quick else 3))
         _lap("writes", since)
-        results["growth"] = asyncio.run(growth(user, budget, 10 if quick else 200))
+        results["growth"] = asyncio.run(growth(user, budget, 10 if quick else 100))
         _lap("growth", since)
     finally:
         stop_simulator(process)
@@ -317,7 +317,7 @@ def main() -> None:
     process, url = start_simulator(five_50)
     settings.FUSIONROOM_SIMULATOR_URL = url
     try:
-        results["lag"] = [asyncio.run(loop_lag(user, five, n)) for n in ([2] if quick else [5, 10, 20, 30])]
+        results["lag"] = [asyncio.run(loop_lag(user, five, n)) for n in ([2] if quick else [5, 10, 20])]
         _lap("lag", since)
         # Writes per token at real pace (the save clock ticks every 0.5 s while tokens flow).
         if not quick:

@@ -234,7 +234,8 @@ def configure_five(sim: Any, tokens: int = 250) -> None:
     sim.configure(JUDGE, ttft_s=0.4, tokens_per_second=120, answer_tokens=300)
 
 
-def create_five_seat_panel(database: Path, simulator_url: str, username: str) -> None:
+def create_five_seat_panel(env: dict[str, str], username: str) -> None:
+    """The user's five-seat panel, made through the ORM of the app configured by `env`."""
     code = (
         "import django; django.setup()\n"
         "from django.contrib.auth.models import User\n"
@@ -242,7 +243,7 @@ def create_five_seat_panel(database: Path, simulator_url: str, username: str) ->
         f"Panel.objects.create(owner=User.objects.get(username={username!r}), name='Five', "
         f"seats={FIVE!r}, judge={JUDGE!r})\n"
     )
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=app_env(database, simulator_url), check=True)
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
 
 
 def seat_ttft_overheads(t: Timeline) -> list[float]:
