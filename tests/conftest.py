@@ -13,7 +13,9 @@ from channels.layers import BaseChannelLayer, channel_layers, get_channel_layer
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import User
 from django.db import connections
+from django.test import Client
 
+from chat import runs
 from chat.models import Conversation, Panel, Run
 from chat.presets import PRESETS
 from chat.runs import create_turn_and_run
@@ -92,6 +94,36 @@ def alice(django_user_model: type[User]) -> User:
 @pytest.fixture
 def bob(django_user_model: type[User]) -> User:
     return django_user_model.objects.create_user("bob")
+
+
+@pytest.fixture
+def no_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs ask no endpoint for its model catalog: prices only refine the cost figures, and the
+    fake clients report their costs themselves."""
+
+    async def empty(endpoints: object) -> dict[str, Any]:
+        return {}
+
+    monkeypatch.setattr(runs, "_catalog", empty)
+
+
+def signed_in_client(user: User, **options: Any) -> Client:
+    """A test client (Client's `options`) signed in as `user`."""
+    client = Client(**options)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def as_alice(alice: User) -> Client:
+    """A test client signed in as alice."""
+    return signed_in_client(alice)
+
+
+@pytest.fixture
+def as_bob(bob: User) -> Client:
+    """A test client signed in as bob."""
+    return signed_in_client(bob)
 
 
 @pytest.fixture

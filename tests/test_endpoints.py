@@ -370,16 +370,11 @@ async def test_a_users_key_never_reaches_the_logs_the_frames_or_the_saved_run(
     settings: Any,
     channel_layer: BaseChannelLayer,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
+    no_catalog: None,
 ) -> None:
     settings.FUSIONROOM_DEMO = False
     settings.OPENROUTER_BASE_URL = "http://127.0.0.1:9/v1"
     settings.FUSIONROOM_EXTRA_ENDPOINTS = [Endpoint(name="sim", base_url=sim_with_key.base_url)]
-
-    async def no_catalog(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        return {}
-
-    monkeypatch.setattr(runs, "_catalog", no_catalog)
     for logger in ("", "httpx", "httpcore", "chat", "aiohttp", "asyncio", "django"):
         caplog.set_level(logging.DEBUG, logger=logger)
     await sync_to_async(give_key)(alice, "sim", SENTINEL)

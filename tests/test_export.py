@@ -20,20 +20,6 @@ def conversation(alice: User) -> Conversation:
     return build_conversation(alice)
 
 
-@pytest.fixture
-def as_alice(alice: User) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def as_bob(bob: User) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
 def rows() -> dict[str, int]:
     return {
         "conversations": Conversation.objects.count(),

@@ -18,6 +18,7 @@ from chat import history, runs
 from chat.history import PAGE_SIZE, Cursor, conversation_spend, history_page
 from chat.models import Conversation, Panel, Run, SeatAnswer, ShareLink, Turn
 from chat.runs import create_turn_and_run
+from tests.conftest import signed_in_client
 
 # -- reading pages ----------------------------------------------------------------------------
 
@@ -54,22 +55,6 @@ def spend_rows(response: Any) -> list[str]:
 
 
 # -- who is who -------------------------------------------------------------------------------
-
-
-def signed_in(user: User, **kwargs: Any) -> Client:
-    client = Client(**kwargs)
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def as_alice(alice: User) -> Client:
-    return signed_in(alice)
-
-
-@pytest.fixture
-def as_bob(bob: User) -> Client:
-    return signed_in(bob)
 
 
 def htmx(page: str = "/") -> dict[str, str]:
@@ -494,7 +479,7 @@ def test_bob_gets_404_renaming_alices_conversation(as_bob: Client, alice: User, 
 def test_a_rename_needs_the_csrf_token(alice: User, ask: Any) -> None:
     conversation = ask(alice, "Which database for a small team?")
 
-    response = signed_in(alice, enforce_csrf_checks=True).post(
+    response = signed_in_client(alice, enforce_csrf_checks=True).post(
         f"/c/{conversation.pk}/rename/", {"title": "Database choice"}
     )
 
@@ -640,7 +625,7 @@ def test_bob_gets_404_deleting_alices_conversation(
 
 
 def test_a_delete_needs_the_csrf_token(alice: User, full_conversation: Conversation) -> None:
-    response = signed_in(alice, enforce_csrf_checks=True).post(f"/c/{full_conversation.pk}/delete/")
+    response = signed_in_client(alice, enforce_csrf_checks=True).post(f"/c/{full_conversation.pk}/delete/")
 
     assert response.status_code == 403
     assert rows_of(full_conversation.pk)["conversations"] == 1

@@ -19,7 +19,6 @@ from chat import runs
 from chat.limits import LimitReached, check_can_start
 from chat.live import LiveRun
 from chat.models import Panel, Run, SeatAnswer, SpendBudget
-from chat.providers.types import ModelInfo
 from chat.runs import Pacing, mark_interrupted, mark_interrupted_at_startup, wait_for_run
 from tests.fakes import JUDGE, SEATS, WRITER, FakeModelClient, analysis_json, answer
 
@@ -181,12 +180,8 @@ def test_the_settings_page_sets_and_removes_a_budget(alice: User) -> None:
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_twenty_simultaneous_runs_on_sqlite_lose_no_event(
-    make_run: Callable[..., Run], alice: User, monkeypatch: pytest.MonkeyPatch
+    make_run: Callable[..., Run], alice: User, no_catalog: None
 ) -> None:
-    async def no_catalog(endpoints: object) -> dict[str, ModelInfo]:
-        return {}
-
-    monkeypatch.setattr(runs, "_catalog", no_catalog)
     fake = FakeModelClient()
     texts = {}
     started = []

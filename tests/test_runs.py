@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -21,8 +20,13 @@ from chat.providers.errors import ProviderError
 from chat.providers.types import ModelInfo, TextDelta
 from chat.runs import Pacing, control_group, request_stop, wait_for_run
 from tests.fakes import JUDGE, SEATS, WRITER, FakeModelClient, Gate, analysis_json, answer, ending
+from tests.layer import Message, is_final, listen, receive_until
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_catalog"),
+]
 
 # Neither clock ticks during a test: text is saved at the end and framed only when the
 # pipeline asks, so what the tests see does not depend on how fast the machine is.
@@ -34,17 +38,6 @@ SEAT_TEXTS = (
     "Gamma says it is Rayleigh scattering.",
 )
 FUSED_TEXT = "The sky is blue because air scatters blue light more than red light."
-
-Message = dict[str, Any]
-
-
-@pytest.fixture(autouse=True)
-def no_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Prices only refine cost figures, and the fake reports costs itself: no endpoint to ask.
-    async def empty(endpoints: object) -> dict[str, ModelInfo]:
-        return {}
-
-    monkeypatch.setattr(runs, "_catalog", empty)
 
 
 @pytest.fixture
@@ -97,29 +90,6 @@ async def saved(run: Run) -> tuple[Run, list[SeatAnswer]]:
     row = await Run.objects.aget(pk=run.pk)
     answers = [seat async for seat in SeatAnswer.objects.filter(run=row).order_by("index")]
     return row, answers
-
-
-async def listen(layer: BaseChannelLayer, group: str) -> str:
-    channel = await layer.new_channel()
-    await layer.group_add(group, channel)
-    return channel
-
-
-async def receive_until(
-    layer: BaseChannelLayer, channel: str, last: Callable[[Message], bool]
-) -> list[Message]:
-    """Messages on the channel up to and including the first that `last` accepts."""
-    messages: list[Message] = []
-    # A guard against a hang, not a wait: every message the tests expect is already on its way,
-    # and none may depend on the frame clock (QUIET's ten seconds).
-    async with asyncio.timeout(5):
-        while not messages or not last(messages[-1]):
-            messages.append(await layer.receive(channel))
-    return messages
-
-
-def is_final(message: Message) -> bool:
-    return message["type"] == "run.snapshot" and message["final"]
 
 
 def text_frames(messages: list[Message], run: Run, seat: int) -> list[str]:

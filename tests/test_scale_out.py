@@ -28,24 +28,15 @@ from django.utils import timezone
 
 from chat import runs
 from chat.models import Run, SeatAnswer
-from chat.providers.types import ModelInfo
 from chat.runs import RUNS_CHANNEL, Pacing, control_group, frame_message, snapshot_message, wait_for_run
 from chat.worker import RunWorkerConsumer
 from fusionroom.asgi import application
 from tests.fakes import JUDGE, SEATS, WRITER, FakeModelClient, Gate, analysis_json, answer
+from tests.layer import Message, is_final, listen, receive_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_catalog")]
 
 ROOT = Path(__file__).resolve().parents[1]
-Message = dict[str, Any]
-
-
-@pytest.fixture(autouse=True)
-def no_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def empty(endpoints: object) -> dict[str, ModelInfo]:
-        return {}
-
-    monkeypatch.setattr(runs, "_catalog", empty)
 
 
 @pytest.fixture(autouse=True)
@@ -91,26 +82,6 @@ async def worker() -> AsyncIterator[ApplicationCommunicator]:
         communicator.stop()  # raises what the consumer raised, if it did
         with contextlib.suppress(asyncio.CancelledError):
             await communicator.future
-
-
-async def listen(layer: BaseChannelLayer, group: str) -> str:
-    channel = await layer.new_channel()
-    await layer.group_add(group, channel)
-    return channel
-
-
-async def receive_until(
-    layer: BaseChannelLayer, channel: str, last: Callable[[Message], bool]
-) -> list[Message]:
-    messages: list[Message] = []
-    async with asyncio.timeout(5):  # a guard against a hang: every message is already on its way
-        while not messages or not last(messages[-1]):
-            messages.append(await layer.receive(channel))
-    return messages
-
-
-def is_final(message: Message) -> bool:
-    return message["type"] == "run.snapshot" and message["final"]
 
 
 async def status_of(run: Run) -> str:

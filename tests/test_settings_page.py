@@ -30,20 +30,6 @@ def server(settings: Any) -> None:
 
 
 @pytest.fixture
-def as_alice(alice: User) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def as_bob(bob: User) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
-@pytest.fixture
 def as_staff(django_user_model: type[User]) -> Client:
     client = Client()
     client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "x"))

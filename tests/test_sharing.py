@@ -34,20 +34,6 @@ def link(conversation: Conversation) -> ShareLink:
     return sharing.create_link(conversation)
 
 
-@pytest.fixture
-def as_alice(alice: User) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def as_bob(bob: User) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
 def forms_in(html: str) -> list[str]:
     return re.findall(r"<form\b[^>]*>", html)
 

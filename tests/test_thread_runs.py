@@ -25,15 +25,11 @@ from tests.test_runs import (
     script_seats,
 )
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def no_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def empty(endpoints: object) -> dict[str, ModelInfo]:
-        return {}
-
-    monkeypatch.setattr(runs, "_catalog", empty)
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_catalog"),
+]
 
 
 @pytest.fixture

@@ -87,20 +87,6 @@ def bob(django_user_model: type[AbstractUser]) -> AbstractUser:
 
 
 @pytest.fixture
-def as_alice(alice: AbstractUser) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def as_bob(bob: AbstractUser) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
-@pytest.fixture
 def bobs_panel(bob: AbstractUser) -> Panel:
     return Panel.objects.create(
         owner=bob, name="Bob's panel", seats=["openai/gpt-5.5"] * 2, judge="openai/gpt-5.5"

@@ -38,13 +38,6 @@ def policy(response: object) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def as_alice(alice: User) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
 def finished_run(alice: User, make_run: Callable[..., Run]) -> Run:
     run = make_run(alice)
     Run.objects.filter(pk=run.pk).update(status=Run.Status.DONE, stage=Run.Stage.FINISHED)

@@ -55,7 +55,7 @@ async def provider() -> AsyncIterator[Simulator]:
 
 
 @pytest.fixture
-def server(settings: Any, provider: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+def server(settings: Any, provider: Simulator, no_catalog: None) -> None:
     settings.FUSIONROOM_DEMO = False
     settings.FUSIONROOM_RUN_WORKERS = False  # executed in this process, where the test can listen
     settings.OPENROUTER_BASE_URL = "http://127.0.0.1:9/v1"
@@ -65,11 +65,6 @@ def server(settings: Any, provider: Simulator, monkeypatch: pytest.MonkeyPatch) 
     settings.FUSIONROOM_TIMEOUT_STALL = 0.5
     settings.FUSIONROOM_TIMEOUT_TOTAL = 10.0
     settings.FUSIONROOM_RETRY_ATTEMPTS = 2
-
-    async def no_catalog(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        return {}
-
-    monkeypatch.setattr(runs, "_catalog", no_catalog)
 
 
 def alices_run_on_the_provider(alice: User) -> Run:
