@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import math
@@ -11,7 +12,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, M
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chat.providers.chunks import ChunkReader, is_retryable_status
@@ -53,13 +56,19 @@ _MAX_DETAIL = 300
 
 
 def create_http_client() -> httpx.AsyncClient:
-    """A new HTTP client configured for model APIs; the process should need only one per loop."""
+    """A new HTTP client configured for model APIs; the process should need only one per loop.
+
+    httpx's API over aiohttp's connections: every streamed token is one read, and httpcore's
+    reads through anyio cost about twice aiohttp's (bench/README.md, CPU per token).
+    """
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     return httpx.AsyncClient(
-        # A streamed answer may pause while a model thinks: reads get two minutes, the rest less.
-        timeout=httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         # Proxies, netrc credentials and CA bundles come from our configuration, not from
         # whatever environment the server was started in.
+        transport=AiohttpTransport(limits=limits, trust_env=False),
+        # A streamed answer may pause while a model thinks: reads get two minutes, the rest less.
+        timeout=httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0),
+        limits=limits,
         trust_env=False,
     )
 
@@ -67,26 +76,52 @@ def create_http_client() -> httpx.AsyncClient:
 # One client per running event loop. An httpx client's pooled connections belong to the loop
 # that opened them, and a process can run several loops: Daphne's, the fresh ones Django's
 # async_to_sync creates in worker threads, pytest-asyncio's one per test. Keyed weakly, so a
-# loop that is gone takes its client's entry with it.
-_clients_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-    weakref.WeakKeyDictionary()
-)
+# loop that is gone takes its client's entry with it; the entry also holds the generator that
+# closes the client when its loop shuts down (see _closed_at_shutdown).
+_clients_by_loop: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
+] = weakref.WeakKeyDictionary()
 
 
 def get_http_client() -> httpx.AsyncClient:
     """The shared HTTP client of the running event loop, created on first use."""
     loop = asyncio.get_running_loop()
-    client = _clients_by_loop.get(loop)
-    if client is None or client.is_closed:
-        client = _clients_by_loop[loop] = create_http_client()
-    return client
+    entry = _clients_by_loop.get(loop)
+    if entry is None or entry[0].is_closed:
+        client = create_http_client()
+        _clients_by_loop[loop] = (client, _closed_at_shutdown(client))
+        return client
+    return entry[0]
+
+
+def _closed_at_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """An async generator, started and left at its yield, whose `finally` closes the client.
+
+    asyncio has no hook for "this loop is ending", but asyncio.run(), asgiref's loops and
+    pytest-asyncio's all close the loop's suspended async generators first
+    (loop.shutdown_asyncgens), so the connections are closed on their own loop, and aiohttp
+    does not complain later of a session left unclosed.
+    """
+
+    async def wait_for_shutdown() -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await client.aclose()
+
+    closer = wait_for_shutdown()
+    # Runs to the yield at once (nothing before it awaits) and registers with the loop.
+    with contextlib.suppress(StopIteration):
+        closer.__anext__().send(None)
+    return closer
 
 
 async def close_http_client() -> None:
     """Close the running loop's shared client, if it has one (at shutdown, or after a test)."""
-    client = _clients_by_loop.pop(asyncio.get_running_loop(), None)
-    if client is not None:
-        await client.aclose()
+    entry = _clients_by_loop.pop(asyncio.get_running_loop(), None)
+    if entry is not None:
+        _, closer = entry
+        await closer.aclose()  # its `finally` closes the client
 
 
 # --- Requests and the errors they can end in ----------------------------------------------------
@@ -245,6 +280,7 @@ def transport_error(
     broken one.
     """
     name = endpoint.name
+    exc = _what_aiohttp_meant(exc)
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         return ProviderError(f"The address configured for {name} is not a valid http(s) URL.", kind="config")
     kind: ErrorKind
@@ -267,6 +303,25 @@ def transport_error(
     else:
         message, kind = f"The connection to {name} failed before it answered.", "connection"
     return ProviderError(message, retryable=True, kind=kind)
+
+
+def _what_aiohttp_meant(exc: httpx.RequestError | httpx.InvalidURL) -> httpx.RequestError | httpx.InvalidURL:
+    """httpx's error for the aiohttp error the transport chained, where its own mapping is too
+    coarse: it reports a refused connection and a server that hangs up mid-answer alike, as a
+    connect timeout."""
+    cause = exc.__cause__
+    if not isinstance(cause, aiohttp.ClientError):
+        return exc
+    if isinstance(cause, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(str(cause))
+    if isinstance(cause, aiohttp.ServerTimeoutError):
+        return httpx.ReadTimeout(str(cause))
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        return httpx.ConnectError(str(cause))
+    if isinstance(cause, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+        # A connection that closed or broke: before the answer began, or mid-answer.
+        return httpx.ReadError(str(cause))
+    return exc
 
 
 # --- The client ---------------------------------------------------------------------------------

@@ -153,6 +153,10 @@ class _Handlers:
 
     async def _stream(self, request: web.Request, call: _Call) -> web.StreamResponse:
         response = web.StreamResponse(headers=SSE_HEADERS)
+        if call.record.fault in MID_STREAM_FAULTS:
+            # It will close the connection after this answer, and says so, as HTTP asks: a client
+            # that pools connections (aiohttp) must not send its retry down a closing one.
+            response.force_close()
         await response.prepare(request)
         call.record.status = 200
 

@@ -104,8 +104,9 @@ def resilient(sim: Simulator, http: httpx.AsyncClient, sleep: RecordingSleep) ->
 
 
 def busy_connections(http: httpx.AsyncClient) -> list[Any]:
-    pool = http._transport._pool  # type: ignore[attr-defined]
-    return [conn for conn in pool.connections if not (conn.is_idle() or conn.is_closed())]
+    """Connections taken from the pool and not given back (aiohttp's connector, under httpx)."""
+    session = http._transport.client  # type: ignore[attr-defined]
+    return [] if session is None else list(session.connector._acquired)
 
 
 async def settled_requests(sim: Simulator) -> list[RequestRecord]:

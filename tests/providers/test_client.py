@@ -759,3 +759,14 @@ def test_get_http_client_gives_each_event_loop_its_own_client() -> None:
     second = asyncio.run(client_of_this_loop())
 
     assert first is not second
+
+
+def test_the_shared_client_is_closed_when_its_loop_shuts_down() -> None:
+    # Nobody calls close_http_client for asgiref's short-lived loops; left open, aiohttp's
+    # session would complain when collected, long after its loop is gone.
+    async def client_of_this_loop() -> httpx.AsyncClient:
+        return get_http_client()
+
+    client = asyncio.run(client_of_this_loop())
+
+    assert client.is_closed

@@ -139,8 +139,9 @@ async def test_the_key_reaches_the_provider_and_nothing_else(
         assert all(record.status != 401 for record in provider.requests)
     if fault is not None:
         assert all(record.fault == fault for record in provider.requests)
-    # ...and it went nowhere else.
-    assert {"httpx", "httpcore.http11", "httpcore.connection"} <= {record.name for record in caplog.records}
+    # ...and it went nowhere else (httpx logs every request it sends; aiohttp, under it, logs
+    # none of its own, even at DEBUG).
+    assert "httpx" in {record.name for record in caplog.records}
     assert SENTINEL not in caplog.text
     assert SENTINEL not in log_text(caplog.records)
     assert SENTINEL not in json.dumps(frames)
