@@ -291,12 +291,17 @@ def _title_from(prompt: str) -> str:
 
 
 def start_run(
-    run_id: int, client_factory: Callable[[], ModelClient] | None = None, pacing: Pacing | None = None
+    run_id: int,
+    client_factory: Callable[[], ModelClient] | None = None,
+    pacing: Pacing | None = None,
+    loaded: Loaded | None = None,
 ) -> None:
     """Start the run: handed to a run worker when there are workers, else executed here.
 
     Either way it outlives the request that asked. A run given its own client factory (tests,
     the fuse command) always executes here: a factory cannot travel to another process.
+    `loaded` (from `loaded_new_run`) spares a run executed here reading back what its request
+    just wrote; a worker reads it itself.
     """
     ensure_sweeper()
     if client_factory is None and settings.FUSIONROOM_RUN_WORKERS:
@@ -305,20 +310,22 @@ def start_run(
         _handing_over.add(handing)
         handing.add_done_callback(_handing_over.discard)
     else:
-        execute_here(run_id, client_factory, pacing)
+        execute_here(run_id, client_factory, pacing, loaded)
 
 
 def execute_here(
-    run_id: int, client_factory: Callable[[], ModelClient] | None = None, pacing: Pacing | None = None
+    run_id: int,
+    client_factory: Callable[[], ModelClient] | None = None,
+    pacing: Pacing | None = None,
+    loaded: Loaded | None = None,
 ) -> asyncio.Task[None]:
     """Execute the run as a task of the running event loop, in this process.
 
     The task gets a fresh context: it must not inherit the caller's (a request's thread
     executor for sync_to_async is gone once the response is sent).
     """
-    task = asyncio.get_running_loop().create_task(
-        execute_run(run_id, client_factory, pacing or Pacing.configured()), context=contextvars.Context()
-    )
+    running = execute_run(run_id, client_factory, pacing or Pacing.configured(), loaded)
+    task = asyncio.get_running_loop().create_task(running, context=contextvars.Context())
     _tasks[run_id] = task
     task.add_done_callback(lambda _: _tasks.pop(run_id, None))
     return task
@@ -435,7 +442,7 @@ async def wait_for_run(run_id: int) -> None:
 
 
 @dataclass(frozen=True)
-class _Loaded:
+class Loaded:
     run: Run
     answers: list[SeatAnswer]
     messages: list[dict[str, Any]]
@@ -443,10 +450,10 @@ class _Loaded:
     endpoints: list[Endpoint]
 
 
-def _load(run_id: int) -> _Loaded:
+def _load(run_id: int) -> Loaded:
     run = Run.objects.select_related("turn__conversation__owner").get(pk=run_id)
     conversation = run.turn.conversation
-    return _Loaded(
+    return Loaded(
         run=run,
         answers=list(run.answers.order_by("index")),
         messages=[
@@ -454,6 +461,22 @@ def _load(run_id: int) -> _Loaded:
             {"role": "user", "content": run.turn.prompt},
         ],
         endpoints=endpoints_for(conversation.owner),
+    )
+
+
+def loaded_new_run(run: Run, thread: list[dict[str, str]], owner: Any) -> Loaded | None:
+    """What `_load` would read for a run just created by `create_turn_and_run` in this thread,
+    from the objects in hand (`thread`: the conversation's messages before the run's turn).
+    None when the owner's keys cannot be read: the run then loads itself and fails visibly."""
+    try:
+        endpoints = endpoints_for(owner)
+    except KeyUnavailable:
+        return None
+    return Loaded(
+        run=run,
+        answers=list(run.answers.order_by("index")),
+        messages=[*thread, {"role": "user", "content": run.turn.prompt}],
+        endpoints=endpoints,
     )
 
 
@@ -594,9 +617,14 @@ class _Runner:
             await asyncio.gather(producer, return_exceptions=True)
 
 
-async def execute_run(run_id: int, client_factory: Callable[[], ModelClient] | None, pacing: Pacing) -> None:
+async def execute_run(
+    run_id: int,
+    client_factory: Callable[[], ModelClient] | None,
+    pacing: Pacing,
+    loaded: Loaded | None = None,
+) -> None:
     try:
-        loaded = await sync_to_async(_load)(run_id)
+        loaded = loaded or await sync_to_async(_load)(run_id)
     except KeyUnavailable as error:
         # Fail closed: never fall back to the server's key or to none behind the user's back.
         await sync_to_async(_fail_before_start)(run_id, f"{error.user_message} (Settings → keys)")
@@ -629,7 +657,10 @@ async def execute_run(run_id: int, client_factory: Callable[[], ModelClient] | N
         asyncio.create_task(runner.control(pipeline)),
     ]
     try:
-        await runner.send_snapshot(None)  # viewers that connected before the task began
+        # Viewers that connected before the task began need a snapshot, but the models come
+        # first: one turn of the loop lets the pipeline send its requests before this renders.
+        await asyncio.sleep(0)
+        await runner.send_snapshot(None)
         await asyncio.shield(pipeline)
     except asyncio.CancelledError:
         # Either Stop (the pipeline was cancelled) or this task was: stop the pipeline too.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -18,6 +19,7 @@ from chat import endpoints, history_views, limits, runs
 from chat.catalog import Catalog, estimate_run, load_catalog
 from chat.forms import MessageForm, SignUpForm
 from chat.models import Conversation, Panel, Run, SpendBudget, Turn
+from chat.providers.types import Endpoint
 
 
 def _chat_context(
@@ -82,13 +84,20 @@ def _estimate(panel: Panel, catalog: Catalog | None) -> float | None:
     return estimate_run(list(panel.seats), panel.judge, panel.writer_model, catalog).cost
 
 
+@dataclass
+class _Sent:
+    """A turn and run created by _send, with what starting and showing them needs."""
+
+    run: Run
+    url: str
+    loaded: runs.Loaded | None
+
+
 @sync_to_async
-def _send(
-    request: HttpRequest, pk: int | None, catalog: Catalog | None
-) -> tuple[HttpResponseBase | None, Run | None]:
+def _send(request: HttpRequest, pk: int | None, catalog: Catalog | None) -> HttpResponseBase | _Sent:
     user = request.user
     if not user.is_authenticated:
-        return redirect(f"{settings.LOGIN_URL}"), None
+        return redirect(f"{settings.LOGIN_URL}")
     conversation = None
     if pk is not None:
         conversation = Conversation.objects.for_user(user).filter(pk=pk).first()
@@ -96,7 +105,7 @@ def _send(
             raise Http404("No such conversation.")
     form = MessageForm(request.POST, user=user)
     if not form.is_valid():
-        return _refuse(request, conversation, form), None
+        return _refuse(request, conversation, form)
     prompt, panel = form.cleaned_data["message"], form.cleaned_data["panel"]
     thread = conversation.thread_messages() if conversation else []
     try:
@@ -111,33 +120,39 @@ def _send(
             run = runs.create_turn_and_run(conversation, prompt, panel, simulated=settings.FUSIONROOM_DEMO)
     except limits.LimitReached as refused:
         form.add_error(None, refused.message)
-        return _refuse(request, conversation, form), None
-    return None, run
+        return _refuse(request, conversation, form)
+    # Everything the response and the run's start need, read here while this thread is ours:
+    # each further trip to the database thread would wait behind the run's own.
+    return _Sent(run, conversation.get_absolute_url(), runs.loaded_new_run(run, thread, user))
+
+
+@sync_to_async
+def _budgeted_endpoints(user: Any) -> list[Endpoint] | None:
+    """The user's endpoints when a spend budget is set (its check needs the catalog), else None."""
+    if not user.is_authenticated or not SpendBudget.objects.filter(user=user).exists():
+        return None
+    return endpoints.endpoints_for(user)
 
 
 async def _catalog_if_budgeted(request: HttpRequest) -> Catalog | None:
     """The catalog, for the estimate a spend budget is checked against; None without a budget."""
-    user = await request.auser()
-    if not user.is_authenticated or not await SpendBudget.objects.filter(user=user).aexists():
-        return None
-    return await load_catalog(await sync_to_async(endpoints.endpoints_for)(user))
+    found = await _budgeted_endpoints(request.user)
+    return None if found is None else await load_catalog(found)
 
 
 @require_POST
 async def send_message(request: HttpRequest, pk: int | None = None) -> HttpResponseBase:
     """Create the turn and its run, start the run on the server, and show the new turn."""
-    refused, run = await _send(request, pk, await _catalog_if_budgeted(request))
-    if refused is not None:
-        return refused
-    assert run is not None
-    runs.start_run(run.pk)
-    url = await sync_to_async(lambda: run.turn.conversation.get_absolute_url())()
+    sent = await _send(request, pk, await _catalog_if_budgeted(request))
+    if not isinstance(sent, _Sent):
+        return sent
+    runs.start_run(sent.run.pk, loaded=sent.loaded)
     if not request.htmx:  # type: ignore[attr-defined]
-        return redirect(url)
+        return redirect(sent.url)
     if pk is None:
         # A new conversation gets its own address and a place in the sidebar: load its page.
-        return HttpResponseClientRedirect(url)
-    return await sync_to_async(_render_turn)(request, run)
+        return HttpResponseClientRedirect(sent.url)
+    return await sync_to_async(_render_turn)(request, sent.run)
 
 
 def _render_turn(request: HttpRequest, run: Run) -> HttpResponse:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.apps import apps
 from django.contrib.auth.models import AbstractUser
 from django.test import AsyncClient, Client
@@ -429,6 +430,37 @@ async def test_sending_a_follow_up_with_htmx_starts_its_run_and_returns_the_new_
     assert attr(page(response), "id") == f"turn-{turn.pk}"
     assert turn.prompt == "And the rollback?"
     assert started_runs == [run.pk]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_send_hands_its_run_what_the_run_would_read_back_itself(
+    async_client: AsyncClient,
+    alice: AbstractUser,
+    conversation: Conversation,
+    presets: dict[str, Panel],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handed: list[runs.Loaded | None] = []
+    monkeypatch.setattr(runs, "start_run", lambda run_id, **kwargs: handed.append(kwargs.get("loaded")))
+    await async_client.aforce_login(alice)
+
+    await async_client.post(
+        f"/c/{conversation.pk}/send/",
+        {"message": "And the rollback?", "panel": presets["Budget"].pk},
+        headers={"HX-Request": "true"},
+    )
+
+    [loaded] = handed
+    assert loaded is not None
+    read_back = await sync_to_async(runs._load)(loaded.run.pk)
+    assert loaded.messages == read_back.messages
+    assert len(loaded.messages) >= 2 and loaded.messages[-1]["content"] == "And the rollback?"
+    assert [(a.pk, a.index, a.model) for a in loaded.answers] == [
+        (a.pk, a.index, a.model) for a in read_back.answers
+    ]
+    assert loaded.endpoints == read_back.endpoints
+    assert (loaded.run.judge, loaded.run.writer) == (read_back.run.judge, read_back.run.writer)
 
 
 # -- the admin --------------------------------------------------------------------------------
