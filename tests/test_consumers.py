@@ -122,6 +122,29 @@ async def test_frames_reach_a_socket_only_after_its_snapshot(
         assert await communicator.receive_from() == "<p>in time</p>"
 
 
+async def test_forwarding_frames_makes_no_trip_to_the_database_thread(
+    alice_run: Run, alice_cookie: str, channel_layer: BaseChannelLayer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips: list[str] = []
+
+    async def close_old_connections() -> None:
+        trips.append("closed")
+
+    monkeypatch.setattr("channels.consumer.aclose_old_connections", close_old_connections)
+    async with socket(alice_run.pk, alice_cookie) as communicator:
+        connected, _ = await communicator.connect()
+        assert connected
+        trips.clear()  # connecting may: it reads the run
+        await channel_layer.group_send(alice_run.group_name, snapshot_message("<p>so far</p>", final=False))
+        for n in range(5):
+            await channel_layer.group_send(alice_run.group_name, frame_message(f"<p>{n}</p>"))
+        frames = [await communicator.receive_from() for _ in range(6)]
+        forwarding = list(trips)  # disconnecting may make one: it is not forwarding
+
+    assert frames == ["<p>so far</p>", *(f"<p>{n}</p>" for n in range(5))]
+    assert forwarding == []
+
+
 async def test_a_socket_to_a_finished_run_is_told_to_reload_it(alice_run: Run, alice_cookie: str) -> None:
     await finish(alice_run)
 
