@@ -36,26 +36,21 @@ def fidelity(timelines: list[live.Timeline]) -> dict[str, Any]:
                 skipped += 1  # the socket opened after the first token: a snapshot carried some text
                 continue
             prefix = f"run-{t.run_id}-seat-{seat}"
-            blocks = ""
+            # This seat's appended blocks in a message (which may carry other columns' news too):
+            # its blocks are always followed at once by its own tail.
             pattern = re.compile(
-                rf'^(?:<div id="{prefix}-blocks" hx-swap-oob="beforeend">(.*)</div>)?'
-                rf'<div id="{prefix}-tail" hx-swap-oob="innerHTML">(.*?)</div>'
-                rf'(?:<div id="{prefix}-reasoning".*)?$',
+                rf'<div id="{prefix}-blocks" hx-swap-oob="beforeend">(.*?)'
+                rf'</div><div id="{prefix}-tail" hx-swap-oob="innerHTML">',
                 re.DOTALL,
             )
-            for _, html in t.text_frames(seat):
-                found = pattern.match(html)
-                assert found, f"unexpected frame shape: {html[:200]}"
-                blocks += found.group(1) or ""
+            blocks = "".join(found.group(1) for _, html in t.text_frames(seat) for found in pattern.finditer(html))
             settled, whole_tail = StreamingMarkdown().feed(answers[seat].text)
             checked += 1
             # The last tokens may reach the page in the column's final frame (its saved text), so:
             # the streamed blocks are a prefix of the saved text's, and the final frame shows all of it.
             streamed, saved = blocks, "".join(settled) + whole_tail
-            column = f'id="{prefix}"'
-            finals = [
-                h for _, h in t.frames if h.lstrip().startswith('<section class="column seat') and column in h
-            ]
+            final = re.compile(rf'<section class="column seat[^"]*" id="{prefix}"')
+            finals = [h for _, h in t.frames if final.search(h)]
             whole = render_markdown(answers[seat].text)
             if not saved.startswith(streamed) or not finals or whole not in finals[-1]:
                 mismatched += 1

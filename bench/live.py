@@ -105,23 +105,15 @@ class Timeline:
         }
 
     def seat_frames(self, seat: int) -> list[tuple[float, str]]:
-        """Frames carrying new text or reasoning of the seat (its streamed tokens)."""
-        marks = (f'id="run-{self.run_id}-seat-{seat}-tail"', f'id="run-{self.run_id}-seat-{seat}-reasoning"')
-        return [
-            (t, html)
-            for t, html in self.frames
-            if not html.lstrip().startswith("<section") and any(m in html for m in marks)
-        ]
+        """Messages carrying new text or reasoning of the seat (its streamed tokens). One message
+        carries every column's news of one frame tick, so it may count for several seats."""
+        prefix = f'id="run-{self.run_id}-seat-{seat}'
+        marks = (f'{prefix}-tail" hx-swap-oob="innerHTML"', f'{prefix}-reasoning" hx-swap-oob="beforeend"')
+        return [(t, html) for t, html in self.frames if any(m in html for m in marks)]
 
     def text_frames(self, seat: int) -> list[tuple[float, str]]:
-        marker = f'id="run-{self.run_id}-seat-{seat}-tail"'
-        return [
-            (t, html)
-            for t, html in self.frames
-            if not html.lstrip().startswith("<section")
-            and marker in html
-            and 'hx-swap-oob="innerHTML"' in html
-        ]
+        marker = f'id="run-{self.run_id}-seat-{seat}-tail" hx-swap-oob="innerHTML"'
+        return [(t, html) for t, html in self.frames if marker in html]
 
 
 class User:

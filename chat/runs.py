@@ -524,10 +524,10 @@ class _Runner:
 
     async def _send_frames(self, frames: tuple[str, ...] | list[str]) -> None:
         if self.layer is not None:
-            for html in frames:
-                if html:
-                    self.seq += 1
-                    await self.layer.group_send(self.group, frame_message(html, seq=self.seq))
+            html = "".join(frames)
+            if html:
+                self.seq += 1
+                await self.layer.group_send(self.group, frame_message(html, seq=self.seq))
 
     async def publish_pending_text(self) -> None:
         async with self.sending:
