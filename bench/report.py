@@ -153,13 +153,17 @@ def render(r: dict[str, Any]) -> str:
         )
     if "growth" in inproc:
         gr = inproc["growth"]
+        slopes, limits = gr["slopes"], gr["limits"]
         first, last = gr["samples"][0], gr["samples"][-1]
         row(
-            f"6. Growth over {gr['runs']} sequential runs (after run {first['after']} → {last['after']})",
-            "no growth",
-            f"traced {gr['traced_growth_bytes'] / 1e3:+.0f} kB "
-            f"({gr['per_run_growth_bytes']:.0f} B/run), RSS {gr['rss_growth_bytes'] / 1e6:+.1f} MB",
-            gr["per_run_growth_bytes"] < 1000,
+            f"6. Growth over {gr['runs']:,} sequential runs ({gr['seconds']:.0f} s; slopes per run, "
+            f"fitted over runs {gr['fitted_from']:,} → {gr['runs']:,})",
+            f"no growth: < {limits['blocks']} heap blocks, < {limits['objects']} objects, "
+            f"< {limits['rss_bytes'] / 1e3:.0f} kB RSS a run",
+            f"blocks {slopes['blocks']:+.2f}, objects {slopes['objects']:+.2f}, "
+            f"RSS {slopes['rss_bytes']:+.0f} B a run (RSS {(last['rss'] - first['rss']) / 1e6:+.1f} MB "
+            f"from run {first['after']})",
+            not gr["grew"],
         )
     if "cpu_app" in r and "cpu_relay" in r:
         a, b = r["cpu_app"], r["cpu_relay"]
