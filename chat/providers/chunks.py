@@ -116,18 +116,29 @@ class ChunkReader:
 
 
 def _parse_chunk(payload: str) -> _Chunk:
+    # Parsed and validated in one pass by pydantic-core: this runs once per streamed token.
+    try:
+        return _Chunk.model_validate_json(payload)
+    except ValidationError as exc:
+        if not any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise _not_a_chunk() from exc
+    # pydantic-core refuses some JSON that Python's parser reads, lone surrogates above all;
+    # safe_text cleans those later, so a provider that sends one still gets its answer through.
     try:
         data = json.loads(payload)
     except ValueError as exc:
-        raise ProviderError(
-            "The provider sent a malformed event that is not JSON.", kind="malformed"
-        ) from exc
+        message = "The provider sent a malformed event that is not JSON."
+        raise ProviderError(message, kind="malformed") from exc
     try:
         return _Chunk.model_validate(data)
     except ValidationError as exc:
-        raise ProviderError(
-            "The provider sent a malformed event that is not a chat-completions chunk.", kind="malformed"
-        ) from exc
+        raise _not_a_chunk() from exc
+
+
+def _not_a_chunk() -> ProviderError:
+    return ProviderError(
+        "The provider sent a malformed event that is not a chat-completions chunk.", kind="malformed"
+    )
 
 
 def _in_band_error(error: _Error) -> ProviderError:

@@ -194,7 +194,7 @@ def test_a_payload_that_is_not_json_is_a_malformed_event(payload: str) -> None:
     with pytest.raises(ProviderError) as raised:
         ChunkReader().read(payload)
 
-    assert raised.value.message.startswith("The provider sent a malformed event")
+    assert raised.value.message == "The provider sent a malformed event that is not JSON."
     assert not raised.value.retryable
 
 
@@ -213,5 +213,5 @@ def test_a_payload_of_the_wrong_shape_is_a_malformed_event(payload: str) -> None
     with pytest.raises(ProviderError) as raised:
         ChunkReader().read(payload)
 
-    assert raised.value.message.startswith("The provider sent a malformed event")
+    assert raised.value.message == "The provider sent a malformed event that is not a chat-completions chunk."
     assert not raised.value.retryable
