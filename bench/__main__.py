@@ -16,6 +16,7 @@ from typing import Any
 
 from bench import cluster, live, report, screen
 from bench.common import BUDGET, FIVE, ROOT, app_env, machine, median, migrate, pct
+from bench.simproc import SimulatorProcess
 
 
 def fidelity(timelines: list[live.Timeline]) -> dict[str, Any]:
@@ -43,7 +44,9 @@ def fidelity(timelines: list[live.Timeline]) -> dict[str, Any]:
                 rf'</div><div id="{prefix}-tail" hx-swap-oob="innerHTML">',
                 re.DOTALL,
             )
-            blocks = "".join(found.group(1) for _, html in t.text_frames(seat) for found in pattern.finditer(html))
+            blocks = "".join(
+                found.group(1) for _, html in t.text_frames(seat) for found in pattern.finditer(html)
+            )
             settled, whole_tail = StreamingMarkdown().feed(answers[seat].text)
             checked += 1
             # The last tokens may reach the page in the column's final frame (its saved text), so:
@@ -107,7 +110,7 @@ async def live_benchmarks(
     t0 = time.monotonic()
     timelines = [await user.run(budget, BUDGET, sim) for _ in range(runs)]
     cpu1 = live.cpu_of(daphne.pid)
-    tokens = sum(r.completion_tokens for r in sim.requests if r.received_at >= t0)
+    tokens = sum(r.completion_tokens for r in sim.requests_after(t0))
     results["single"] = {
         "runs": runs,
         "ratios": [t.wall / t.critical for t in timelines],
@@ -144,7 +147,7 @@ async def live_benchmarks(
         t1 = time.monotonic()
         await live.relay_workload(port, timelines, 3)
         rcpu1 = live.cpu_of(relay.pid)
-        rtokens = sum(r.completion_tokens for r in sim.requests if r.received_at >= t1)
+        rtokens = sum(r.completion_tokens for r in sim.requests_after(t1))
         results["cpu_relay"] = {
             "cpu_s": rcpu1 - rcpu0,
             "tokens": rtokens,
@@ -246,10 +249,8 @@ def main() -> None:
         "quick": args.quick,
         "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
     }
-    from chat.simulator import SimulatorThread
-
     if "live" in args.only:
-        with SimulatorThread(time_scale=1.0) as sim:
+        with SimulatorProcess() as sim:
             database = scratch / "live.sqlite3"
             migrate(database, sim.base_url)
             os.environ.update(app_env(database, sim.base_url))

@@ -1,7 +1,7 @@
 """Benchmarks 1-4 and 7, measured from the outside: Daphne in a subprocess, a websocket client here.
 
-The simulator runs in a thread of this process, so its request log (time.monotonic()) and the
-client's arrival times share one clock.
+The simulator runs in a process of its own (bench/simproc.py), so it shares no GIL with the
+client; its request log and the client's arrival times share one clock, time.monotonic().
 """
 
 from __future__ import annotations
@@ -202,9 +202,7 @@ class User:
                     finished = True  # the final snapshot
         # This run's requests: those received after the POST, in order (seats, judge, writer).
         records = [
-            r
-            for r in sim.requests
-            if r.received_at >= t_post and r.finished_at is not None and nonce in json.dumps(r.body)
+            r for r in sim.requests_after(t_post) if r.finished_at is not None and nonce in json.dumps(r.body)
         ]
         timeline.order(records)
         return timeline
