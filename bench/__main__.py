@@ -163,6 +163,10 @@ async def live_benchmarks(
     five = user.panel_id(await user.home(), "Five")
     live.configure_five(sim, tokens=60 if quick else 250)
     results["capacity"] = await capacity(user, five, sim, [2] if quick else [5, 10, 20], [daphne.pid])
+    # The same load arriving as people do, a send every 100 ms, rather than all in one instant.
+    results["capacity_apart"] = await capacity(
+        user, five, sim, [2] if quick else [20], [daphne.pid], apart=0.1
+    )
     await user.close()
 
     # 4, scale-out: the same load on two web processes and two run workers (PostgreSQL, Redis).
@@ -185,11 +189,23 @@ async def live_benchmarks(
 
 
 async def capacity(
-    user: live.User, panel: str, sim: Any, sizes: list[int], pids: list[int], bases: list[str] | None = None
+    user: live.User,
+    panel: str,
+    sim: Any,
+    sizes: list[int],
+    pids: list[int],
+    bases: list[str] | None = None,
+    apart: float = 0.0,
 ) -> list[dict[str, Any]]:
     """N runs at once, one client each (the same account), for each N; CPU summed over `pids`.
-    With several web processes (`bases`), the clients are spread over them in turn."""
+    With several web processes (`bases`), the clients are spread over them in turn. All N send
+    in the same instant unless `apart` spaces their sends by that many seconds."""
     bases = bases or [user.base]
+
+    async def arrive(u: live.User, i: int) -> live.Timeline:
+        await asyncio.sleep(i * apart)
+        return await u.run(panel, FIVE, sim)
+
     figures = []
     for n in sizes:
         users = [live.User(bases[i % len(bases)]) for i in range(n)]
@@ -197,7 +213,7 @@ async def capacity(
             u.http.cookies.update(user.http.cookies)
         cpu0 = sum(live.cpu_of(pid) for pid in pids)
         started = time.monotonic()
-        batch = await asyncio.gather(*(u.run(panel, FIVE, sim) for u in users), return_exceptions=True)
+        batch = await asyncio.gather(*(arrive(u, i) for i, u in enumerate(users)), return_exceptions=True)
         elapsed = time.monotonic() - started
         cpu1 = sum(live.cpu_of(pid) for pid in pids)
         ok = [t for t in batch if isinstance(t, live.Timeline)]
@@ -205,9 +221,13 @@ async def capacity(
         for u in users:
             await u.close()
         ratios = [t.wall / t.critical for t in ok if len(t.records) >= 7]
+        stages = [t.stages_ms() for t in ok if len(t.records) >= 7]
         figures.append(
             {
                 "n": n,
+                "apart_s": apart,
+                "post_ms_p50": median([x["post"] for x in stages]),
+                "post_ms_max": max((x["post"] for x in stages), default=float("nan")),
                 "completed": len(ok),
                 "errors": errors,
                 "ratio_p50": median(ratios),

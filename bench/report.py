@@ -91,13 +91,19 @@ def render(r: dict[str, Any]) -> str:
             f"max {g['max']:.0f} ms (p99 {g['p99']:.0f}, p50 {g['p50']:.0f})",
             g["max"] <= 150,
         )
-    for c in r.get("capacity", []):
+    for c in r.get("capacity", []) + r.get("capacity_apart", []):
+        arrival = f", sent {c['apart_s'] * 1000:.0f} ms apart" if c.get("apart_s") else ", all sent at once"
+        post = (
+            f"; POST answered p50 {c['post_ms_p50']:.0f} / max {c['post_ms_max']:.0f} ms"
+            if "post_ms_p50" in c
+            else ""
+        )
         row(
-            f"4. {c['n']} concurrent runs (5 seats × 50 tok/s), overhead per run",
+            f"4. {c['n']} concurrent runs (5 seats × 50 tok/s{arrival}), overhead per run",
             "p95 ≤ 1.05",
             f"p50 {c['ratio_p50']:.4f}, p95 {c['ratio_p95']:.4f}; "
             f"first token +{c['ttft_ms_p50']:.0f}/{c['ttft_ms_p95']:.0f} ms p50/p95; "
-            f"Daphne {c['daphne_cpu_pct']:.0f}% CPU; {c['completed']}/{c['n']} completed",
+            f"Daphne {c['daphne_cpu_pct']:.0f}% CPU; {c['completed']}/{c['n']} completed{post}",
             c["ratio_p95"] <= 1.05 and c["completed"] == c["n"],
         )
     inproc = r.get("inproc", {})
