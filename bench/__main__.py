@@ -181,6 +181,7 @@ async def live_benchmarks(
         five = first.panel_id(await first.home(), "Five")
         sizes = [2] if quick else [10, 20]
         figures = await capacity(first, five, sim, sizes, processes.pids(), bases=processes.urls)
+        figures += await capacity(first, five, sim, sizes[-1:], processes.pids(), processes.urls, apart=0.1)
         results["capacity_cluster"] = {**cluster.describe(), "batches": figures}
         await first.close()
     finally:

@@ -124,8 +124,10 @@ def render(r: dict[str, Any]) -> str:
             None,
         )
     for c in scaled.get("batches", []):
+        arrival = f", sent {c['apart_s'] * 1000:.0f} ms apart" if c.get("apart_s") else ", all sent at once"
         row(
-            f"4. Scale-out: {c['n']} concurrent runs on 2 web processes + 2 workers (PostgreSQL, Redis)",
+            f"4. Scale-out: {c['n']} concurrent runs on 2 web processes + 2 workers "
+            f"(PostgreSQL, Redis{arrival})",
             "p95 ≤ 1.05",
             f"p50 {c['ratio_p50']:.4f}, p95 {c['ratio_p95']:.4f}; "
             f"first token +{c['ttft_ms_p50']:.0f}/{c['ttft_ms_p95']:.0f} ms p50/p95; "
