@@ -182,7 +182,7 @@ async def live_benchmarks(
         sizes = [2] if quick else [10, 20]
         figures = await capacity(first, five, sim, sizes, processes.pids(), bases=processes.urls)
         figures += await capacity(first, five, sim, sizes[-1:], processes.pids(), processes.urls, apart=0.1)
-        results["capacity_cluster"] = {**cluster.describe(), "batches": figures}
+        results["capacity_cluster"] = {**processes.layout, "batches": figures}
         await first.close()
     finally:
         await asyncio.to_thread(processes.stop)

@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import redis
@@ -76,6 +75,13 @@ class Cluster:
         else:
             raise RuntimeError(f"the cluster did not start (exit code {self.process.poll()})")
         self.urls = [f"http://127.0.0.1:{port}" for _, port in sorted(ports.items())]
+        # What was measured, for the report.
+        self.layout = {
+            "database": DATABASE_URL,
+            "redis": REDIS_URL,
+            "web_processes": webs,
+            "workers": workers,
+        }
         self.drain = subprocess.Popen(["cat"], stdin=self.process.stdout, stdout=log.open("w"))
 
     def pids(self) -> list[int]:
@@ -87,7 +93,3 @@ class Cluster:
         self.process.send_signal(2)  # Ctrl-C: the launcher stops its children in order
         self.process.wait(timeout=30)
         self.drain.wait(timeout=10)
-
-
-def describe() -> dict[str, Any]:
-    return {"database": DATABASE_URL, "redis": REDIS_URL, "web_processes": 2, "workers": 2}

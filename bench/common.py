@@ -25,6 +25,8 @@ FIVE = [
 ]
 JUDGE = "google/gemini-3-flash-preview"
 PROMPT = "How should a team of five plan a database migration?"
+# The benchmark accounts' password (scratch databases only).
+PASSWORD = "correct-horse-battery-9"
 
 
 def app_env(database: Path, simulator_url: str) -> dict[str, str]:

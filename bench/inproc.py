@@ -14,7 +14,6 @@ import itertools
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -25,25 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import BUDGET, FIVE, JUDGE, PROMPT, ROOT, pct
-
-
-def start_simulator(changes: dict[str, dict[str, Any]]) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.simproc", json.dumps(changes)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    return process, process.stdout.readline().strip()
-
-
-def stop_simulator(process: subprocess.Popen[str]) -> None:
-    assert process.stdin is not None
-    process.stdin.close()
-    process.wait(timeout=10)
+from bench.common import BUDGET, FIVE, JUDGE, PROMPT, pct
+from bench.simproc import SimulatorProcess
 
 
 def setup() -> Any:
@@ -346,43 +328,31 @@ def main() -> None:
     }
     five_50[JUDGE] = {"ttft_s": 0.4, "tokens_per_second": 120, "answer_tokens": 300}
     # One simulator per configuration; each in its own process.
-    process, url = start_simulator(fast)
-    os.environ["FUSIONROOM_SIMULATOR_URL"] = url
-    user, budget, five = setup()
-    try:
+    with SimulatorProcess(fast) as sim:
+        os.environ["FUSIONROOM_SIMULATOR_URL"] = sim.base_url
+        user, budget, five = setup()
         results["writes"] = asyncio.run(writes_per_token(user, budget, 1 if quick else 3))
         _lap("writes", since)
-    finally:
-        stop_simulator(process)
     # Later simulators: the app reads the URL from settings on each run.
     from django.conf import settings
 
-    process, url = start_simulator(instant)
-    settings.FUSIONROOM_SIMULATOR_URL = url
-    try:
+    with SimulatorProcess(instant) as sim:
+        settings.FUSIONROOM_SIMULATOR_URL = sim.base_url
         sizes = (10, 2) if quick else (1000, 20)  # runs, and a reading after every so many
         results["growth"] = asyncio.run(growth(user, budget, *sizes))
         _lap("growth", since)
-    finally:
-        stop_simulator(process)
-    process, url = start_simulator(slow)
-    settings.FUSIONROOM_SIMULATOR_URL = url
-    try:
+    with SimulatorProcess(slow) as sim:
+        settings.FUSIONROOM_SIMULATOR_URL = sim.base_url
         results["memory"] = asyncio.run(memory_per_run(user, five, 2 if quick else 10))
         _lap("memory", since)
-    finally:
-        stop_simulator(process)
-    process, url = start_simulator(five_50)
-    settings.FUSIONROOM_SIMULATOR_URL = url
-    try:
+    with SimulatorProcess(five_50) as sim:
+        settings.FUSIONROOM_SIMULATOR_URL = sim.base_url
         results["lag"] = [asyncio.run(loop_lag(user, five, n)) for n in ([2] if quick else [5, 10, 20])]
         _lap("lag", since)
-        # Writes per token at real pace (the save clock ticks every 0.5 s while tokens flow).
+        # Writes per token at real pace (the save clock ticks every second while tokens flow).
         if not quick:
             results["writes_paced"] = asyncio.run(writes_per_token(user, budget, 1))
         _lap("writes_paced", since)
-    finally:
-        stop_simulator(process)
     print(json.dumps(results, default=str))
 
 

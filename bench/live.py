@@ -19,9 +19,8 @@ from typing import Any
 import aiohttp
 import httpx
 
-from bench.common import BUDGET, FIVE, JUDGE, PROMPT, ROOT, app_env, proc_cpu_seconds
+from bench.common import BUDGET, FIVE, JUDGE, PASSWORD, PROMPT, ROOT, app_env, proc_cpu_seconds
 
-PASSWORD = "correct-horse-battery-9"
 _NONCE = 0
 
 

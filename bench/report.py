@@ -13,6 +13,21 @@ def _ok(passed: bool | None) -> str:
     return "n/a" if passed is None else ("**pass**" if passed else "**MISS**")
 
 
+def _capacity_row(c: dict[str, Any], where: str, whose_cpu: str) -> tuple[str, str, str, str]:
+    arrival = f"sent {c['apart_s'] * 1000:.0f} ms apart" if c.get("apart_s") else "all sent at once"
+    post = ""
+    if "post_ms_p50" in c:
+        post = f"; POST answered p50 {c['post_ms_p50']:.0f} / max {c['post_ms_max']:.0f} ms"
+    return (
+        f"4. {c['n']} concurrent runs{where} (5 seats × 50 tok/s, {arrival}), overhead per run",
+        "p95 ≤ 1.05",
+        f"p50 {c['ratio_p50']:.4f}, p95 {c['ratio_p95']:.4f}; "
+        f"first token +{c['ttft_ms_p50']:.0f}/{c['ttft_ms_p95']:.0f} ms p50/p95; "
+        f"{whose_cpu} {c['daphne_cpu_pct']:.0f}% CPU; {c['completed']}/{c['n']} completed{post}",
+        _ok(c["ratio_p95"] <= 1.05 and c["completed"] == c["n"]),
+    )
+
+
 def render(r: dict[str, Any]) -> str:
     m = r["machine"]
     rows: list[tuple[str, str, str, str]] = []
@@ -92,20 +107,7 @@ def render(r: dict[str, Any]) -> str:
             g["max"] <= 150,
         )
     for c in r.get("capacity", []) + r.get("capacity_apart", []):
-        arrival = f", sent {c['apart_s'] * 1000:.0f} ms apart" if c.get("apart_s") else ", all sent at once"
-        post = (
-            f"; POST answered p50 {c['post_ms_p50']:.0f} / max {c['post_ms_max']:.0f} ms"
-            if "post_ms_p50" in c
-            else ""
-        )
-        row(
-            f"4. {c['n']} concurrent runs (5 seats × 50 tok/s{arrival}), overhead per run",
-            "p95 ≤ 1.05",
-            f"p50 {c['ratio_p50']:.4f}, p95 {c['ratio_p95']:.4f}; "
-            f"first token +{c['ttft_ms_p50']:.0f}/{c['ttft_ms_p95']:.0f} ms p50/p95; "
-            f"Daphne {c['daphne_cpu_pct']:.0f}% CPU; {c['completed']}/{c['n']} completed{post}",
-            c["ratio_p95"] <= 1.05 and c["completed"] == c["n"],
-        )
+        rows.append(_capacity_row(c, "", "Daphne"))
     inproc = r.get("inproc", {})
     for lag in inproc.get("lag", []):
         row(
@@ -124,16 +126,8 @@ def render(r: dict[str, Any]) -> str:
             None,
         )
     for c in scaled.get("batches", []):
-        arrival = f", sent {c['apart_s'] * 1000:.0f} ms apart" if c.get("apart_s") else ", all sent at once"
-        row(
-            f"4. Scale-out: {c['n']} concurrent runs on 2 web processes + 2 workers "
-            f"(PostgreSQL, Redis{arrival})",
-            "p95 ≤ 1.05",
-            f"p50 {c['ratio_p50']:.4f}, p95 {c['ratio_p95']:.4f}; "
-            f"first token +{c['ttft_ms_p50']:.0f}/{c['ttft_ms_p95']:.0f} ms p50/p95; "
-            f"all processes {c['daphne_cpu_pct']:.0f}% CPU; {c['completed']}/{c['n']} completed",
-            c["ratio_p95"] <= 1.05 and c["completed"] == c["n"],
-        )
+        layout = ", scale-out: 2 web processes + 2 workers, PostgreSQL, Redis"
+        rows.append(_capacity_row(c, layout, "all processes"))
     for key, label in (("writes", "instant simulator"), ("writes_paced", "real pace")):
         if key in inproc:
             w = inproc[key]

@@ -16,10 +16,9 @@ import os
 import time
 from typing import Any
 
-from bench.common import BUDGET, PROMPT
+from bench.common import BUDGET, PASSWORD, PROMPT
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-PASSWORD = "correct-horse-battery-9"
 
 OBSERVER = """
 window.__onScreen = {};

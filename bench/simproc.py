@@ -15,6 +15,7 @@ import sys
 from types import SimpleNamespace
 from typing import Any
 
+from bench.common import ROOT
 from chat.simulator import SimulatorThread
 
 _RECORD_FIELDS = ("model", "body", "received_at", "first_token_at", "finished_at", "completion_tokens")
@@ -52,9 +53,10 @@ class SimulatorProcess:
     """The client's side: the same steering as a SimulatorThread, over the child's stdin/stdout.
     Each call is a blocking round trip of a millisecond or so, made between runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, changes: dict[str, dict[str, Any]] | None = None) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.simproc"],
+            [sys.executable, "-m", "bench.simproc", json.dumps(changes or {})],
+            cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

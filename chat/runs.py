@@ -453,15 +453,7 @@ class Loaded:
 def _load(run_id: int) -> Loaded:
     run = Run.objects.select_related("turn__conversation__owner").get(pk=run_id)
     conversation = run.turn.conversation
-    return Loaded(
-        run=run,
-        answers=list(run.answers.order_by("index")),
-        messages=[
-            *conversation.thread_messages(before=run.turn),
-            {"role": "user", "content": run.turn.prompt},
-        ],
-        endpoints=endpoints_for(conversation.owner),
-    )
+    return _loaded(run, conversation.thread_messages(before=run.turn), endpoints_for(conversation.owner))
 
 
 def loaded_new_run(run: Run, thread: list[dict[str, str]], owner: Any) -> Loaded | None:
@@ -472,6 +464,10 @@ def loaded_new_run(run: Run, thread: list[dict[str, str]], owner: Any) -> Loaded
         endpoints = endpoints_for(owner)
     except KeyUnavailable:
         return None
+    return _loaded(run, thread, endpoints)
+
+
+def _loaded(run: Run, thread: list[dict[str, str]], endpoints: list[Endpoint]) -> Loaded:
     return Loaded(
         run=run,
         answers=list(run.answers.order_by("index")),

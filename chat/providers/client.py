@@ -61,14 +61,13 @@ def create_http_client() -> httpx.AsyncClient:
     httpx's API over aiohttp's connections: every streamed token is one read, and httpcore's
     reads through anyio cost about twice aiohttp's (bench/README.md, CPU per token).
     """
+    # Proxies, netrc credentials and CA bundles come from our configuration, not from whatever
+    # environment the server was started in: trust_env is off for the transport and the client.
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     return httpx.AsyncClient(
-        # Proxies, netrc credentials and CA bundles come from our configuration, not from
-        # whatever environment the server was started in.
         transport=AiohttpTransport(limits=limits, trust_env=False),
         # A streamed answer may pause while a model thinks: reads get two minutes, the rest less.
         timeout=httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0),
-        limits=limits,
         trust_env=False,
     )
 
