@@ -11,4 +11,4 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         # Sign-out and password changes close the user's open run sockets; failed sign-ins are counted.
-        from chat import signals, signin_limit  # noqa: F401
+        from chat import signals  # noqa: F401

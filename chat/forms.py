@@ -6,16 +6,10 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import UserCreationForm
 
 from chat.models import Panel, ProviderEndpoint, SpendBudget
 
 MAX_PROMPT_CHARS = settings.FUSIONROOM_MAX_PROMPT_CHARS
-
-
-class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
-    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined,misc]
-        fields = ("username",)
 
 
 class MessageForm(forms.Form):

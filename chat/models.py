@@ -12,8 +12,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 
-from chat import crypto
-from chat.endpoint_config import (
+from chat.endpoints import crypto
+from chat.endpoints.config import (
     ENDPOINT_NAME_RULES,
     RESERVED_ENDPOINT_NAMES,
     check_base_url,

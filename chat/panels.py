@@ -8,7 +8,7 @@ from typing import Any
 from django.http import QueryDict
 from pydantic import ValidationError
 
-from chat.catalog import Catalog, Estimate, estimate_run
+from chat.endpoints.catalog import Catalog, Estimate, estimate_run
 from chat.fusion.request import MAX_SEATS, MIN_SEATS
 from chat.models import Panel
 from chat.webtools import DomainPolicy

@@ -6,7 +6,7 @@ from django.urls import path
 
 from chat.consumers import RunConsumer
 from chat.runs import RUNS_CHANNEL
-from chat.worker import RunWorkerConsumer
+from chat.runs.worker import RunWorkerConsumer
 
 websocket_urlpatterns = [
     path("ws/runs/<int:run_id>/", RunConsumer.as_asgi()),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from chat import history_views, panel_views, settings_views, share_views, views
-from chat.auth_views import SignInView
+from chat.views import chat as views
+from chat.views import history as history_views
+from chat.views import panels as panel_views
+from chat.views import settings as settings_views
+from chat.views import share as share_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -25,11 +27,6 @@ urlpatterns = [
     path("panels/builder/", panel_views.builder_update, name="builder_update"),
     path("panels/save/", panel_views.panel_save, name="panel_save"),
     path("catalog/", panel_views.catalog_list, name="catalog"),
-    path("accounts/signup/", views.sign_up, name="signup"),
-    path("accounts/login/", SignInView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
-    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("settings/", settings_views.settings_page, name="settings"),
     path("settings/budget/", settings_views.set_budget, name="settings_budget"),
     path("settings/keys/<slug:endpoint>/", settings_views.set_key, name="settings_key"),
@@ -51,7 +48,7 @@ urlpatterns = [
     path("c/<int:pk>/spend/", history_views.conversation_spend_view, name="conversation_spend"),
 ]
 
-# Sharing, export and import (chat/share_views.py).
+# Sharing, export and import (chat/views/share.py).
 urlpatterns += [
     path("c/<int:pk>/share/", share_views.create_share_link, name="share_create"),
     path("c/<int:pk>/share/<int:link_pk>/revoke/", share_views.revoke_share_link, name="share_revoke"),

@@ -15,7 +15,7 @@ from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  #
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from chat.routing import channel_routes, websocket_urlpatterns  # noqa: E402
-from chat.startup import RecoverRunsOnStart  # noqa: E402
+from chat.runs.startup import RecoverRunsOnStart  # noqa: E402
 
 application = RecoverRunsOnStart(
     ProtocolTypeRouter(

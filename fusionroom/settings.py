@@ -8,7 +8,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from chat.endpoint_config import load_configured_endpoints
+from chat.endpoints.config import load_configured_endpoints
 from fusionroom.env import env_bool, env_float, env_int, env_list, env_str
 from fusionroom.security import (
     allowed_hosts_problem,
@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
+    "accounts",
     "chat",
 ]
 
@@ -167,7 +168,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Django's ModelBackend with the sign-in limit in front: past it, no password is checked.
-AUTHENTICATION_BACKENDS = ["chat.signin_limit.SignInLimitBackend"]
+AUTHENTICATION_BACKENDS = ["accounts.signin_limit.SignInLimitBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -207,7 +208,7 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
-# Sign-in attempts (chat/signin_limit.py): after this many failures for one username, or from
+# Sign-in attempts (accounts/signin_limit.py): after this many failures for one username, or from
 # one address, within the window, sign-in is refused until the window has passed.
 FUSIONROOM_SIGNIN_MAX_FAILURES = env_int("FUSIONROOM_SIGNIN_MAX_FAILURES", 5)
 FUSIONROOM_SIGNIN_MAX_FAILURES_PER_IP = env_int("FUSIONROOM_SIGNIN_MAX_FAILURES_PER_IP", 20)

@@ -196,7 +196,7 @@ class RoundRobinProxy:
 def prepare(env: dict[str, str]) -> None:
     """Migrate, and make development's key files once, before several processes race to."""
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True)
-    touch_keys = "from chat.crypto import encryption_keys; encryption_keys()"
+    touch_keys = "from chat.endpoints.crypto import encryption_keys; encryption_keys()"
     subprocess.run([PYTHON, "manage.py", "shell", "-v", "0", "-c", touch_keys], cwd=ROOT, env=env, check=True)
 
 

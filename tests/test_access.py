@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLPattern, reverse
 
+from accounts import urls as accounts_urls
 from chat import runs, sharing
 from chat import urls as chat_urls
 from chat.models import (
@@ -144,9 +145,8 @@ PAYLOAD = {
 
 
 def every_chat_url_name() -> set[str]:
-    return {
-        pattern.name for pattern in chat_urls.urlpatterns if isinstance(pattern, URLPattern) and pattern.name
-    }
+    patterns = [*chat_urls.urlpatterns, *accounts_urls.urlpatterns]
+    return {pattern.name for pattern in patterns if isinstance(pattern, URLPattern) and pattern.name}
 
 
 def snapshot() -> dict[str, list[dict[str, Any]]]:

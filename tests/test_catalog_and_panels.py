@@ -8,7 +8,7 @@ import pytest
 import pytest_asyncio
 from django.http import QueryDict
 
-from chat.catalog import Catalog, CatalogEntry, catalog_cache, estimate_run, load_catalog
+from chat.endpoints.catalog import Catalog, CatalogEntry, catalog_cache, estimate_run, load_catalog
 from chat.panels import Draft
 from chat.providers.types import Endpoint, ModelInfo
 from chat.simulator import Simulator

@@ -18,8 +18,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from chat import crypto
-from chat.crypto import KeyUnavailable
+from chat.endpoints import crypto
+from chat.endpoints.crypto import KeyUnavailable
 from chat.models import ProviderEndpoint, UserProviderKey
 
 SENTINEL = "sk-SENTINEL-5f1e0c"

@@ -18,9 +18,9 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
 from chat import runs
-from chat.crypto import KeyUnavailable
-from chat.endpoint_config import load_configured_endpoints
-from chat.endpoints import (
+from chat.endpoints.config import load_configured_endpoints
+from chat.endpoints.crypto import KeyUnavailable
+from chat.endpoints.resolve import (
     client_for,
     default_endpoint_name,
     endpoints_for,
@@ -409,7 +409,7 @@ async def test_a_users_key_never_reaches_the_logs_the_frames_or_the_saved_run(
 
 
 def test_runs_call_models_through_the_configured_timeouts_and_retries(settings: Any) -> None:
-    from chat.endpoints import client_for
+    from chat.endpoints.resolve import client_for
     from chat.providers.resilience import ResilientClient
     from chat.providers.types import Endpoint
 

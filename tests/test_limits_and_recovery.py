@@ -16,10 +16,10 @@ from django.test import Client
 from django.utils import timezone
 
 from chat import runs
-from chat.limits import LimitReached, check_can_start
 from chat.live import LiveRun
 from chat.models import Panel, Run, SeatAnswer, SpendBudget
 from chat.runs import Pacing, mark_interrupted, mark_interrupted_at_startup, wait_for_run
+from chat.runs.gate import LimitReached, check_can_start
 from tests.fakes import JUDGE, SEATS, WRITER, FakeModelClient, analysis_json, answer
 
 

@@ -29,7 +29,7 @@ from django.utils import timezone
 from chat import runs
 from chat.models import Run, SeatAnswer
 from chat.runs import RUNS_CHANNEL, Pacing, control_group, frame_message, snapshot_message, wait_for_run
-from chat.worker import RunWorkerConsumer
+from chat.runs.worker import RunWorkerConsumer
 from fusionroom.asgi import application
 from tests.fakes import JUDGE, SEATS, WRITER, FakeModelClient, Gate, analysis_json, answer
 from tests.layer import Message, is_final, listen, receive_until

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from chat.models import Run
-from chat.web import search_configured, toolbox_for
+from chat.runs.toolbox import search_configured, toolbox_for
 
 
 def test_demo_mode_searches_the_simulators_own_little_web(settings: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chat.endpoints import default_endpoint
+from chat.endpoints.resolve import default_endpoint
 from chat.fusion.request import MAX_SEATS, MIN_SEATS, FusionRequest
 from chat.models import Panel
 from chat.providers.catalog import fetch_catalog

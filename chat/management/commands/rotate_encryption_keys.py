@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from chat import crypto
+from chat.endpoints import crypto
 from chat.models import EncryptedKeyMixin, ProviderEndpoint, UserProviderKey
 
 

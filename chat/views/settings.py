@@ -16,12 +16,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chat.crypto import KeyUnavailable
-from chat.endpoints import server_endpoints
+from chat.endpoints.crypto import KeyUnavailable
+from chat.endpoints.resolve import server_endpoints
 from chat.forms import BudgetForm, OwnEndpointForm, ProviderKeyForm
-from chat.limits import period_start, spent_since
 from chat.models import ProviderEndpoint, SpendBudget, UserProviderKey
 from chat.providers.types import Endpoint
+from chat.runs.gate import period_start, spent_since
 
 SETTINGS = "chat/settings.html"
 ENDPOINT_PAGE = "chat/settings_endpoint.html"

@@ -1,15 +1,19 @@
-"""Sign-in: Django's LoginView, saying so when too many failed attempts pause it (chat/signin_limit.py)."""
+"""Sign-up, and sign-in: Django's LoginView, saying so when failed attempts pause it (signin_limit)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import login
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
-from chat import signin_limit
+from accounts import signin_limit
+from accounts.forms import SignUpForm
 
 
 def _refused_form(form_class: type[AuthenticationForm]) -> type[AuthenticationForm]:
@@ -36,3 +40,15 @@ class SignInView(LoginView):
         response = self.render_to_response(self.get_context_data(form=form), status=429)
         response["Retry-After"] = str(signin_limit.window_seconds())
         return response
+
+
+@require_http_methods(["GET", "POST"])
+def sign_up(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user)
+        return redirect("home")
+    return render(request, "registration/signup.html", {"form": form})

@@ -26,9 +26,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from chat.catalog import load_catalog
-from chat.crypto import KeyUnavailable
-from chat.endpoints import client_for, endpoints_for
+from chat.endpoints.catalog import load_catalog
+from chat.endpoints.crypto import KeyUnavailable
+from chat.endpoints.resolve import client_for, endpoints_for
 from chat.fusion.events import CallStats, Event
 from chat.fusion.pipeline import run_fusion
 from chat.fusion.request import FusionRequest, ReusedAnswer
@@ -36,7 +36,7 @@ from chat.live import LiveRun
 from chat.models import Panel, Run, SeatAnswer, Turn
 from chat.providers.protocol import ModelClient
 from chat.providers.types import Endpoint, ModelInfo
-from chat.web import toolbox_for
+from chat.runs.toolbox import toolbox_for
 
 logger = logging.getLogger(__name__)
 

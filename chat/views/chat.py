@@ -1,4 +1,4 @@
-"""Views of the chat app: the chatroom, sending a message, stopping a run, signing up."""
+"""The chatroom: its pages, sending a message, retrying, re-running and stopping a run."""
 
 from __future__ import annotations
 
@@ -7,19 +7,21 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from chat import endpoints, history_views, limits, runs
-from chat.catalog import Catalog, estimate_run, load_catalog
-from chat.forms import MessageForm, SignUpForm
+from chat import runs
+from chat.endpoints import resolve as endpoints
+from chat.endpoints.catalog import Catalog, estimate_run, load_catalog
+from chat.forms import MessageForm
 from chat.models import Conversation, Panel, Run, SpendBudget, Turn
 from chat.providers.types import Endpoint
+from chat.runs import gate as limits
+from chat.views import history as history_views
 
 
 def _chat_context(
@@ -219,15 +221,3 @@ async def stop_run(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such run.")
     await runs.request_stop(pk)
     return HttpResponse(status=204)
-
-
-@require_http_methods(["GET", "POST"])
-def sign_up(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("home")
-    form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user)
-        return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})

@@ -12,13 +12,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import endpoints
-from chat.catalog import Catalog, load_catalog
-from chat.crypto import KeyUnavailable
+from chat.endpoints import resolve as endpoints
+from chat.endpoints.catalog import Catalog, load_catalog
+from chat.endpoints.crypto import KeyUnavailable
 from chat.fusion.request import MAX_SEATS
 from chat.models import Panel
 from chat.panels import Draft
-from chat.web import search_configured
+from chat.runs.toolbox import search_configured
 
 BUILDER = "chat/builder.html"
 

@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from chat.crypto import KeyUnavailable
+from chat.endpoints.crypto import KeyUnavailable
 from chat.models import ProviderEndpoint, UserProviderKey
 from chat.providers.client import ModelRouter, OpenAICompatibleClient, get_http_client
 from chat.providers.policy import RetryPolicy, Timeouts
