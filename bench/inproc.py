@@ -1,5 +1,5 @@
 """In-process benchmarks (5, 6, the event-loop lag probe of 4, and 8): runs executed by
-chat.runs.start_run in this process's event loop, exactly as Daphne's loop executes them, with the
+chat.runs.dispatch in this process's event loop, exactly as Daphne's loop executes them, with the
 simulator in a separate process so that it shares no GIL with what is measured.
 
 Prints one JSON line of results last.
@@ -46,19 +46,19 @@ def setup() -> Any:
 
 
 def new_run(user: Any, panel: Any) -> int:
-    from chat import runs
     from chat.models import Conversation
+    from chat.runs import creation
 
     conversation = Conversation.objects.create(owner=user)
-    return int(runs.create_turn_and_run(conversation, PROMPT, panel, simulated=True).pk)
+    return int(creation.create_turn_and_run(conversation, PROMPT, panel, simulated=True).pk)
 
 
 async def run_to_end(run_id: int) -> None:
-    from chat import runs
+    from chat.runs import dispatch
 
-    runs.start_run(run_id)
+    dispatch.dispatch(run_id)
     await asyncio.sleep(0)
-    await runs.wait_for_run(run_id)
+    await dispatch.wait_for_run(run_id)
 
 
 # -- 5: writes per token, and which threads query ----------------------------------------------
@@ -123,8 +123,8 @@ async def writes_per_token(user: Any, panel: Any, count: int) -> dict[str, Any]:
 async def memory_per_run(user: Any, panel: Any, k: int) -> dict[str, Any]:
     from asgiref.sync import sync_to_async
 
-    from chat import runs
     from chat.models import SeatAnswer
+    from chat.runs import dispatch
 
     ids = [await sync_to_async(new_run)(user, panel) for _ in range(k)]
     await run_to_end(await sync_to_async(new_run)(user, panel))  # warm every import and cache
@@ -132,19 +132,19 @@ async def memory_per_run(user: Any, panel: Any, k: int) -> dict[str, Any]:
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     for run_id in ids:
-        runs.start_run(run_id)
+        dispatch.dispatch(run_id)
     await asyncio.sleep(4.0)  # mid-stream: the seats are slow and long (see the simulator config)
     gc.collect()
     held = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     for run_id in ids:
-        await runs.request_stop(run_id)
+        await dispatch.request_stop(run_id)
     # Stop is asked, but the runs are not awaited past 15 s (see README: Stop in-process).
     stopped_at = time.monotonic()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(15):
             for run_id in ids:
-                await runs.wait_for_run(run_id)
+                await dispatch.wait_for_run(run_id)
     stop_seconds = time.monotonic() - stopped_at
     texts = [a.text async for a in SeatAnswer.objects.filter(run_id__in=ids)]
     text_bytes = sum(len(t.encode()) for t in texts) / k

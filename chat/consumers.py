@@ -7,26 +7,22 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.utils.html import escape
+from django.urls import reverse
 
 from chat.models import Run
-from chat.runs import control_group
-from chat.signals import session_group, user_group
-
-# Close codes in the private range, so the page can tell why it was refused.
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_NOT_FOUND = 4404
-# The session behind the socket ended (signed out, password changed): sign in again to follow.
-CLOSE_SIGNED_OUT = 4440
-MAX_FRAME_BYTES = 4096
-
-
-def error_frame(message: str) -> str:
-    return f'<div id="live-error" hx-swap-oob="innerHTML">{escape(message)}</div>'
+from chat.runs import protocol
+from chat.runs.protocol import (
+    CLOSE_NOT_FOUND,
+    CLOSE_SIGNED_OUT,
+    CLOSE_UNAUTHENTICATED,
+    MAX_CLIENT_MESSAGE_BYTES,
+    error_frame,
+)
 
 
 @database_sync_to_async
-def _run_status(run_id: int, user: Any) -> str | None:
+def run_status(run_id: int, user: Any) -> str | None:
+    """The run's status if `user` may watch it (theirs), else None: another's looks missing."""
     run = Run.objects.for_user(user).filter(pk=run_id).only("status").first()
     return run.status if run else None
 
@@ -40,14 +36,16 @@ class RunConsumer(AsyncWebsocketConsumer):
     last_seq: int | None = None
     # The session's and the user's groups, told to close when either ends (chat/signals.py).
     account_groups: tuple[str, ...] = ()
+    # How the socket learns a run's status and whether its user may watch it (a seam for tests).
+    run_status = staticmethod(run_status)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections before handling any message, a trip to the
         # database thread. The run's frames and snapshots only forward HTML: for them it would be
         # one trip per frame per viewer, a tenth of the server's CPU while tokens stream.
-        if message["type"] == "run.frame":
+        if message["type"] == protocol.FRAME:
             await self.run_frame(message)
-        elif message["type"] == "run.snapshot":
+        elif message["type"] == protocol.SNAPSHOT:
             await self.run_snapshot(message)
         else:
             await super().dispatch(message)
@@ -58,18 +56,18 @@ class RunConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
-        status = await _run_status(self.run_id, user)
+        status = await self.run_status(self.run_id, user)
         if status is None:  # someone else's run looks exactly like a missing one
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        self.group = f"run-{self.run_id}"
+        self.group = protocol.run_group(self.run_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self._join_account_groups(user)
         await self.accept()
         if status == Run.Status.RUNNING:
             # Once more, now that this socket is in the group: a run saves its end before it
             # announces it, so one that ended since the first look is seen ended here.
-            status = await _run_status(self.run_id, user)
+            status = await self.run_status(self.run_id, user)
         if status == Run.Status.RUNNING:
             await self._ask_for_snapshot()
         else:
@@ -83,7 +81,8 @@ class RunConsumer(AsyncWebsocketConsumer):
 
     async def _join_account_groups(self, user: Any) -> None:
         session_key = getattr(self.scope.get("session"), "session_key", None)
-        groups = [user_group(user.pk)] + ([session_group(session_key)] if session_key else [])
+        groups = [protocol.user_group(user.pk)]
+        groups += [protocol.session_group(session_key)] if session_key else []
         self.account_groups = tuple(groups)
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -95,7 +94,7 @@ class RunConsumer(AsyncWebsocketConsumer):
         if bytes_data is not None or text_data is None:
             await self.send(text_data=error_frame("This socket only takes JSON text messages."))
             return
-        if len(text_data.encode()) > MAX_FRAME_BYTES:
+        if len(text_data.encode()) > MAX_CLIENT_MESSAGE_BYTES:
             await self.send(text_data=error_frame("That message is too large."))
             return
         try:
@@ -108,33 +107,29 @@ class RunConsumer(AsyncWebsocketConsumer):
             self.synced = False
             await self._ask_for_snapshot()
         elif action == "ping":
-            await self.send(text_data='<div id="live-error" hx-swap-oob="innerHTML"></div>')
+            await self.send(text_data=protocol.clear_error_frame())
         else:
             await self.send(text_data=error_frame(f"Unknown action {str(action)[:40]!r}."))
 
     async def _ask_for_snapshot(self) -> None:
         await self.channel_layer.group_send(
-            control_group(self.run_id), {"type": "run.sync", "reply_to": self.channel_name}
+            protocol.control_group(self.run_id), protocol.sync_message(self.channel_name)
         )
 
     def _reload_frame(self) -> str:
-        # The run ended before this socket joined: have the page fetch its saved state.
-        return (
-            f'<div id="run-{self.run_id}-reload" hx-swap-oob="outerHTML" hx-get="/runs/{self.run_id}/" '
-            f'hx-trigger="load" hx-target="#run-{self.run_id}" hx-swap="outerHTML"></div>'
-        )
+        return protocol.reload_frame(self.run_id, reverse("run", args=[self.run_id]))
 
     async def run_frame(self, message: dict[str, Any]) -> None:
         if not self.synced:
             return
-        seq, last = message.get("seq"), self.last_seq
-        if seq is not None and last is not None:
-            if seq <= last:  # already part of the snapshot this socket has shown
-                return
-            if seq > last + 1:  # a frame was lost on the way: start again from a snapshot
-                self.synced = False
-                await self._ask_for_snapshot()
-                return
+        seq = message.get("seq")
+        verdict = protocol.judge_seq(seq, self.last_seq)
+        if verdict == "drop":
+            return
+        if verdict == "resync":
+            self.synced = False
+            await self._ask_for_snapshot()
+            return
         self.last_seq = seq
         await self.send(text_data=message["html"])
 

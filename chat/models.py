@@ -7,9 +7,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from chat.endpoints import crypto
@@ -20,6 +21,7 @@ from chat.endpoints.config import (
     check_endpoint_name,
 )
 from chat.providers.types import Endpoint
+from chat.webtools.options import DEFAULT_TOOL_CALLS, MAX_TOOL_CALLS, MIN_TOOL_CALLS, WebToolOptions
 
 
 class PanelQuerySet(models.QuerySet["Panel"]):
@@ -44,7 +46,9 @@ class Panel(models.Model):
         max_length=200, blank=True, help_text="Empty: the judge writes the fused answer."
     )
     web_search = models.BooleanField(default=False)
-    max_tool_calls = models.PositiveSmallIntegerField(default=8, help_text="Per seat, 1 to 16.")
+    max_tool_calls = models.PositiveSmallIntegerField(
+        default=DEFAULT_TOOL_CALLS, help_text=f"Per seat, {MIN_TOOL_CALLS} to {MAX_TOOL_CALLS}."
+    )
     # Kept out of the models' reach (a benchmark's answer key, say); subdomains are covered.
     excluded_domains = models.JSONField(default=list, blank=True, help_text="Dropped from search results.")
     blocked_domains = models.JSONField(default=list, blank=True, help_text="Never fetched.")
@@ -57,6 +61,10 @@ class Panel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def web_tools(self) -> WebToolOptions:
+        return WebToolOptions.of(self)
 
     @property
     def writer_model(self) -> str:
@@ -139,6 +147,29 @@ class RunQuerySet(models.QuerySet["Run"]):
     def active(self) -> RunQuerySet:
         return self.filter(status=Run.Status.RUNNING)
 
+    def beat(self) -> int:
+        """Say these runs are alive (their process's heartbeat); returns how many."""
+        return self.update(heartbeat_at=timezone.now())
+
+    def end(self, status: Run.Status, *, note: str, began: bool) -> list[int]:
+        """End those of these runs that are still running, in the database; returns their ids.
+
+        The same transition as `Run.end`, for runs no process holds in memory: interrupted by a
+        process that died (`began`), stopped before a worker took them or failed before they
+        began (not `began`).
+        """
+        with transaction.atomic():
+            ids = list(self.active().select_for_update().values_list("pk", flat=True))
+            if not ids:
+                return []
+            SeatAnswer.objects.filter(run_id__in=ids, status__in=SeatAnswer.UNFINISHED).update(
+                **SeatAnswer.ended_values(status, note=note, began=began)
+            )
+            Run.objects.filter(pk__in=ids, status=Run.Status.RUNNING).update(
+                **Run.ended_values(status, note=note)
+            )
+        return ids
+
     def of_owner(self, user: Any) -> RunQuerySet:
         return self.filter(turn__conversation__owner=user)
 
@@ -172,7 +203,7 @@ class Run(models.Model):
     simulated = models.BooleanField(default=False)
     # The panel's web settings when the run started: the panel may change later.
     web_search = models.BooleanField(default=False)
-    max_tool_calls = models.PositiveSmallIntegerField(default=8)
+    max_tool_calls = models.PositiveSmallIntegerField(default=DEFAULT_TOOL_CALLS)
     excluded_domains = models.JSONField(default=list, blank=True)
     blocked_domains = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
@@ -206,11 +237,6 @@ class Run(models.Model):
 
     objects = RunQuerySet.as_manager()
 
-    # Set on an instance while it streams (see chat.live): the settled HTML and the tail.
-    is_live = False
-    live_blocks = ""
-    live_tail = ""
-
     class Meta:
         ordering = ["pk"]
 
@@ -226,9 +252,40 @@ class Run(models.Model):
         return self.prompt_tokens + self.completion_tokens
 
     @property
-    def group_name(self) -> str:
-        """The channel-layer group its events are published to."""
-        return f"run-{self.pk}"
+    def web_tools(self) -> WebToolOptions:
+        """The panel's web-tool settings when the run started."""
+        return WebToolOptions.of(self)
+
+    # -- the one way a run ends -----------------------------------------------------------
+
+    @staticmethod
+    def ended_values(status: Run.Status, *, note: str) -> dict[str, Any]:
+        """The run's fields once it has ended with `status` (never RUNNING)."""
+        if status == Run.Status.RUNNING:
+            raise ValueError("A run cannot end as running.")
+        return {"status": status, "stage": Run.Stage.FINISHED, "note": note, "finished_at": timezone.now()}
+
+    def end(
+        self, status: Run.Status, *, note: str, answers: list[SeatAnswer]
+    ) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+        """End the run held in memory (with its `answers`): the fields that changed on the run,
+        and on each answer by its index. Unfinished answers end as `SeatAnswer.ended_values`
+        says; answers that finished, reused ones included, keep what they have. Nothing is saved
+        here: the caller saves the changed fields (chat.runs.state does, with its next flush)."""
+        run_values = Run.ended_values(status, note=note)
+        if status == Run.Status.STOPPED and not self.duration_ms:
+            run_values["duration_ms"] = (timezone.now() - self.started_at).total_seconds() * 1000
+        answer_values = {
+            answer.index: SeatAnswer.ended_values(status, note=note, began=True)
+            for answer in answers
+            if answer.status in SeatAnswer.UNFINISHED
+        }
+        for name, value in run_values.items():
+            setattr(self, name, value)
+        for answer in answers:
+            for name, value in answer_values.get(answer.index, {}).items():
+                setattr(answer, name, value)
+        return run_values, answer_values
 
 
 class SeatAnswer(models.Model):
@@ -258,9 +315,8 @@ class SeatAnswer(models.Model):
     tool_activity = models.JSONField(default=list, blank=True)
     sources = models.JSONField(default=list, blank=True)
 
-    is_live = False
-    live_blocks = ""
-    live_tail = ""
+    # Still to come when the run ends: such an answer ends stopped, or failed with its run.
+    UNFINISHED = (Status.WAITING, Status.WRITING)
 
     class Meta:
         ordering = ["index"]
@@ -276,6 +332,15 @@ class SeatAnswer(models.Model):
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @staticmethod
+    def ended_values(run_status: Run.Status, *, note: str, began: bool) -> dict[str, Any]:
+        """An unfinished answer's fields when its run ends with `run_status`: failed with the
+        run's reason when the run failed before it began (no model was asked), else stopped
+        with what arrived."""
+        if run_status == Run.Status.FAILED and not began:
+            return {"status": SeatAnswer.Status.FAILED, "error": note}
+        return {"status": SeatAnswer.Status.STOPPED}
 
 
 # --- Endpoints and keys ---------------------------------------------------------------------

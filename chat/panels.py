@@ -12,6 +12,7 @@ from chat.endpoints.catalog import Catalog, Estimate, estimate_run
 from chat.fusion.request import MAX_SEATS, MIN_SEATS
 from chat.models import Panel
 from chat.webtools import DomainPolicy
+from chat.webtools.options import DEFAULT_TOOL_CALLS, MAX_TOOL_CALLS, MIN_TOOL_CALLS, WebToolOptions
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Draft:
     judge: str = ""
     writer: str = ""
     web_search: bool = False
-    max_tool_calls: int = 8
+    max_tool_calls: int = DEFAULT_TOOL_CALLS
     excluded_domains: list[str] = field(default_factory=list)
     blocked_domains: list[str] = field(default_factory=list)
     name: str = ""
@@ -40,11 +41,21 @@ class Draft:
             judge=data.get("judge", "").strip(),
             writer=data.get("writer", "").strip(),
             web_search=data.get("web_search") in ("on", "true", "1"),
-            max_tool_calls=_whole_number(data.get("max_tool_calls"), default=8),
+            max_tool_calls=_whole_number(data.get("max_tool_calls"), default=DEFAULT_TOOL_CALLS),
             excluded_domains=_domains(data.get("excluded_domains", "")),
             blocked_domains=_domains(data.get("blocked_domains", "")),
             name=data.get("panel_name", "").strip(),
             panel_id=int(panel_id) if panel_id.isdigit() else None,
+        )
+
+    @property
+    def web_tools(self) -> WebToolOptions:
+        """The draft's web-tool settings (valid once `errors` is empty)."""
+        return WebToolOptions(
+            web_search=self.web_search,
+            max_tool_calls=self.max_tool_calls,
+            excluded_domains=tuple(self.excluded_domains),
+            blocked_domains=tuple(self.blocked_domains),
         )
 
     @classmethod
@@ -53,10 +64,7 @@ class Draft:
             seats=list(panel.seats),
             judge=panel.judge,
             writer=panel.writer,
-            web_search=panel.web_search,
-            max_tool_calls=panel.max_tool_calls,
-            excluded_domains=list(panel.excluded_domains),
-            blocked_domains=list(panel.blocked_domains),
+            **panel.web_tools.fields(),
             name=panel.name,
             panel_id=panel.pk,
         )
@@ -98,8 +106,10 @@ class Draft:
             errors["judge"] = f"No endpoint offers {self.judge}."
         if self.writer and self.writer not in catalog:
             errors["writer"] = f"No endpoint offers {self.writer}."
-        if not 1 <= self.max_tool_calls <= 16:
-            errors["max_tool_calls"] = "Tool calls per seat: a number from 1 to 16."
+        if not MIN_TOOL_CALLS <= self.max_tool_calls <= MAX_TOOL_CALLS:
+            errors["max_tool_calls"] = (
+                f"Tool calls per seat: a number from {MIN_TOOL_CALLS} to {MAX_TOOL_CALLS}."
+            )
         for control, domains in (
             ("excluded_domains", self.excluded_domains),
             ("blocked_domains", self.blocked_domains),
@@ -123,9 +133,9 @@ class Draft:
         panel = Panel.objects.filter(pk=self.panel_id, owner=owner).first() if self.panel_id else None
         panel = panel or Panel(owner=owner)
         panel.name, panel.seats, panel.judge = self.name, list(self.seats), self.judge
-        panel.writer, panel.web_search = self.writer, self.web_search
-        panel.max_tool_calls = self.max_tool_calls
-        panel.excluded_domains, panel.blocked_domains = self.excluded_domains, self.blocked_domains
+        panel.writer = self.writer
+        for name, value in self.web_tools.fields().items():
+            setattr(panel, name, value)
         panel.save()
         return panel
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.urls import path
 
 from chat.consumers import RunConsumer
-from chat.runs import RUNS_CHANNEL
+from chat.runs.protocol import RUNS_CHANNEL, SOCKET_PATH
 from chat.runs.worker import RunWorkerConsumer
 
 websocket_urlpatterns = [
-    path("ws/runs/<int:run_id>/", RunConsumer.as_asgi()),
+    path(SOCKET_PATH, RunConsumer.as_asgi()),
 ]
 
 # `python manage.py runworker fusion-runs`: the process executes runs instead of serving pages.

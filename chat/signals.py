@@ -11,7 +11,6 @@ these receivers tell those groups to close:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import Any
 
@@ -24,18 +23,9 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from chat.runs.protocol import SIGNED_OUT, session_group, user_group
+
 logger = logging.getLogger(__name__)
-
-SIGNED_OUT = {"type": "user.signed_out"}
-
-
-def user_group(user_id: int) -> str:
-    return f"user-{user_id}"
-
-
-def session_group(session_key: str) -> str:
-    # A digest, not the key: group names end up in Redis, where a session key would be a credential.
-    return "session-" + hashlib.sha256(session_key.encode()).hexdigest()[:40]
 
 
 def close_sockets(group: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -15,10 +16,10 @@ from django.contrib.auth.models import User
 from django.db import connections
 from django.test import Client
 
-from chat import runs
 from chat.models import Conversation, Panel, Run
 from chat.presets import PRESETS
-from chat.runs import create_turn_and_run
+from chat.runs import services
+from chat.runs.creation import create_turn_and_run
 from tests.fakes import JUDGE, SEATS, WRITER
 
 
@@ -97,14 +98,22 @@ def bob(django_user_model: type[User]) -> User:
 
 
 @pytest.fixture
-def no_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
+def run_services() -> Iterator[Callable[..., None]]:
+    """Swap some of the services runs get (chat.runs.services) for this test: call it with the
+    fields to change, as often as needed; all is put back afterwards."""
+    with contextlib.ExitStack() as stack:
+        yield lambda **changes: stack.enter_context(services.overridden(**changes))
+
+
+@pytest.fixture
+def no_catalog(run_services: Callable[..., None]) -> None:
     """Runs ask no endpoint for its model catalog: prices only refine the cost figures, and the
     fake clients report their costs themselves."""
 
     async def empty(endpoints: object) -> dict[str, Any]:
         return {}
 
-    monkeypatch.setattr(runs, "_catalog", empty)
+    run_services(catalog=empty)
 
 
 def signed_in_client(user: User, **options: Any) -> Client:

@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import URLPattern, reverse
 
 from accounts import urls as accounts_urls
-from chat import runs, sharing
+from chat import sharing
 from chat import urls as chat_urls
 from chat.models import (
     Conversation,
@@ -46,9 +46,9 @@ class World:
 
 
 @pytest.fixture
-def world(make_run: Callable[..., Run], alice: User, bob: User, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(make_run: Callable[..., Run], alice: User, bob: User, run_services: Callable[..., None]) -> World:
     # Nothing in this file may start a real run.
-    monkeypatch.setattr(runs, "start_run", lambda *args, **kwargs: None)
+    run_services(dispatch=lambda *args: None)
     run = make_run(alice)
     Run.objects.filter(pk=run.pk).update(status=Run.Status.FAILED)
     run.refresh_from_db()

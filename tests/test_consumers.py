@@ -16,10 +16,16 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
-from chat import consumers
-from chat.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
+from chat.consumers import RunConsumer
 from chat.models import Run
-from chat.runs import control_group, frame_message, snapshot_message
+from chat.runs.protocol import (
+    CLOSE_NOT_FOUND,
+    CLOSE_UNAUTHENTICATED,
+    control_group,
+    frame_message,
+    run_group,
+    snapshot_message,
+)
 from fusionroom.asgi import application
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -111,11 +117,11 @@ async def test_frames_reach_a_socket_only_after_its_snapshot(
     async with socket(alice_run.pk, alice_cookie) as communicator:
         connected, _ = await communicator.connect()
         assert connected
-        await channel_layer.group_send(alice_run.group_name, frame_message("<p>too early</p>"))
+        await channel_layer.group_send(run_group(alice_run.pk), frame_message("<p>too early</p>"))
         await channel_layer.group_send(
-            alice_run.group_name, snapshot_message("<p>the snapshot</p>", final=False)
+            run_group(alice_run.pk), snapshot_message("<p>the snapshot</p>", final=False)
         )
-        await channel_layer.group_send(alice_run.group_name, frame_message("<p>in time</p>"))
+        await channel_layer.group_send(run_group(alice_run.pk), frame_message("<p>in time</p>"))
 
         # The socket handles messages in order: had the early frame been forwarded, it would come first.
         assert await communicator.receive_from() == "<p>the snapshot</p>"
@@ -135,9 +141,11 @@ async def test_forwarding_frames_makes_no_trip_to_the_database_thread(
         connected, _ = await communicator.connect()
         assert connected
         trips.clear()  # connecting may: it reads the run
-        await channel_layer.group_send(alice_run.group_name, snapshot_message("<p>so far</p>", final=False))
+        await channel_layer.group_send(
+            run_group(alice_run.pk), snapshot_message("<p>so far</p>", final=False)
+        )
         for n in range(5):
-            await channel_layer.group_send(alice_run.group_name, frame_message(f"<p>{n}</p>"))
+            await channel_layer.group_send(run_group(alice_run.pk), frame_message(f"<p>{n}</p>"))
         frames = [await communicator.receive_from() for _ in range(6)]
         forwarding = list(trips)  # disconnecting may make one: it is not forwarding
 
@@ -161,15 +169,15 @@ async def test_a_socket_that_joins_as_the_run_ends_is_told_to_reload_it(
 ) -> None:
     # The run saves its end and announces it between the socket's look at the run and its
     # joining the group: the announcement is missed, and no run is left to answer a sync.
-    first_look = consumers._run_status
+    first_look = RunConsumer.run_status
 
     async def run_ends_after_the_first_look(run_id: int, user: Any) -> str | None:
         status = await first_look(run_id, user)
-        monkeypatch.setattr(consumers, "_run_status", first_look)
+        monkeypatch.setattr(RunConsumer, "run_status", staticmethod(first_look))
         await finish(alice_run)
         return status
 
-    monkeypatch.setattr(consumers, "_run_status", run_ends_after_the_first_look)
+    monkeypatch.setattr(RunConsumer, "run_status", staticmethod(run_ends_after_the_first_look))
 
     async with socket(alice_run.pk, alice_cookie) as communicator:
         connected, _ = await communicator.connect()

@@ -17,7 +17,6 @@ from channels.layers import BaseChannelLayer
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
-from chat import runs
 from chat.endpoints.config import load_configured_endpoints
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import (
@@ -29,7 +28,11 @@ from chat.endpoints.resolve import (
 from chat.models import Conversation, Panel, ProviderEndpoint, Run, SeatAnswer, UserProviderKey
 from chat.providers.client import ModelRouter, OpenAICompatibleClient
 from chat.providers.types import Endpoint
-from chat.runs import Pacing, create_turn_and_run, wait_for_run
+from chat.runs import dispatch, services
+from chat.runs.creation import create_turn_and_run
+from chat.runs.dispatch import wait_for_run
+from chat.runs.pacing import Pacing
+from chat.runs.protocol import run_group
 from chat.simulator import Simulator
 
 SENTINEL = "sk-SENTINEL-5f1e0c"
@@ -381,9 +384,12 @@ async def test_a_users_key_never_reaches_the_logs_the_frames_or_the_saved_run(
     run = await sync_to_async(_make_run_on)(alice, "sim")
     endpoints = await sync_to_async(endpoints_for)(alice)
     viewer = await channel_layer.new_channel()
-    await channel_layer.group_add(run.group_name, viewer)
+    await channel_layer.group_add(run_group(run.pk), viewer)
 
-    runs.start_run(run.pk, client_factory=lambda: client_for(endpoints), pacing=Pacing(0.05, 0.01))
+    dispatch.execute_here(
+        run.pk,
+        services.current().replace(client_for=lambda _: client_for(endpoints), pacing=Pacing(0.05, 0.01)),
+    )
     await wait_for_run(run.pk)
 
     frames: list[dict[str, Any]] = []

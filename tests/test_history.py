@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,10 +15,10 @@ from django.test import Client
 from django.test.html import Element, parse_html
 from django.test.utils import CaptureQueriesContext
 
-from chat import history, runs
+from chat import history
 from chat.history import PAGE_SIZE, Cursor, conversation_spend, history_page
 from chat.models import Conversation, Panel, Run, SeatAnswer, ShareLink, Turn
-from chat.runs import create_turn_and_run
+from chat.runs.creation import create_turn_and_run
 from tests.conftest import signed_in_client
 
 # -- reading pages ----------------------------------------------------------------------------
@@ -77,13 +78,13 @@ def ask(presets: dict[str, Panel]) -> Any:
 
 
 @pytest.fixture
-def stop_requests(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def stop_requests(run_services: Callable[..., None]) -> list[int]:
     requested: list[int] = []
 
     async def request_stop(run_id: int) -> None:
         requested.append(run_id)
 
-    monkeypatch.setattr(runs, "request_stop", request_stop)
+    run_services(request_stop=request_stop)
     return requested
 
 

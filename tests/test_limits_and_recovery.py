@@ -15,11 +15,13 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from chat import runs
-from chat.live import LiveRun
 from chat.models import Panel, Run, SeatAnswer, SpendBudget
-from chat.runs import Pacing, mark_interrupted, mark_interrupted_at_startup, wait_for_run
+from chat.runs import dispatch, services
+from chat.runs.dispatch import wait_for_run
 from chat.runs.gate import LimitReached, check_can_start
+from chat.runs.pacing import Pacing
+from chat.runs.recovery import mark_interrupted, mark_interrupted_at_startup
+from chat.runs.state import RunState
 from tests.fakes import JUDGE, SEATS, WRITER, FakeModelClient, analysis_json, answer
 
 
@@ -87,7 +89,7 @@ async def test_the_first_request_a_new_process_serves_recovers_orphaned_runs_fir
 
 def test_a_live_run_beats_so_the_sweep_can_tell_it_is_alive() -> None:
     run = Run(pk=1)
-    live = LiveRun(run, [])
+    live = RunState(run, [])
     live.beat()
     run_values, _ = live.take_dirty()
     assert run_values["heartbeat_at"] is not None
@@ -195,9 +197,8 @@ async def test_twenty_simultaneous_runs_on_sqlite_lose_no_event(
         started.append(await sync_to_async(make_run)(alice, f"Question {number}"))
     # Short clocks: the runs save and frame while they all write at once.
     for run in started:
-        runs.start_run(
-            run.pk, client_factory=lambda: fake, pacing=Pacing(flush_seconds=0.01, frame_seconds=0.005)
-        )
+        quick = Pacing(flush_seconds=0.01, frame_seconds=0.005)
+        dispatch.execute_here(run.pk, services.current().replace(client_for=lambda _: fake, pacing=quick))
     await asyncio.gather(*(wait_for_run(run.pk) for run in started))
 
     rows = [row async for row in Run.objects.filter(pk__in=[r.pk for r in started])]

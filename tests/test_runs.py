@@ -12,13 +12,15 @@ from channels.layers import BaseChannelLayer
 from django.contrib.auth.models import User
 from django.db import connection
 
-from chat import runs
 from chat.fusion.events import SeatDelta, SeatStarted
-from chat.live import LiveRun
 from chat.models import Run, SeatAnswer
 from chat.providers.errors import ProviderError
 from chat.providers.types import ModelInfo, TextDelta
-from chat.runs import Pacing, control_group, request_stop, wait_for_run
+from chat.runs import dispatch, execution, services
+from chat.runs.dispatch import request_stop, wait_for_run
+from chat.runs.pacing import Pacing
+from chat.runs.protocol import control_group, run_group
+from chat.runs.state import RunState
 from tests.fakes import JUDGE, SEATS, WRITER, FakeModelClient, Gate, analysis_json, answer, ending
 from tests.layer import Message, is_final, listen, receive_until
 
@@ -56,7 +58,7 @@ async def start(
     started: list[int] = []
 
     def start_run(run: Run) -> None:
-        runs.start_run(run.pk, client_factory=lambda: fake, pacing=QUIET)
+        dispatch.execute_here(run.pk, services.current().replace(client_for=lambda _: fake, pacing=QUIET))
         started.append(run.pk)
 
     yield start_run
@@ -234,7 +236,7 @@ async def test_stop_keeps_what_arrived_marks_writing_seats_stopped_and_closes_th
     # ahead of its own, so once its column is final theirs have been folded into the run.
     fake.script(SEATS[1], [first.reached, third.reached, *answer(SEAT_TEXTS[1])])
     fake.script(SEATS[2], [TextDelta(text="Gamma was "), third, *answer(" never")])
-    viewer = await listen(channel_layer, run.group_name)
+    viewer = await listen(channel_layer, run_group(run.pk))
 
     start(run)
     await receive_until(channel_layer, viewer, lambda m: bool(seat_final_frames([m], run, 1)))
@@ -258,7 +260,7 @@ async def test_stop_while_the_run_is_still_setting_up_ends_it_as_stopped(
     run: Run,
     fake: FakeModelClient,
     start: Callable[[Run], None],
-    monkeypatch: pytest.MonkeyPatch,
+    run_services: Callable[..., None],
 ) -> None:
     # The catalog is fetched over HTTP before any seat is asked: a Stop can land right then.
     fetching = Gate()
@@ -268,7 +270,7 @@ async def test_stop_while_the_run_is_still_setting_up_ends_it_as_stopped(
         await fetching.opened.wait()
         return {}
 
-    monkeypatch.setattr(runs, "_catalog", slow_catalog)
+    run_services(catalog=slow_catalog)
 
     start(run)
     await fetching.reached.wait()
@@ -317,7 +319,7 @@ async def writes_during_a_run(run: Run, deltas: int) -> int:
     counter = WriteCounter()
     await install(counter)
     try:
-        runs.start_run(run.pk, client_factory=lambda: fake, pacing=QUIET)
+        dispatch.execute_here(run.pk, services.current().replace(client_for=lambda _: fake, pacing=QUIET))
         await wait_for_run(run.pk)
     finally:
         await uninstall(counter)
@@ -345,7 +347,7 @@ async def test_a_snapshot_is_published_when_the_run_starts(
 ) -> None:
     script_seats(fake, *SEAT_TEXTS)
     script_judge_and_writer(fake)
-    viewer = await listen(channel_layer, run.group_name)
+    viewer = await listen(channel_layer, run_group(run.pk))
 
     start(run)
     messages = await receive_until(channel_layer, viewer, is_final)
@@ -363,7 +365,7 @@ async def test_the_first_text_of_a_seat_is_framed_at_once(
     fake.script(SEATS[0], [TextDelta(text="Firstword "), held, *answer("and the rest.")])
     script_other_seats(fake)
     script_judge_and_writer(fake)
-    viewer = await listen(channel_layer, run.group_name)
+    viewer = await listen(channel_layer, run_group(run.pk))
 
     start(run)
     # The seat is held after its first delta and the frame clock would take ten seconds:
@@ -384,7 +386,7 @@ async def test_a_seats_deltas_are_coalesced_into_few_frames(
     fake.script(SEATS[0], [*(TextDelta(text=f"w{i} ") for i in range(deltas)), *ending()])
     script_other_seats(fake)
     script_judge_and_writer(fake)
-    viewer = await listen(channel_layer, run.group_name)
+    viewer = await listen(channel_layer, run_group(run.pk))
 
     start(run)
     messages = await receive_until(channel_layer, viewer, is_final)
@@ -404,7 +406,7 @@ async def test_a_seats_frames_carry_all_of_its_text(
     fake.script(SEATS[0], answer("\n\n".join(paragraphs)))
     script_other_seats(fake)
     script_judge_and_writer(fake)
-    viewer = await listen(channel_layer, run.group_name)
+    viewer = await listen(channel_layer, run_group(run.pk))
 
     start(run)
     messages = await receive_until(channel_layer, viewer, is_final)
@@ -422,7 +424,7 @@ async def test_the_end_of_a_run_is_published_as_a_final_snapshot(
     # as the run ended) drops frames, and would otherwise never see the end.
     script_seats(fake, *SEAT_TEXTS)
     script_judge_and_writer(fake)
-    viewer = await listen(channel_layer, run.group_name)
+    viewer = await listen(channel_layer, run_group(run.pk))
 
     start(run)
     messages = await receive_until(channel_layer, viewer, is_final)
@@ -444,7 +446,7 @@ async def snapshot_for_a_late_joiner(
     fake.script(SEATS[1], [held.reached, *answer(SEAT_TEXTS[1])])
     fake.script(SEATS[2], answer(SEAT_TEXTS[2]))
     script_judge_and_writer(fake)
-    viewer = await listen(layer, run.group_name)
+    viewer = await listen(layer, run_group(run.pk))
 
     start(run)
     await receive_until(layer, viewer, lambda m: bool(seat_final_frames([m], run, 1)))
@@ -503,14 +505,14 @@ async def test_a_save_writes_each_answers_changes_without_touching_what_another_
     # One UPDATE writes the same columns for every row it touches, and no row is read first:
     # seat 1's text must not come with a default status, nor seat 0's status with a default text.
     answers = [answer async for answer in run.answers.order_by("index")]
-    live = LiveRun(run, answers)
+    live = RunState(run, answers)
     live.apply(SeatStarted(seat=1, model=answers[1].model))
     live.apply(SeatDelta(seat=0, text="Light "))
-    await sync_to_async(runs._save)(run.pk, *live.take_dirty())
+    await sync_to_async(execution.save)(run.pk, *live.take_dirty())
     live.apply(SeatStarted(seat=0, model=answers[0].model))
     live.apply(SeatDelta(seat=1, text="Rayleigh scattering"))
 
-    await sync_to_async(runs._save)(run.pk, *live.take_dirty())
+    await sync_to_async(execution.save)(run.pk, *live.take_dirty())
 
     saved = {answer.index: answer async for answer in run.answers.all()}
     assert (saved[0].status, saved[0].text) == (SeatAnswer.Status.WRITING, "Light ")

@@ -26,9 +26,11 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from chat import runs
 from chat.models import Run, SeatAnswer
-from chat.runs import RUNS_CHANNEL, Pacing, control_group, frame_message, snapshot_message, wait_for_run
+from chat.runs import dispatch, recovery, services
+from chat.runs.dispatch import wait_for_run
+from chat.runs.pacing import Pacing
+from chat.runs.protocol import RUNS_CHANNEL, control_group, frame_message, run_group, snapshot_message
 from chat.runs.worker import RunWorkerConsumer
 from fusionroom.asgi import application
 from tests.fakes import JUDGE, SEATS, WRITER, FakeModelClient, Gate, analysis_json, answer
@@ -52,10 +54,10 @@ def workers(settings: Any) -> None:
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> FakeModelClient:
+def fake(run_services: Callable[..., None]) -> FakeModelClient:
     """The model API of every run this process executes, the worker's included."""
     client = FakeModelClient()
-    monkeypatch.setattr(runs, "client_for", lambda endpoints: client)
+    run_services(client_for=lambda endpoints: client)
     return client
 
 
@@ -76,8 +78,8 @@ async def worker() -> AsyncIterator[ApplicationCommunicator]:
     try:
         yield communicator
     finally:
-        for run_id in runs.executing_here():
-            runs.cancel_here(run_id)
+        for run_id in dispatch.executing_here():
+            dispatch.cancel_here(run_id)
             await wait_for_run(run_id)
         communicator.stop()  # raises what the consumer raised, if it did
         with contextlib.suppress(asyncio.CancelledError):
@@ -102,11 +104,11 @@ async def test_with_workers_a_started_run_is_queued_for_a_worker_not_executed_he
 ) -> None:
     run = await new_run()
 
-    runs.start_run(run.pk)
+    dispatch.dispatch(run.pk)
     queued = await asyncio.wait_for(channel_layer.receive(RUNS_CHANNEL), 5)
 
     assert queued == {"type": "run.start", "run_id": run.pk}
-    assert runs.executing_here() == []
+    assert dispatch.executing_here() == []
 
 
 @pytest.mark.asyncio
@@ -116,7 +118,7 @@ async def test_without_workers_a_started_run_executes_in_this_process(
     run = await new_run()
     script_run(fake)
 
-    runs.start_run(run.pk)
+    dispatch.dispatch(run.pk)
     await wait_for_run(run.pk)
 
     assert await status_of(run) == Run.Status.DONE
@@ -130,7 +132,7 @@ async def test_a_run_with_its_own_client_executes_here_even_with_workers(
     script_run(own)
     run = await new_run()
 
-    runs.start_run(run.pk, client_factory=lambda: own)
+    dispatch.execute_here(run.pk, services.current().replace(client_for=lambda _: own))
     await wait_for_run(run.pk)
 
     assert await status_of(run) == Run.Status.DONE
@@ -153,14 +155,14 @@ async def test_a_run_no_worker_can_be_given_fails_with_a_note_its_viewers_are_sh
 
     monkeypatch.setattr(channel_layer, "send", refuse_run_starts)
     run = await new_run()
-    viewer = await listen(channel_layer, run.group_name)
+    viewer = await listen(channel_layer, run_group(run.pk))
 
-    runs.start_run(run.pk)
+    dispatch.dispatch(run.pk)
     [shown] = await receive_until(channel_layer, viewer, is_final)
 
     saved = await Run.objects.aget(pk=run.pk)
     assert saved.status == Run.Status.FAILED
-    assert saved.note == runs.HAND_OVER_FAILED_NOTE
+    assert saved.note == dispatch.HAND_OVER_FAILED_NOTE
     assert 'data-status="failed"' in shown["html"]
 
 
@@ -173,7 +175,7 @@ async def test_a_worker_executes_a_run_it_is_handed(
 ) -> None:
     run = await new_run()
     script_run(fake)
-    viewer = await listen(channel_layer, run.group_name)
+    viewer = await listen(channel_layer, run_group(run.pk))
 
     async with worker() as communicator:
         await communicator.send_input({"type": "run.start", "run_id": run.pk})
@@ -198,7 +200,7 @@ async def test_a_worker_streams_many_runs_at_once(
         # Both runs are mid-stream at the same moment: neither waits for the other to finish.
         async with asyncio.timeout(5):
             await asyncio.gather(*(gate.reached.wait() for gate in gates))
-        assert sorted(runs.executing_here()) == sorted([first.pk, second.pk])
+        assert sorted(dispatch.executing_here()) == sorted([first.pk, second.pk])
         for gate in gates:
             gate.open()
         await asyncio.gather(wait_for_run(first.pk), wait_for_run(second.pk))
@@ -249,8 +251,8 @@ async def test_a_run_stopped_before_a_worker_took_it_is_never_executed(
     workers: None, new_run: Callable[[], Any], fake: FakeModelClient, channel_layer: BaseChannelLayer
 ) -> None:
     run = await new_run()
-    viewer = await listen(channel_layer, run.group_name)
-    await runs.request_stop(run.pk)  # no process executes it yet: the worker will read this
+    viewer = await listen(channel_layer, run_group(run.pk))
+    await dispatch.request_stop(run.pk)  # no process executes it yet: the worker will read this
 
     async with worker() as communicator:
         await communicator.send_input({"type": "run.start", "run_id": run.pk})
@@ -258,7 +260,7 @@ async def test_a_run_stopped_before_a_worker_took_it_is_never_executed(
 
     saved = await Run.objects.aget(pk=run.pk)
     statuses = {answer.status async for answer in SeatAnswer.objects.filter(run=run)}
-    assert (saved.status, saved.note) == (Run.Status.STOPPED, runs.STOPPED_BEFORE_START_NOTE)
+    assert (saved.status, saved.note) == (Run.Status.STOPPED, dispatch.STOPPED_BEFORE_START_NOTE)
     assert statuses == {SeatAnswer.Status.STOPPED}
     assert fake.requests == []
     assert 'data-status="stopped"' in shown["html"]
@@ -279,7 +281,7 @@ async def test_a_worker_does_not_execute_a_run_that_is_no_longer_running(
         # Messages are handled in order: once the second run streams, the first was passed over.
         async with asyncio.timeout(5):
             await gate.reached.wait()
-        executing = runs.executing_here()
+        executing = dispatch.executing_here()
         gate.open()
         await wait_for_run(live.pk)
 
@@ -296,9 +298,11 @@ async def test_a_run_numbers_everything_it_publishes_to_its_group_without_a_gap(
 ) -> None:
     run = await new_run()
     script_run(fake)
-    viewer = await listen(channel_layer, run.group_name)
+    viewer = await listen(channel_layer, run_group(run.pk))
 
-    runs.start_run(run.pk, pacing=Pacing(flush_seconds=0.01, frame_seconds=0.005))
+    dispatch.dispatch(
+        run.pk, services=services.current().replace(pacing=Pacing(flush_seconds=0.01, frame_seconds=0.005))
+    )
     messages = await receive_until(channel_layer, viewer, is_final)
 
     assert [m["seq"] for m in messages] == list(range(1, len(messages) + 1))
@@ -312,10 +316,12 @@ async def test_a_snapshot_for_one_viewer_carries_the_number_of_the_last_message_
     run = await new_run()
     gate = Gate()
     script_run(fake, held=gate)
-    viewer = await listen(channel_layer, run.group_name)
+    viewer = await listen(channel_layer, run_group(run.pk))
     late = await channel_layer.new_channel()
 
-    runs.start_run(run.pk, pacing=Pacing(flush_seconds=60, frame_seconds=60))
+    dispatch.dispatch(
+        run.pk, services=services.current().replace(pacing=Pacing(flush_seconds=60, frame_seconds=60))
+    )
     async with asyncio.timeout(5):
         await gate.reached.wait()
     await channel_layer.group_send(control_group(run.pk), {"type": "run.sync", "reply_to": late})
@@ -354,7 +360,7 @@ async def test_a_socket_that_misses_a_frame_asks_for_a_snapshot_and_shows_nothin
     alice: User, alice_run: Run, channel_layer: BaseChannelLayer
 ) -> None:
     control = await listen(channel_layer, control_group(alice_run.pk))
-    group = alice_run.group_name
+    group = run_group(alice_run.pk)
 
     async with socket(alice_run, alice) as communicator:
         on_connect = await channel_layer.receive(control)
@@ -386,8 +392,8 @@ async def test_a_socket_does_not_show_a_frame_its_snapshot_already_covers(
         await channel_layer.send(
             on_connect["reply_to"], snapshot_message("<p>up to 5</p>", final=False, seq=5)
         )
-        await channel_layer.group_send(alice_run.group_name, frame_message("<p>5</p>", seq=5))
-        await channel_layer.group_send(alice_run.group_name, frame_message("<p>6</p>", seq=6))
+        await channel_layer.group_send(run_group(alice_run.pk), frame_message("<p>5</p>", seq=5))
+        await channel_layer.group_send(run_group(alice_run.pk), frame_message("<p>6</p>", seq=6))
 
         shown = [await communicator.receive_from() for _ in range(2)]
 
@@ -404,9 +410,9 @@ async def test_the_sweep_shows_viewers_the_runs_it_marks_interrupted(
     settings.FUSIONROOM_HEARTBEAT_STALE_SECONDS = 60
     silent_since = timezone.now() - timedelta(seconds=61)
     await Run.objects.filter(pk=alice_run.pk).aupdate(heartbeat_at=silent_since)
-    viewer = await listen(channel_layer, alice_run.group_name)
+    viewer = await listen(channel_layer, run_group(alice_run.pk))
 
-    marked = await runs.sweep_once()
+    marked = await recovery.sweep_once()
     [shown] = await receive_until(channel_layer, viewer, is_final)
 
     assert marked == [alice_run.pk]
@@ -419,7 +425,7 @@ async def test_the_sweep_leaves_a_run_whose_heartbeat_is_recent(alice_run: Run, 
     settings.FUSIONROOM_HEARTBEAT_STALE_SECONDS = 60
     await Run.objects.filter(pk=alice_run.pk).aupdate(heartbeat_at=timezone.now() - timedelta(seconds=50))
 
-    assert await runs.sweep_once() == []
+    assert await recovery.sweep_once() == []
 
 
 def test_heartbeats_follow_the_settings(settings: Any) -> None:

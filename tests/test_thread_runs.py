@@ -9,11 +9,12 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.test import AsyncClient
 
-from chat import runs
 from chat.models import Panel, Run, SeatAnswer
 from chat.providers.errors import ProviderError
 from chat.providers.types import ModelInfo
-from chat.runs import create_retry, wait_for_run
+from chat.runs import creation, dispatch, services
+from chat.runs.creation import create_retry
+from chat.runs.dispatch import wait_for_run
 from tests.fakes import JUDGE, SEATS, WRITER, FakeModelClient, answer
 from tests.test_runs import (
     FUSED_TEXT,
@@ -38,7 +39,7 @@ def fake() -> FakeModelClient:
 
 
 async def run_to_the_end(run: Run, fake: FakeModelClient) -> Run:
-    runs.start_run(run.pk, client_factory=lambda: fake, pacing=QUIET)
+    dispatch.execute_here(run.pk, services.current().replace(client_for=lambda _: fake, pacing=QUIET))
     await wait_for_run(run.pk)
     row, _ = await saved(run)
     return row
@@ -98,7 +99,7 @@ async def test_a_follow_up_carries_the_earlier_prompt_and_its_fused_answer(
 
     conversation = await sync_to_async(lambda: first.turn.conversation)()
     panel = await Panel.objects.aget(pk=first.panel_id)
-    follow_up = await sync_to_async(runs.create_turn_and_run)(
+    follow_up = await sync_to_async(creation.create_turn_and_run)(
         conversation, "And at sunset?", panel, simulated=False
     )
     script_seats(fake, *SEAT_TEXTS)
@@ -115,19 +116,19 @@ async def test_a_follow_up_carries_the_earlier_prompt_and_its_fused_answer(
 
 
 async def test_a_trimmed_thread_is_saved_as_a_note_on_the_run(
-    make_run: Callable[..., Run], alice: User, fake: FakeModelClient, monkeypatch: pytest.MonkeyPatch
+    make_run: Callable[..., Run], alice: User, fake: FakeModelClient, run_services: Callable[..., None]
 ) -> None:
     async def tiny_windows(endpoints: object) -> dict[str, ModelInfo]:
         return {seat: ModelInfo(id=seat, name=seat, endpoint="e", context_length=5_000) for seat in SEATS}
 
-    monkeypatch.setattr(runs, "_catalog", tiny_windows)
+    run_services(catalog=tiny_windows)
     first = await sync_to_async(make_run)(alice, "x" * 40_000)
     script_seats(fake, *SEAT_TEXTS)
     script_judge_and_writer(fake)
     await run_to_the_end(first, fake)
     conversation = await sync_to_async(lambda: first.turn.conversation)()
     panel = await Panel.objects.aget(pk=first.panel_id)
-    follow_up = await sync_to_async(runs.create_turn_and_run)(
+    follow_up = await sync_to_async(creation.create_turn_and_run)(
         conversation, "Shorter?", panel, simulated=False
     )
     script_seats(fake, *SEAT_TEXTS)
@@ -140,9 +141,9 @@ async def test_a_trimmed_thread_is_saved_as_a_note_on_the_run(
 
 
 @pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def started(run_services: Callable[..., None]) -> list[int]:
     recorded: list[int] = []
-    monkeypatch.setattr(runs, "start_run", lambda run_id, *args, **kwargs: recorded.append(run_id))
+    run_services(dispatch=lambda run_id, *args: recorded.append(run_id))
     return recorded
 
 

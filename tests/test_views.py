@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,12 +15,12 @@ from django.test import AsyncClient, Client
 from django.test.html import Element, parse_html
 from django.utils.html import escape
 
-from chat import runs
 from chat.forms import MAX_PROMPT_CHARS
 from chat.fusion.analysis import Analysis
 from chat.models import Conversation, Panel, Run, SeatAnswer, Turn
 from chat.presets import PRESETS
-from chat.runs import create_turn_and_run
+from chat.runs import execution
+from chat.runs.creation import create_turn_and_run
 
 PASSWORD = "correct horse battery staple"
 QUALITY_SEATS = ["anthropic/claude-opus-4.8", "openai/gpt-5.5", "google/gemini-3.1-pro-preview"]
@@ -115,21 +115,21 @@ def fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def started_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def started_runs(run_services: Callable[..., None]) -> list[int]:
     """Runs the views asked to start; nothing actually runs."""
     started: list[int] = []
-    monkeypatch.setattr(runs, "start_run", lambda run_id, *args, **kwargs: started.append(run_id))
+    run_services(dispatch=lambda run_id, *args: started.append(run_id))
     return started
 
 
 @pytest.fixture(autouse=True)
-def stop_requests(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def stop_requests(run_services: Callable[..., None]) -> list[int]:
     requested: list[int] = []
 
     async def request_stop(run_id: int) -> None:
         requested.append(run_id)
 
-    monkeypatch.setattr(runs, "request_stop", request_stop)
+    run_services(request_stop=request_stop)
     return requested
 
 
@@ -439,10 +439,10 @@ async def test_a_send_hands_its_run_what_the_run_would_read_back_itself(
     alice: AbstractUser,
     conversation: Conversation,
     presets: dict[str, Panel],
-    monkeypatch: pytest.MonkeyPatch,
+    run_services: Callable[..., None],
 ) -> None:
-    handed: list[runs.Loaded | None] = []
-    monkeypatch.setattr(runs, "start_run", lambda run_id, **kwargs: handed.append(kwargs.get("loaded")))
+    handed: list[execution.Loaded | None] = []
+    run_services(dispatch=lambda run_id, loaded, services: handed.append(loaded))
     await async_client.aforce_login(alice)
 
     await async_client.post(
@@ -453,7 +453,7 @@ async def test_a_send_hands_its_run_what_the_run_would_read_back_itself(
 
     [loaded] = handed
     assert loaded is not None
-    read_back = await sync_to_async(runs._load)(loaded.run.pk)
+    read_back = await sync_to_async(execution.load)(loaded.run.pk)
     assert loaded.messages == read_back.messages
     assert len(loaded.messages) >= 2 and loaded.messages[-1]["content"] == "And the rollback?"
     assert [(a.pk, a.index, a.model) for a in loaded.answers] == [

@@ -16,7 +16,7 @@ def test_demo_mode_searches_the_simulators_own_little_web(settings: Any) -> None
     assert search_configured()
 
     async def build() -> Any:
-        return toolbox_for(Run(excluded_domains=[], blocked_domains=[]))
+        return toolbox_for(Run(excluded_domains=[], blocked_domains=[]).web_tools)
 
     tools = asyncio.run(build())
     assert tools.can_search
@@ -28,7 +28,7 @@ def test_without_a_backend_outside_demo_mode_search_is_not_configured(settings: 
     assert not search_configured()
 
     async def build() -> Any:
-        return toolbox_for(Run(excluded_domains=[], blocked_domains=[]))
+        return toolbox_for(Run(excluded_domains=[], blocked_domains=[]).web_tools)
 
     assert not asyncio.run(build()).can_search
 
@@ -39,7 +39,7 @@ def test_a_runs_domain_lists_add_to_the_servers_and_cannot_lift_them(settings: A
     settings.FUSIONROOM_BLOCKED_DOMAINS = ["internal.example"]
 
     async def build() -> Any:
-        return toolbox_for(Run(excluded_domains=["leak.example"], blocked_domains=["key.example"]))
+        return toolbox_for(Run(excluded_domains=["leak.example"], blocked_domains=["key.example"]).web_tools)
 
     policy = asyncio.run(build()).policy
     assert policy.excluded_search_domains == ["answers.example", "leak.example"]

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chat.fusion.events import CallStats
 from chat.providers.types import ModelInfo
+from chat.webtools.options import DEFAULT_TOOL_CALLS, MAX_TOOL_CALLS, MIN_TOOL_CALLS
 
 
 class ReusedAnswer(BaseModel):
@@ -43,7 +44,7 @@ class FusionRequest(BaseModel):
     # Offer each seat web_search and web_fetch (run_fusion needs a toolbox for it), at most
     # this many calls per seat, like OpenRouter's max_tool_calls.
     web_search: bool = False
-    max_tool_calls: int = Field(default=8, ge=1, le=16)
+    max_tool_calls: int = Field(default=DEFAULT_TOOL_CALLS, ge=MIN_TOOL_CALLS, le=MAX_TOOL_CALLS)
 
     @model_validator(mode="after")
     def _last_message_is_the_question(self) -> FusionRequest:

@@ -1,4 +1,7 @@
-"""What a user may start: concurrent runs, runs a minute, thread size and an optional spend budget."""
+"""The start gate: what a user may start now (concurrent runs, runs a minute, thread size, budget).
+
+Every path that starts a run passes it, in the transaction that creates the run (chat.runs.lifecycle).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,16 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Sum
 from django.utils import timezone
 
+from chat.endpoints.catalog import Catalog, estimate_run, load_catalog
+from chat.endpoints.resolve import endpoints_for
 from chat.models import Run, SpendBudget
+from chat.providers.types import Endpoint
 
 
 class LimitReached(Exception):
@@ -65,3 +73,23 @@ def check_can_start(user: Any, *, thread_chars: int, estimate: float | None) -> 
             f"This run would go over your {budget.period}ly budget of ${budget.limit_usd}: "
             f"${max(remaining, Decimal(0)):.4f} is left and the run is estimated at ${expected:.4f}."
         )
+
+
+def _budgeted_endpoints(user: User | AnonymousUser) -> list[Endpoint] | None:
+    """The user's endpoints when a spend budget is set (its check needs the catalog), else None."""
+    if not user.is_authenticated or not SpendBudget.objects.filter(user=user).exists():
+        return None
+    return endpoints_for(user)
+
+
+async def budget_catalog(user: User | AnonymousUser) -> Catalog | None:
+    """The catalog a spend budget's estimate is made from; None (and no fetch) without a budget."""
+    found = await sync_to_async(_budgeted_endpoints)(user)
+    return None if found is None else await load_catalog(found)
+
+
+def estimate(seats: list[str], judge: str, writer: str, catalog: Catalog | None) -> float | None:
+    """What asking these seats, the judge and the writer is expected to cost; None without a catalog."""
+    if catalog is None:
+        return None
+    return estimate_run(seats, judge, writer, catalog).cost

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 
-from chat.runs import ensure_sweeper, mark_interrupted_at_startup
+from chat.runs.recovery import ensure_sweeper, mark_interrupted_at_startup
 
 logger = logging.getLogger(__name__)
 

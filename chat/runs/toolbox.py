@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -12,6 +11,7 @@ from django.conf import settings
 from chat.endpoints.resolve import demo_simulator_url
 from chat.providers.client import get_http_client
 from chat.webtools import DomainPolicy, SafeFetcher, SearchBackend, WebTools, backend_from_settings
+from chat.webtools.options import WebToolOptions
 
 # One fetcher per event loop, like the shared HTTP client: its connections belong to a loop.
 _fetchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SafeFetcher] = weakref.WeakKeyDictionary()
@@ -50,14 +50,15 @@ def _fetcher() -> SafeFetcher:
     return fetcher
 
 
-def toolbox_for(run: Any) -> WebTools:
-    """The run's web tools: the configured search backend, the shared safe fetcher, and the
+def toolbox_for(options: WebToolOptions) -> WebTools:
+    """A run's web tools: the configured search backend, the shared safe fetcher, and the
     server's domain lists plus the run's panel's."""
     server = DomainPolicy(
         excluded_search_domains=settings.FUSIONROOM_EXCLUDED_DOMAINS,
         blocked_fetch_domains=settings.FUSIONROOM_BLOCKED_DOMAINS,
     )
     panel = DomainPolicy(
-        excluded_search_domains=list(run.excluded_domains), blocked_fetch_domains=list(run.blocked_domains)
+        excluded_search_domains=list(options.excluded_domains),
+        blocked_fetch_domains=list(options.blocked_domains),
     )
     return WebTools(search=_backend(), fetcher=_fetcher(), policy=DomainPolicy.merge(server, panel))

@@ -16,7 +16,8 @@ from typing import Any
 
 from channels.consumer import AsyncConsumer
 
-from chat import runs
+from chat.runs import dispatch, protocol
+from chat.runs.recovery import announce_saved, ensure_sweeper
 
 logger = logging.getLogger(__name__)
 
@@ -37,30 +38,30 @@ class RunWorkerConsumer(AsyncConsumer):
 
     async def run_start(self, message: dict[str, Any]) -> None:
         run_id = int(message["run_id"])
-        runs.ensure_sweeper()  # workers sweep too: a worker may outlive every web process's sweep
+        ensure_sweeper()  # workers sweep too: a worker may outlive every web process's sweep
         self._handle_stop_signals()
-        if run_id in runs.executing_here():  # a duplicate message
+        if run_id in dispatch.executing_here():  # a duplicate message
             return
         # Join the run's control group before looking for an early stop: a stop asked after
-        # the look then reaches this channel (chat.runs.request_stop writes, then sends).
-        await self.channel_layer.group_add(runs.control_group(run_id), self.channel_name)
-        claimed = await runs.claim(run_id)
+        # the look then reaches this channel (chat.runs.dispatch.request_stop writes, then sends).
+        await self.channel_layer.group_add(protocol.control_group(run_id), self.channel_name)
+        claimed = await dispatch.claim(run_id)
         if claimed != "run":
             await self._leave(run_id)
             if claimed == "stopped":
-                await runs.announce_saved([run_id])
+                await announce_saved([run_id])
             logger.info("Run %s not executed: %s", run_id, claimed)
             return
-        task = runs.execute_here(run_id)
+        task = dispatch.execute_here(run_id)
         task.add_done_callback(lambda _: self._leave_soon(run_id))
-        logger.info("Run %s started in this worker (%d running)", run_id, len(runs.executing_here()))
+        logger.info("Run %s started in this worker (%d running)", run_id, len(dispatch.executing_here()))
 
     async def run_stop(self, message: dict[str, Any]) -> None:
         """The run's own control channel stops it, and saves it stopped. It may not listen yet
         (the run is loading), and cancelling the task meanwhile would end it saved as running,
         or cut its final save short: so say it again until the run has ended."""
         run_id = message.get("run_id")
-        if message.get("relayed") or not isinstance(run_id, int) or run_id not in runs.executing_here():
+        if message.get("relayed") or not isinstance(run_id, int) or run_id not in dispatch.executing_here():
             return
         relay = asyncio.get_running_loop().create_task(self._stop_until_ended(run_id))
         self._background.add(relay)
@@ -69,10 +70,10 @@ class RunWorkerConsumer(AsyncConsumer):
     async def _stop_until_ended(self, run_id: int) -> None:
         while True:
             await asyncio.sleep(STOP_RELAY_SECONDS)
-            if run_id not in runs.executing_here():
+            if run_id not in dispatch.executing_here():
                 return
-            message = {"type": "run.stop", "run_id": run_id, "relayed": True}
-            await self.channel_layer.group_send(runs.control_group(run_id), message)
+            message = protocol.stop_message(run_id, relayed=True)
+            await self.channel_layer.group_send(protocol.control_group(run_id), message)
 
     async def run_sync(self, message: dict[str, Any]) -> None:
         """A viewer asks for a snapshot: the run's own control channel answers it."""
@@ -89,7 +90,7 @@ class RunWorkerConsumer(AsyncConsumer):
             loop.add_signal_handler(signum, lambda: loop.create_task(_exit_interrupting_runs()))
 
     async def _leave(self, run_id: int) -> None:
-        await self.channel_layer.group_discard(runs.control_group(run_id), self.channel_name)
+        await self.channel_layer.group_discard(protocol.control_group(run_id), self.channel_name)
 
     def _leave_soon(self, run_id: int) -> None:
         leaving = asyncio.get_running_loop().create_task(self._leave(run_id))
@@ -99,7 +100,7 @@ class RunWorkerConsumer(AsyncConsumer):
 
 async def _exit_interrupting_runs() -> None:
     try:
-        ids = await runs.interrupt_here()
+        ids = await dispatch.interrupt_here()
         logger.warning("Stopping: %d run(s) marked interrupted", len(ids))
     finally:
         # At once, before a run saves again over its interruption; the supervisor restarts us.

@@ -8,19 +8,16 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from chat import runs
-from chat.endpoints import resolve as endpoints
-from chat.endpoints.catalog import Catalog, estimate_run, load_catalog
+from chat.endpoints.catalog import Catalog
 from chat.forms import MessageForm
-from chat.models import Conversation, Panel, Run, SpendBudget, Turn
-from chat.providers.types import Endpoint
-from chat.runs import gate as limits
+from chat.models import Conversation, Panel, Run, Turn
+from chat.runs.gate import budget_catalog
 from chat.views import history as history_views
 
 
@@ -80,19 +77,12 @@ def _refuse(request: HttpRequest, conversation: Conversation | None, form: Messa
     return render(request, template, context, status=422)
 
 
-def _estimate(panel: Panel, catalog: Catalog | None) -> float | None:
-    if catalog is None:
-        return None
-    return estimate_run(list(panel.seats), panel.judge, panel.writer_model, catalog).cost
-
-
 @dataclass
 class _Sent:
-    """A turn and run created by _send, with what starting and showing them needs."""
+    """A turn and run opened by _send, with what starting and showing them needs."""
 
-    run: Run
+    opened: runs.Opened
     url: str
-    loaded: runs.Loaded | None
 
 
 @sync_to_async
@@ -108,63 +98,46 @@ def _send(request: HttpRequest, pk: int | None, catalog: Catalog | None) -> Http
     form = MessageForm(request.POST, user=user)
     if not form.is_valid():
         return _refuse(request, conversation, form)
-    prompt, panel = form.cleaned_data["message"], form.cleaned_data["panel"]
-    thread = conversation.thread_messages() if conversation else []
+    ask = runs.Ask(conversation, form.cleaned_data["message"], form.cleaned_data["panel"])
     try:
-        with transaction.atomic():
-            # Checked before any provider is called, in the transaction that creates the run.
-            limits.check_can_start(
-                user,
-                thread_chars=len(prompt) + sum(len(m["content"]) for m in thread),
-                estimate=_estimate(panel, catalog),
-            )
-            conversation = conversation or Conversation.objects.create(owner=user)
-            run = runs.create_turn_and_run(conversation, prompt, panel, simulated=settings.FUSIONROOM_DEMO)
-    except limits.LimitReached as refused:
+        opened = runs.open_run(user, ask, catalog=catalog)
+    except runs.LimitReached as refused:
         form.add_error(None, refused.message)
         return _refuse(request, conversation, form)
-    # Everything the response and the run's start need, read here while this thread is ours:
-    # each further trip to the database thread would wait behind the run's own.
-    return _Sent(run, conversation.get_absolute_url(), runs.loaded_new_run(run, thread, user))
-
-
-@sync_to_async
-def _budgeted_endpoints(user: Any) -> list[Endpoint] | None:
-    """The user's endpoints when a spend budget is set (its check needs the catalog), else None."""
-    if not user.is_authenticated or not SpendBudget.objects.filter(user=user).exists():
-        return None
-    return endpoints.endpoints_for(user)
-
-
-async def _catalog_if_budgeted(request: HttpRequest) -> Catalog | None:
-    """The catalog, for the estimate a spend budget is checked against; None without a budget."""
-    found = await _budgeted_endpoints(request.user)
-    return None if found is None else await load_catalog(found)
+    # Everything the response needs, read here while this thread is ours: each further trip
+    # to the database thread would wait behind the run's own.
+    return _Sent(opened, opened.conversation.get_absolute_url())
 
 
 @require_POST
 async def send_message(request: HttpRequest, pk: int | None = None) -> HttpResponseBase:
     """Create the turn and its run, start the run on the server, and show the new turn."""
-    sent = await _send(request, pk, await _catalog_if_budgeted(request))
+    sent = await _send(request, pk, await budget_catalog(request.user))
     if not isinstance(sent, _Sent):
         return sent
-    runs.start_run(sent.run.pk, loaded=sent.loaded)
+    runs.launch(sent.opened)
     if not request.htmx:  # type: ignore[attr-defined]
         return redirect(sent.url)
     if pk is None:
         # A new conversation gets its own address and a place in the sidebar: load its page.
         return HttpResponseClientRedirect(sent.url)
-    return await sync_to_async(_render_turn)(request, sent.run)
+    return await sync_to_async(_render_turn)(request, sent.opened.run)
 
 
 def _render_turn(request: HttpRequest, run: Run) -> HttpResponse:
     turn = run.turn
-    runs = list(turn.runs.order_by("pk").prefetch_related("answers").select_related("retry_of"))
-    return render(request, "chat/run.html#turn", {"turn": turn, "runs": runs, "owner_view": True})
+    turn_runs = list(turn.runs.order_by("pk").prefetch_related("answers").select_related("retry_of"))
+    return render(request, "chat/run.html#turn", {"turn": turn, "runs": turn_runs, "owner_view": True})
 
 
-async def _start_and_show(request: HttpRequest, run: Run) -> HttpResponseBase:
-    runs.start_run(run.pk)
+async def _start_and_show(request: HttpRequest, what: runs.Start) -> HttpResponseBase:
+    """Start a retry or a re-run through the same gate as a new message, and show its turn."""
+    try:
+        run = await runs.start(await request.auser(), what)
+    except runs.RunBusy as busy:
+        return HttpResponse(busy.message, status=409)
+    except runs.LimitReached as refused:
+        return HttpResponse(refused.message, status=429)
     if not request.htmx:  # type: ignore[attr-defined]
         url = await sync_to_async(lambda: run.turn.conversation.get_absolute_url())()
         return redirect(url)
@@ -172,7 +145,7 @@ async def _start_and_show(request: HttpRequest, run: Run) -> HttpResponseBase:
 
 
 @sync_to_async
-def _finished_run_of(user: Any, pk: int) -> Run:
+def _run_of(user: Any, pk: int) -> Run:
     run = Run.objects.for_user(user).select_related("turn__conversation").filter(pk=pk).first()
     if run is None:
         raise Http404("No such run.")
@@ -183,12 +156,8 @@ def _finished_run_of(user: Any, pk: int) -> Run:
 @require_POST
 async def retry_run(request: HttpRequest, pk: int) -> HttpResponseBase:
     """Ask the failed or stopped seats again, keep the other answers, judge and fuse again."""
-    user = await request.auser()
-    run = await _finished_run_of(user, pk)
-    if run.is_running:
-        return HttpResponse("This run is still going: stop it first, or wait for it.", status=409)
-    retry = await sync_to_async(runs.create_retry)(run, simulated=settings.FUSIONROOM_DEMO)
-    return await _start_and_show(request, retry)
+    run = await _run_of(await request.auser(), pk)
+    return await _start_and_show(request, runs.Retry(run))
 
 
 @login_required
@@ -203,13 +172,7 @@ async def rerun_turn(request: HttpRequest, pk: int) -> HttpResponseBase:
     panel = await Panel.objects.for_user(user).filter(pk=chosen).afirst() if chosen.isdigit() else None
     if panel is None:
         return HttpResponse("Pick a panel in the list below the thread first.", status=422)
-    if await turn.runs.filter(status=Run.Status.RUNNING).aexists():
-        return HttpResponse("A run of this turn is still going: stop it first, or wait for it.", status=409)
-    latest = await turn.runs.order_by("-pk").afirst()
-    run = await sync_to_async(runs.create_run)(
-        turn, panel, simulated=settings.FUSIONROOM_DEMO, retry_of=latest
-    )
-    return await _start_and_show(request, run)
+    return await _start_and_show(request, runs.Rerun(turn, panel))
 
 
 @login_required
@@ -219,5 +182,5 @@ async def stop_run(request: HttpRequest, pk: int) -> HttpResponse:
     exists = await Run.objects.for_user(user).filter(pk=pk).aexists()
     if not exists:
         raise Http404("No such run.")
-    await runs.request_stop(pk)
+    await runs.stop(pk)
     return HttpResponse(status=204)

@@ -123,7 +123,7 @@ def conversation_delete(request: HttpRequest, pk: int) -> HttpResponse:
     conversation.delete()
     # A run still going would keep calling models for a conversation that is gone.
     for run_id in running:
-        async_to_sync(runs.request_stop)(run_id)
+        async_to_sync(runs.stop)(run_id)
     if request.htmx and _current_pk(request) != pk:  # type: ignore[attr-defined]
         return HttpResponse("")  # the sidebar item is swapped for nothing
     messages.success(request, f"Deleted “{title}”.")

@@ -19,7 +19,7 @@ from django.contrib.auth.models import User
 
 from chat.models import Panel, Run, SeatAnswer
 from chat.rendering import StreamingMarkdown, render_markdown
-from chat.runs import INTERRUPTED_NOTE
+from chat.runs.recovery import INTERRUPTED_NOTE
 from chat.simulator import SimulatorThread
 from tests.cluster.processes import Cluster, WebProcess
 

@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Request, expect
 from chat import sharing
 from chat.fusion.analysis import Analysis, ConsensusPoint, Contradiction, CoveragePoint, Stance, UniqueInsight
 from chat.models import Conversation, Panel, Run, SeatAnswer
-from chat.runs import create_turn_and_run
+from chat.runs.creation import create_turn_and_run
 from tests.security.payloads import HTMX_AND_EXFILTRATION_CASES, PWN, every_payload, naughty_strings
 
 from .conftest import sign_up

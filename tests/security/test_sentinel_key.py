@@ -23,10 +23,13 @@ from channels.layers import BaseChannelLayer
 from django.contrib.auth.models import User
 from django.test import Client
 
-from chat import runs, sharing
+from chat import sharing
 from chat.models import Conversation, Panel, Run, SeatAnswer, UserProviderKey
 from chat.providers.types import Endpoint
-from chat.runs import Pacing, wait_for_run
+from chat.runs import creation, dispatch, services
+from chat.runs.dispatch import wait_for_run
+from chat.runs.pacing import Pacing
+from chat.runs.protocol import run_group
 from chat.simulator import Simulator
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -78,7 +81,7 @@ def alices_run_on_the_provider(alice: User) -> Run:
         seats=[f"provider::{model}" for model in MODELS],
         judge=f"provider::{MODELS[0]}",
     )
-    return runs.create_turn_and_run(conversation, "Why is the sky blue?", panel, simulated=False)
+    return creation.create_turn_and_run(conversation, "Why is the sky blue?", panel, simulated=False)
 
 
 def everything_shown_or_saved(run: Run, alice: User) -> dict[str, str]:
@@ -122,9 +125,11 @@ async def test_the_key_reaches_the_provider_and_nothing_else(
         caplog.set_level(logging.DEBUG, logger=logger)
     run = await sync_to_async(alices_run_on_the_provider)(alice)
     viewer = await channel_layer.new_channel()
-    await channel_layer.group_add(run.group_name, viewer)
+    await channel_layer.group_add(run_group(run.pk), viewer)
 
-    runs.start_run(run.pk, pacing=Pacing(flush_seconds=0.05, frame_seconds=0.01))
+    dispatch.dispatch(
+        run.pk, services=services.current().replace(pacing=Pacing(flush_seconds=0.05, frame_seconds=0.01))
+    )
     await wait_for_run(run.pk)
 
     frames: list[dict[str, Any]] = []

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
-from chat.consumers import CLOSE_SIGNED_OUT
 from chat.models import Run
+from chat.runs.protocol import CLOSE_SIGNED_OUT
 from fusionroom.asgi import application
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]

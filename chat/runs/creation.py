@@ -1,0 +1,101 @@
+"""The rows of a new run: a new turn's, a retry's that keeps the answers it can, a re-run's.
+
+Called inside the start gate's transaction (chat.runs.lifecycle), never on their own.
+"""
+
+from __future__ import annotations
+
+from chat.fusion.events import CallStats
+from chat.fusion.request import ReusedAnswer
+from chat.models import Conversation, Panel, Run, SeatAnswer, Turn
+
+KEPT_STATUSES = (SeatAnswer.Status.DONE, SeatAnswer.Status.INCOMPLETE)
+KEPT_FIELDS = (
+    "text",
+    "tool_activity",
+    "sources",
+    "reasoning",
+    "status",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost",
+    "ttft_ms",
+    "duration_ms",
+)
+
+
+def create_turn_and_run(conversation: Conversation, prompt: str, panel: Panel, *, simulated: bool) -> Run:
+    last = conversation.turns.order_by("-position").first()
+    turn = Turn.objects.create(
+        conversation=conversation, position=(last.position + 1) if last else 0, prompt=prompt
+    )
+    if not conversation.title:
+        conversation.title = title_from(prompt)
+    conversation.save()  # bumps updated_at: the conversation moves to the top of the list
+    return create_run(turn, panel, simulated=simulated)
+
+
+def create_run(turn: Turn, panel: Panel, *, simulated: bool, retry_of: Run | None = None) -> Run:
+    run = Run.objects.create(
+        turn=turn,
+        panel=panel,
+        panel_name=panel.name,
+        judge=panel.judge,
+        writer=panel.writer_model,
+        simulated=simulated,
+        retry_of=retry_of,
+        **panel.web_tools.fields(),
+    )
+    SeatAnswer.objects.bulk_create(
+        SeatAnswer(run=run, index=i, model=model) for i, model in enumerate(panel.seats)
+    )
+    return run
+
+
+def create_retry(run: Run, *, simulated: bool) -> Run:
+    """A new run of the same turn and panel that keeps every answer and re-asks the rest.
+
+    With every seat answered it re-runs only the judge and the writer: "retry the analysis".
+    """
+    retry = Run.objects.create(
+        turn=run.turn,
+        panel=run.panel,
+        panel_name=run.panel_name,
+        judge=run.judge,
+        writer=run.writer,
+        simulated=simulated,
+        retry_of=run,
+        **run.web_tools.fields(),
+    )
+    copies = []
+    for answer in run.answers.order_by("index"):
+        kept = answer.status in KEPT_STATUSES
+        values = {name: getattr(answer, name) for name in KEPT_FIELDS} if kept else {}
+        copies.append(SeatAnswer(run=retry, index=answer.index, model=answer.model, reused=kept, **values))
+    SeatAnswer.objects.bulk_create(copies)
+    return retry
+
+
+def reused_answers(answers: list[SeatAnswer]) -> dict[int, ReusedAnswer]:
+    """The answers a retry kept, as the pipeline takes them (not asked again, not billed again)."""
+    return {
+        answer.index: ReusedAnswer(
+            text=answer.text,
+            complete=answer.status == SeatAnswer.Status.DONE,
+            stats=CallStats(
+                model=answer.model,
+                prompt_tokens=answer.prompt_tokens,
+                completion_tokens=answer.completion_tokens,
+                cost=answer.cost,
+                ttft_ms=answer.ttft_ms,
+                duration_ms=answer.duration_ms or 0.0,
+            ),
+        )
+        for answer in answers
+        if answer.reused
+    }
+
+
+def title_from(prompt: str) -> str:
+    words = " ".join(prompt.split())
+    return words if len(words) <= 60 else words[:57].rsplit(" ", 1)[0] + "…"

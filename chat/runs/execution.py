@@ -1,0 +1,279 @@
+"""Executing a run in this process: the pipeline's events folded, saved, framed and published.
+
+Django and Channels sit on this side; the pure pipeline (chat.fusion) on the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.exceptions import ChannelFull
+from channels.layers import BaseChannelLayer
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from chat.endpoints.crypto import KeyUnavailable
+from chat.endpoints.resolve import endpoints_for
+from chat.fusion.events import Event
+from chat.fusion.pipeline import run_fusion
+from chat.fusion.request import FusionRequest
+from chat.models import Run, SeatAnswer
+from chat.providers.protocol import ModelClient
+from chat.providers.types import Endpoint
+from chat.runs import protocol
+from chat.runs.creation import reused_answers
+from chat.runs.frames import Frames
+from chat.runs.pacing import Pacing
+from chat.runs.services import Services
+from chat.runs.state import RunState
+from chat.runs.toolbox import toolbox_for
+
+logger = logging.getLogger(__name__)
+
+STOPPED_NOTE = "Stopped by the user. What arrived before is kept."
+CRASHED_NOTE = "The run failed because of an error in FusionRoom itself."
+ENDED_EARLY_NOTE = "The run ended early. What arrived before is kept."
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Everything executing a run needs from the database, read before it starts."""
+
+    run: Run
+    answers: list[SeatAnswer]
+    messages: list[dict[str, Any]]
+    # The owner's endpoints, with their own keys: a run spends its owner's credit.
+    endpoints: list[Endpoint]
+
+
+def load(run_id: int) -> Loaded:
+    run = Run.objects.select_related("turn__conversation__owner").get(pk=run_id)
+    conversation = run.turn.conversation
+    return _loaded(run, conversation.thread_messages(before=run.turn), endpoints_for(conversation.owner))
+
+
+def loaded_new_run(run: Run, thread: list[dict[str, str]], owner: User) -> Loaded | None:
+    """What `load` would read for a run just created in this thread, from the objects in hand
+    (`thread`: the conversation's messages before the run's turn).
+    None when the owner's keys cannot be read: the run then loads itself and fails visibly."""
+    try:
+        endpoints = endpoints_for(owner)
+    except KeyUnavailable:
+        return None
+    return _loaded(run, thread, endpoints)
+
+
+def _loaded(run: Run, thread: list[dict[str, str]], endpoints: list[Endpoint]) -> Loaded:
+    return Loaded(
+        run=run,
+        answers=list(run.answers.order_by("index")),
+        messages=[*thread, {"role": "user", "content": run.turn.prompt}],
+        endpoints=endpoints,
+    )
+
+
+def save(run_id: int, run_values: dict[str, Any], answer_values: list[dict[str, Any]]) -> None:
+    # One statement for every changed answer and one for the run, however many tokens came.
+    if answer_values:
+        # Stand-ins carrying the changed fields (every answer the same ones: RunState.take_dirty):
+        # bulk_update writes just those, by primary key, so no row is read first.
+        fields = sorted(answer_values[0].keys() - {"pk"})
+        SeatAnswer.objects.bulk_update([SeatAnswer(**values) for values in answer_values], fields)
+    if run_values:
+        Run.objects.filter(pk=run_id).update(**run_values)
+
+
+class Runner:
+    """One executing run: its state, its frames, and the clocks that save and publish them."""
+
+    def __init__(
+        self,
+        state: RunState,
+        layer: BaseChannelLayer | None,
+        pacing: Pacing,
+        listeners: list[asyncio.Queue[Event | None]],
+    ) -> None:
+        self.state = state
+        self.frames = Frames(state)
+        self.layer = layer
+        self.pacing = pacing
+        self.listeners = listeners
+        self.group = protocol.run_group(state.run.pk)
+        # Frames go out one at a time, in the order they were made: a text frame made before
+        # a column's final frame must not overtake it, whatever the channel layer does.
+        self.sending = asyncio.Lock()
+        self.seq = 0  # the number of the last message published to the group
+
+    async def _send_frames(self, frames: list[str]) -> None:
+        if self.layer is not None:
+            html = "".join(frames)
+            if html:
+                self.seq += 1
+                await self.layer.group_send(self.group, protocol.frame_message(html, seq=self.seq))
+
+    async def publish_pending_text(self) -> None:
+        async with self.sending:
+            await self._send_frames(self.frames.pending_text())
+
+    async def send_snapshot(self, reply_to: str | None) -> None:
+        if self.layer is None:
+            return
+        async with self.sending:
+            # Pending text first, so that the snapshot and the frames after it line up.
+            await self._send_frames(self.frames.pending_text())
+            html, final = self.frames.run_frame(), not self.state.run.is_running
+            if reply_to:
+                try:
+                    await self.layer.send(
+                        reply_to, protocol.snapshot_message(html, final=final, seq=self.seq)
+                    )
+                except ChannelFull:  # that viewer is far behind: it catches up at the next snapshot
+                    logger.warning("Run %s: a viewer's channel is full; its snapshot was dropped", self.group)
+            else:
+                self.seq += 1
+                await self.layer.group_send(
+                    self.group, protocol.snapshot_message(html, final=final, seq=self.seq)
+                )
+
+    async def save(self) -> None:
+        run_values, answer_values = self.state.take_dirty()
+        if run_values or answer_values:
+            # Shielded: the values are taken, so a save cancelled before its thread ran it would
+            # lose them (the save clock is cancelled when the run ends). The database thread runs
+            # saves in the order they were asked, so the final save still lands last.
+            await asyncio.shield(sync_to_async(save)(self.state.run.pk, run_values, answer_values))
+
+    async def frame_clock(self) -> None:
+        while True:
+            await asyncio.sleep(self.pacing.frame_seconds)
+            await self.publish_pending_text()
+
+    async def save_clock(self) -> None:
+        beats_every = max(1, round(self.pacing.heartbeat_seconds / self.pacing.flush_seconds))
+        flushes = 0
+        while True:
+            await asyncio.sleep(self.pacing.flush_seconds)
+            flushes += 1
+            if flushes % beats_every == 0:
+                self.state.beat()
+            await self.save()
+
+    async def control(self, pipeline: asyncio.Task[None]) -> None:
+        """Answer viewers who join mid-run, and stop requests from other processes."""
+        if self.layer is None:
+            return
+        channel = await self.layer.new_channel()
+        group = protocol.control_group(self.state.run.pk)
+        await self.layer.group_add(group, channel)
+        try:
+            while True:
+                message = await self.layer.receive(channel)
+                if message.get("type") == protocol.STOP:
+                    pipeline.cancel()
+                elif message.get("type") == protocol.SYNC:
+                    await self.send_snapshot(message.get("reply_to"))
+        finally:
+            await self.layer.group_discard(group, channel)
+
+    async def consume(self, request: FusionRequest, client: ModelClient) -> None:
+        toolbox = toolbox_for(self.state.run.web_tools) if request.web_search else None
+        # The pipeline runs ahead in a task of its own: an async generator does nothing between
+        # two events until asked for the next, so rendering a seat's final frame here would
+        # otherwise hold back the judge's request (and the analysis frame the writer's).
+        events: asyncio.Queue[Event | None] = asyncio.Queue()
+
+        async def produce() -> None:
+            try:
+                async for event in run_fusion(request, client, toolbox=toolbox):
+                    events.put_nowait(event)
+            finally:
+                events.put_nowait(None)  # the end, or the pipeline's error (raised by await below)
+
+        producer = asyncio.create_task(produce())
+        try:
+            while (event := await events.get()) is not None:
+                # Fold and send under the lock: a snapshot cannot slip between an event's
+                # effect on the state and the frames that show it.
+                async with self.sending:
+                    await self._send_frames(self.frames.show(self.state.apply(event)))
+                for listener in self.listeners:
+                    listener.put_nowait(event)
+            await producer
+        finally:
+            # Stopped: the pipeline's seats are cancelled, and their streams closed, before the
+            # run saves its end.
+            producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+
+
+async def execute_run(
+    run_id: int,
+    services: Services,
+    loaded: Loaded | None = None,
+    listeners: list[asyncio.Queue[Event | None]] | None = None,
+) -> None:
+    try:
+        loaded = loaded or await sync_to_async(load)(run_id)
+    except KeyUnavailable as error:
+        # Fail closed: never fall back to the server's key or to none behind the user's back.
+        note = f"{error.user_message} (Settings → keys)"
+        await sync_to_async(Run.objects.filter(pk=run_id).end)(Run.Status.FAILED, note=note, began=False)
+        return
+    run, answers = loaded.run, loaded.answers
+    state = RunState(run, answers)
+    runner = Runner(state, services.channel_layer(), services.paced(), listeners or [])
+    client = services.client_for(loaded.endpoints)
+
+    async def fuse() -> None:
+        # The catalog is fetched inside the pipeline's task, so that a Stop during the fetch
+        # (an HTTP call) stops the run like any other: nothing before the `try` may wait.
+        request = FusionRequest(
+            messages=loaded.messages,
+            seats=[answer.model for answer in answers],
+            judge=run.judge,
+            writer=run.writer,
+            max_tokens=settings.FUSIONROOM_MAX_TOKENS,
+            catalog=await services.catalog(loaded.endpoints),
+            reuse=reused_answers(answers),
+            web_search=run.web_search,
+            max_tool_calls=run.max_tool_calls,
+        )
+        await runner.consume(request, client)
+
+    pipeline = asyncio.create_task(fuse())
+    helpers = [
+        asyncio.create_task(runner.frame_clock()),
+        asyncio.create_task(runner.save_clock()),
+        asyncio.create_task(runner.control(pipeline)),
+    ]
+    try:
+        # Viewers that connected before the task began need a snapshot, but the models come
+        # first: one turn of the loop lets the pipeline send its requests before this renders.
+        await asyncio.sleep(0)
+        await runner.send_snapshot(None)
+        await asyncio.shield(pipeline)
+    except asyncio.CancelledError:
+        # Either Stop (the pipeline was cancelled) or this task was: stop the pipeline too.
+        pipeline.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pipeline
+        state.end(Run.Status.STOPPED, note=STOPPED_NOTE)
+    except Exception:
+        logger.exception("Run %s crashed", run_id)
+        state.end(Run.Status.FAILED, note=CRASHED_NOTE)
+    finally:
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        if state.run.is_running:  # the pipeline ended without RunDone: treat it as stopped
+            state.end(Run.Status.STOPPED, note=ENDED_EARLY_NOTE)
+        await runner.publish_pending_text()
+        await runner.save()
+        # A snapshot, not a frame: a viewer still waiting for its first snapshot drops frames,
+        # and one that joined as the run ended would otherwise never see the end.
+        await runner.send_snapshot(None)

@@ -1,0 +1,165 @@
+"""A run's one lifecycle, the same for every surface (chatroom, terminal, and the API to come).
+
+    run = await start(user, Ask(conversation, prompt, panel))   # gate, rows, dispatch
+    async for event in events(run.pk): ...                     # a run executing here
+    await stop(run.pk); await wait(run.pk)
+
+`start` checks the user's limits and budget (chat.runs.gate) and creates the rows in one
+transaction, for a new message, a retry and a re-run alike; then the run goes to a worker or
+runs here (chat.runs.dispatch), and ends through the model's transitions (Run.end).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from chat.endpoints.catalog import Catalog
+from chat.fusion.events import Event
+from chat.models import Conversation, Panel, Run, Turn
+from chat.runs import dispatch
+from chat.runs.creation import KEPT_STATUSES, create_retry, create_run, create_turn_and_run
+from chat.runs.execution import Loaded, loaded_new_run
+from chat.runs.gate import LimitReached, budget_catalog, check_can_start, estimate
+from chat.runs.services import Services, current
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A new turn: `prompt` to `panel`, in `conversation` or a new one."""
+
+    conversation: Conversation | None
+    prompt: str
+    panel: Panel
+
+
+@dataclass(frozen=True)
+class Retry:
+    """The same turn and panel again, keeping every answer that arrived."""
+
+    run: Run
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """The same turn asked of another panel; the earlier runs stay, as alternatives."""
+
+    turn: Turn
+    panel: Panel
+
+
+Start = Ask | Retry | Rerun
+
+
+class RunBusy(LimitReached):
+    """A run of the turn is still going: a retry or re-run would race it."""
+
+
+BUSY_RUN = "This run is still going: stop it first, or wait for it."
+BUSY_TURN = "A run of this turn is still going: stop it first, or wait for it."
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A run whose rows exist and which may start: `loaded` spares it reading them back."""
+
+    run: Run
+    loaded: Loaded | None
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.run.turn.conversation
+
+
+def _thread_chars(thread: list[dict[str, str]], prompt: str) -> int:
+    return len(prompt) + sum(len(message["content"]) for message in thread)
+
+
+def _refuse_if_busy(turn: Turn, retried: Run | None) -> None:
+    # The turn's row is locked first (where the database can), so two retries of one turn
+    # cannot both see it idle.
+    Turn.objects.select_for_update().filter(pk=turn.pk).first()
+    if turn.runs.filter(status=Run.Status.RUNNING).exists():
+        raise RunBusy(BUSY_RUN if retried is not None and retried.is_running else BUSY_TURN)
+
+
+def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: bool | None = None) -> Opened:
+    """Pass the start gate and create the run's rows, in one transaction; raise LimitReached
+    (or RunBusy) when the run may not start. Sync: views call it in their database thread."""
+    simulated = settings.FUSIONROOM_DEMO if simulated is None else simulated
+    with transaction.atomic():
+        match what:
+            case Ask(conversation=conversation, prompt=prompt, panel=panel):
+                thread = conversation.thread_messages() if conversation else []
+                check_can_start(
+                    user,
+                    thread_chars=_thread_chars(thread, prompt),
+                    estimate=estimate(list(panel.seats), panel.judge, panel.writer_model, catalog),
+                )
+                conversation = conversation or Conversation.objects.create(owner=user)
+                run = create_turn_and_run(conversation, prompt, panel, simulated=simulated)
+            case Retry(run=earlier):
+                turn = earlier.turn
+                _refuse_if_busy(turn, earlier)
+                thread = turn.conversation.thread_messages(before=turn)
+                asked = [a.model for a in earlier.answers.order_by("index") if a.status not in KEPT_STATUSES]
+                check_can_start(
+                    user,
+                    thread_chars=_thread_chars(thread, turn.prompt),
+                    estimate=estimate(asked, earlier.judge, earlier.writer, catalog),
+                )
+                run = create_retry(earlier, simulated=simulated)
+            case Rerun(turn=turn, panel=panel):
+                _refuse_if_busy(turn, None)
+                thread = turn.conversation.thread_messages(before=turn)
+                check_can_start(
+                    user,
+                    thread_chars=_thread_chars(thread, turn.prompt),
+                    estimate=estimate(list(panel.seats), panel.judge, panel.writer_model, catalog),
+                )
+                latest = turn.runs.order_by("-pk").first()
+                run = create_run(turn, panel, simulated=simulated, retry_of=latest)
+    # Read here while this thread is ours: each further trip to the database thread would
+    # wait behind the run's own.
+    return Opened(run, loaded_new_run(run, thread, user))
+
+
+def launch(opened: Opened, *, services: Services | None = None) -> None:
+    """Hand an opened run to a worker, or execute it here; it outlives the caller."""
+    services = services or current()
+    (services.dispatch or dispatch.dispatch)(opened.run.pk, opened.loaded, services)
+
+
+async def start(user: User, what: Start, *, services: Services | None = None) -> Run:
+    """Gate, create and launch a run; raise LimitReached (or RunBusy) when it may not start."""
+    catalog = await budget_catalog(user)
+    opened = await sync_to_async(open_run)(user, what, catalog=catalog)
+    launch(opened, services=services)
+    return opened.run
+
+
+async def stop(run_id: int, *, services: Services | None = None) -> None:
+    """Ask the run to stop, wherever it executes. It saves what arrived and ends as stopped."""
+    services = services or current()
+    await (services.request_stop or dispatch.request_stop)(run_id)
+
+
+async def wait(run_id: int) -> None:
+    """Wait until the run, if this process executes it, has ended (and saved its end)."""
+    await dispatch.wait_for_run(run_id)
+
+
+async def events(run_id: int) -> AsyncIterator[Event]:
+    """The pipeline's events of a run this process executes, as they come, until it ends.
+
+    Subscribe right after `start` (with `Services(here=True)`, so the run stays in this
+    process): events that came before are not replayed.
+    """
+    queue = dispatch.listen(run_id)
+    while (event := await queue.get()) is not None:
+        yield event
