@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from chat.endpoints.resolve import demo_simulator_url
-from chat.providers.client import get_http_client
+from chat.providers.http_client import get_http_client
 from chat.webtools import DomainPolicy, SafeFetcher, SearchBackend, WebTools, backend_from_settings
 
 # One fetcher per event loop, like the shared HTTP client: its connections belong to a loop.
