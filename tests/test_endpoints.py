@@ -26,7 +26,8 @@ from chat.endpoints.resolve import (
     server_endpoints,
 )
 from chat.models import Conversation, Panel, ProviderEndpoint, Run, SeatAnswer, UserProviderKey
-from chat.providers.client import ModelRouter, OpenAICompatibleClient
+from chat.providers.client import OpenAICompatibleClient
+from chat.providers.routing import ModelRouter
 from chat.providers.types import Endpoint
 from chat.runs import dispatch, services
 from chat.runs.creation import create_turn_and_run

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from chat.providers.catalog import CatalogCache
-from chat.providers.client import get_http_client
 from chat.providers.errors import ProviderError
+from chat.providers.http_client import get_http_client
 from chat.providers.types import Endpoint, ModelInfo
 
 # Prices and capabilities change rarely; one fetch serves every page and run for a while.

@@ -18,9 +18,11 @@ from django.views.decorators.debug import sensitive_variables
 
 from chat.endpoints.crypto import KeyUnavailable
 from chat.models import ProviderEndpoint, UserProviderKey
-from chat.providers.client import ModelRouter, OpenAICompatibleClient, get_http_client
+from chat.providers.client import OpenAICompatibleClient
+from chat.providers.http_client import get_http_client
 from chat.providers.policy import RetryPolicy, Timeouts
 from chat.providers.resilience import ResilientClient
+from chat.providers.routing import ModelRouter
 from chat.providers.types import Endpoint
 
 logger = logging.getLogger(__name__)

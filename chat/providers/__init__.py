@@ -1,19 +1,13 @@
-"""Talking to model APIs: the OpenAI-compatible streaming client, SSE parsing, the model catalog."""
+"""Talking to model APIs: the per-loop HTTP client, routing, the streaming client, SSE, catalog, errors."""
 
 from chat.providers.catalog import CatalogCache, fetch_catalog, parse_models
-from chat.providers.client import (
-    ModelRouter,
-    OpenAICompatibleClient,
-    close_http_client,
-    complete_text,
-    create_http_client,
-    get_http_client,
-    split_model_ref,
-)
+from chat.providers.client import OpenAICompatibleClient, complete_text
 from chat.providers.errors import ErrorKind, ProviderError
+from chat.providers.http_client import close_http_client, create_http_client, get_http_client
 from chat.providers.policy import RetryPolicy, Timeouts
 from chat.providers.protocol import ModelClient
 from chat.providers.resilience import ResilientClient
+from chat.providers.routing import ModelRouter, split_model_ref
 from chat.providers.text import safe_text
 from chat.providers.types import (
     ChatRequest,

@@ -17,8 +17,9 @@ from pydantic import (
     WrapValidator,
 )
 
-from chat.providers.client import endpoint_headers, endpoint_url, error_from_response, transport_error
+from chat.providers.client import endpoint_headers, endpoint_url
 from chat.providers.errors import ProviderError
+from chat.providers.http_errors import error_from_response, transport_error
 from chat.providers.types import Endpoint, ModelInfo
 
 

@@ -6,7 +6,7 @@ import json
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from chat.providers.errors import ProviderError
+from chat.providers.errors import ProviderError, meaning_of_status
 from chat.providers.text import safe_text
 from chat.providers.types import (
     ReasoningDelta,
@@ -19,14 +19,8 @@ from chat.providers.types import (
 
 DONE = "[DONE]"
 
-# Statuses that may pass on a second try; shared with the HTTP status mapping in client.py.
-RETRYABLE_STATUSES = frozenset({408, 409, 429})
 # String codes OpenAI-style APIs put in an in-band error for faults that may pass.
 _RETRYABLE_CODES = frozenset({"server_error", "rate_limit_exceeded", "timeout"})
-
-
-def is_retryable_status(status: int) -> bool:
-    return status in RETRYABLE_STATUSES or status >= 500
 
 
 class _Wire(BaseModel):
@@ -145,7 +139,7 @@ def _in_band_error(error: _Error) -> ProviderError:
     """The ProviderError for an `{"error": {...}}` object sent inside a 200 stream."""
     status = _status_from_code(error.code)
     if status is not None:
-        retryable = is_retryable_status(status)
+        retryable = meaning_of_status(status).retryable
     else:
         retryable = isinstance(error.code, str) and error.code in _RETRYABLE_CODES
     detail = (error.message or "").strip() or "no details given"

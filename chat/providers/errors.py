@@ -1,7 +1,9 @@
-"""The one error a provider call raises, phrased for the person reading the chat."""
+"""The one error a provider call raises, in words for the chat's reader, and what each HTTP status means."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 from chat.providers.text import safe_text
@@ -63,3 +65,104 @@ class ProviderError(Exception):
             f"ProviderError({self.message!r}, kind={self.kind!r}, status={self.status}, "
             f"retryable={self.retryable})"
         )
+
+
+# --- What an HTTP status means ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusMeaning:
+    """What an error status tells us: its kind, whether a second try may pass, what the user reads.
+
+    `wording` may use {status}, and {said}: ": " and the provider's own words, or "." when it gave
+    none. `model_wording` replaces it when the model asked for is known, and may use {model}.
+    `may_be_context` marks the statuses a provider uses for a prompt too long for the model: a
+    body that says so turns them into CONTEXT_WINDOW.
+    """
+
+    kind: ErrorKind
+    retryable: bool
+    wording: str
+    model_wording: str | None = None
+    may_be_context: bool = False
+
+    def message(self, *, status: int, detail: str | None = None, model: str | None = None) -> str:
+        """The sentence the user reads, quoting `detail` where the wording has room for it."""
+        said = f": {detail}" if detail else "."
+        if model is not None and self.model_wording is not None:
+            return self.model_wording.format(status=status, said=said, model=repr(model))
+        return self.wording.format(status=status, said=said)
+
+
+_REJECTED = StatusMeaning(
+    "bad_request", retryable=False, wording="The provider rejected the request{said}", may_be_context=True
+)
+
+# The one status table: every place that classifies an HTTP status (an error response, the
+# status OpenRouter quotes in an in-band error) reads it through meaning_of_status.
+STATUSES: Mapping[int, StatusMeaning] = {
+    400: _REJECTED,
+    401: StatusMeaning("auth", retryable=False, wording="The provider rejected the API key."),
+    402: StatusMeaning("credits", retryable=False, wording="The provider account is out of credits."),
+    403: StatusMeaning("forbidden", retryable=False, wording="The provider refused the request{said}"),
+    404: StatusMeaning(
+        "not_found",
+        retryable=False,
+        wording="The provider has nothing at this address{said}",
+        model_wording="The provider does not know the model {model}.",
+    ),
+    408: StatusMeaning(
+        "server_error", retryable=True, wording="The provider timed out before it read the request."
+    ),
+    409: StatusMeaning(
+        "server_error", retryable=True, wording="The provider reported a conflict with another request."
+    ),
+    413: StatusMeaning(
+        "bad_request",
+        retryable=False,
+        wording="The request is too large for the provider.",
+        may_be_context=True,
+    ),
+    422: _REJECTED,
+    429: StatusMeaning(
+        "rate_limited", retryable=True, wording="The provider is rate-limiting requests{said}"
+    ),
+}
+# Every status from 500 up that the table does not name.
+SERVER_ERROR = StatusMeaning(
+    "server_error", retryable=True, wording="The provider had a server error (HTTP {status}){said}"
+)
+# Every other status that is not a success: other 4xx, and 1xx or 3xx where a stream was due.
+OTHER_STATUS = StatusMeaning(
+    "bad_request", retryable=False, wording="The provider answered HTTP {status}{said}"
+)
+# A `may_be_context` status whose body says the prompt does not fit the model's context window.
+CONTEXT_WINDOW = StatusMeaning(
+    "context_length", retryable=False, wording="The conversation is too long for this model's context window."
+)
+
+# Words providers use when a request does not fit the model's context window: OpenAI's
+# `context_length_exceeded`, vLLM's and OpenRouter's "maximum context length is N tokens",
+# Anthropic's "prompt is too long".
+_CONTEXT_WORDS = (
+    "context_length",
+    "context length",
+    "context window",
+    "maximum context",
+    "too many tokens",
+    "prompt is too long",
+    "input is too long",
+)
+
+
+def meaning_of_status(status: int, *, body: str = "") -> StatusMeaning:
+    """What an error status means; `body`, the response's text, tells a context overflow apart."""
+    meaning = STATUSES.get(status) or (SERVER_ERROR if status >= 500 else OTHER_STATUS)
+    if meaning.may_be_context and _mentions_context_window(body):
+        return CONTEXT_WINDOW
+    return meaning
+
+
+def _mentions_context_window(body: str) -> bool:
+    lowered = body.lower()
+    return any(words in lowered for words in _CONTEXT_WORDS)

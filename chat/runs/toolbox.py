@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from chat.endpoints.resolve import demo_simulator_url
-from chat.providers.client import get_http_client
+from chat.providers.http_client import get_http_client
 from chat.webtools import DomainPolicy, SafeFetcher, SearchBackend, WebTools, backend_from_settings
 from chat.webtools.options import WebToolOptions
 

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest_asyncio
 
-from chat.providers.client import OpenAICompatibleClient, create_http_client
+from chat.providers.client import OpenAICompatibleClient
+from chat.providers.http_client import create_http_client
 from chat.simulator import Simulator
 
 

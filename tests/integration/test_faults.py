@@ -27,11 +27,13 @@ import pytest
 import pytest_asyncio
 
 from chat.fusion.calls import ModelCall
-from chat.providers.client import ModelRouter, OpenAICompatibleClient, create_http_client
+from chat.providers.client import OpenAICompatibleClient
 from chat.providers.errors import ProviderError
+from chat.providers.http_client import create_http_client
 from chat.providers.policy import RetryPolicy, Timeouts
 from chat.providers.protocol import ModelClient
 from chat.providers.resilience import ResilientClient
+from chat.providers.routing import ModelRouter
 from chat.providers.types import ChatRequest, Endpoint, StreamEnd, StreamEvent, TextDelta
 from chat.simulator import RequestRecord, Simulator
 from tests.providers.conftest import RecordingSleep

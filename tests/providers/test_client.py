@@ -11,18 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from chat.providers.client import (
-    ModelRouter,
-    OpenAICompatibleClient,
-    close_http_client,
-    complete_text,
-    create_http_client,
-    get_http_client,
-    parse_retry_after,
-    split_model_ref,
-)
+from chat.providers.client import OpenAICompatibleClient, complete_text
 from chat.providers.errors import ProviderError
+from chat.providers.http_client import close_http_client, create_http_client, get_http_client
+from chat.providers.http_errors import parse_retry_after
 from chat.providers.protocol import ModelClient
+from chat.providers.routing import ModelRouter, split_model_ref
 from chat.providers.types import (
     ChatRequest,
     Endpoint,

@@ -8,9 +8,10 @@ import httpx
 import pytest
 
 from chat.providers.chunks import ChunkReader
-from chat.providers.client import ModelRouter, OpenAICompatibleClient, complete_text
+from chat.providers.client import OpenAICompatibleClient, complete_text
 from chat.providers.errors import ProviderError
 from chat.providers.policy import Timeouts
+from chat.providers.routing import ModelRouter
 from chat.providers.types import ChatRequest, Endpoint
 from tests.providers.conftest import Provider, ScriptedStream, sse, streaming, text_chunk
 

@@ -12,8 +12,9 @@ from chat.endpoints.resolve import default_endpoint
 from chat.fusion.request import MAX_SEATS, MIN_SEATS, FusionRequest
 from chat.models import Panel
 from chat.providers.catalog import fetch_catalog
-from chat.providers.client import OpenAICompatibleClient, create_http_client
+from chat.providers.client import OpenAICompatibleClient
 from chat.providers.errors import ProviderError
+from chat.providers.http_client import create_http_client
 from chat.terminal import TerminalView
 
 
