@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils.text import slugify
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from chat.forms import MAX_PROMPT_CHARS
-from chat.fusion.analysis import Analysis
+from chat.fusion.analysis import Analysis, Wording, analysis_markdown
 from chat.fusion.events import CallStats, Source
 from chat.models import Conversation, Run, SeatAnswer, Turn
 
@@ -351,111 +353,77 @@ def import_file(data: bytes, owner: Any) -> Conversation:
 
 # -- Markdown -------------------------------------------------------------------------------
 
-
-def _seat_name(answers: Sequence[SeatAnswer], seat: int) -> str:
-    by_index = {answer.index: answer for answer in answers}
-    answer = by_index.get(seat)
-    return f"Seat {seat + 1} ({answer.model})" if answer else f"Seat {seat + 1}"
-
-
-def _seats(answers: Sequence[SeatAnswer], seats: Iterable[int]) -> str:
-    return ", ".join(_seat_name(answers, seat) for seat in seats)
-
-
-def _money(cost: float | None) -> str:
-    return "cost unknown" if cost is None else f"${cost:.4f}"
+# A person reads seats by number and model; the writer's prompt names them by letter instead.
+FOR_PEOPLE = Wording(
+    heading="####",  # under the run's "### Analysis"
+    held_by="{point} — {seats}",
+    insight="{seat}: {insight} ({why})",
+    assessment="Judge",
+    nobody="no seat",
+)
 
 
-def _seconds(milliseconds: float | None) -> str:
-    return "—" if milliseconds is None else f"{milliseconds / 1000:.1f} s"
+@dataclass(frozen=True)
+class _MarkdownRun:
+    run: Run
+    answers: list[SeatAnswer]
+    analysis: str  # the judge's analysis as Markdown; "" when there is none
 
 
-def _figures(
-    prompt_tokens: int, completion_tokens: int, cost: float | None, duration_ms: float | None
-) -> str:
-    total = prompt_tokens + completion_tokens
-    return (
-        f"{total:,} tokens ({prompt_tokens:,} in, {completion_tokens:,} out) · {_money(cost)}"
-        f" · {_seconds(duration_ms)}"
-    )
+@dataclass(frozen=True)
+class _MarkdownTurn:
+    turn: Turn
+    runs: list[_MarkdownRun]
 
 
-def _analysis_markdown(analysis: Analysis, answers: Sequence[SeatAnswer]) -> list[str]:
-    lines = ["#### Consensus", ""]
-    lines += [f"- {p.point} — {_seats(answers, p.seats)}" for p in analysis.consensus] or ["- None."]
-    lines += ["", "#### Contradictions", ""]
-    for contradiction in analysis.contradictions:
-        lines.append(f"- **{contradiction.topic}**")
-        lines += [f"  - {_seat_name(answers, s.seat)}: {s.stance}" for s in contradiction.stances]
-        lines.append(f"  - Judge: {contradiction.assessment}")
-    if not analysis.contradictions:
-        lines.append("- None.")
-    lines += ["", "#### Partial coverage", ""]
-    lines += [f"- {p.point} — {_seats(answers, p.seats)}" for p in analysis.partial_coverage] or ["- None."]
-    lines += ["", "#### Unique insights", ""]
-    lines += [
-        f"- {_seat_name(answers, u.seat)}: {u.insight} ({u.why_it_matters})" for u in analysis.unique_insights
-    ] or ["- None."]
-    lines += ["", "#### Blind spots", ""]
-    lines += [f"- {spot}" for spot in analysis.blind_spots] or ["- None."]
-    return lines
+@dataclass(frozen=True)
+class _Total:
+    runs: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None
+    some_cost_unknown: bool
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
 
 
-def _run_markdown(run: Run, number: int, count: int) -> list[str]:
+def _seat_namer(answers: Sequence[SeatAnswer]) -> Callable[[int], str]:
+    models = {answer.index: answer.model for answer in answers}
+
+    def name(seat: int) -> str:
+        return f"Seat {seat + 1} ({models[seat]})" if seat in models else f"Seat {seat + 1}"
+
+    return name
+
+
+def _markdown_run(run: Run) -> _MarkdownRun:
     answers = list(run.answers.all())
-    lines: list[str] = []
-    if count > 1:
-        lines += [f"### Run {number} of {count}" + (f" · {run.panel_name}" if run.panel_name else ""), ""]
-    lines += [f"Status: {run.get_status_display()}" + (f" — {run.note}" if run.note else ""), ""]
-    for answer in answers:
-        lines += [f"### Seat {answer.seat_number}: {answer.model}", ""]
-        lines += [
-            f"*{answer.get_status_display()} · "
-            f"{_figures(answer.prompt_tokens, answer.completion_tokens, answer.cost, answer.duration_ms)}*",
-            "",
-        ]
-        if answer.error:
-            lines += [f"**Failed:** {answer.error}", ""]
-        if answer.text:
-            lines += [answer.text.strip(), ""]
-    lines += [f"### Analysis (by {run.judge})", ""]
-    if run.analysis:
-        lines += [*_analysis_markdown(Analysis.model_validate(run.analysis), answers), ""]
-    else:
-        lines += [f"The analysis is missing{': ' + run.analysis_error if run.analysis_error else '.'}", ""]
-    lines += [f"### Fused answer (written by {run.writer})", ""]
-    if run.fused_error:
-        lines += [f"**The fused answer failed:** {run.fused_error}", ""]
-    if run.fused_text:
-        lines += [run.fused_text.strip(), ""]
-    figures = _figures(run.prompt_tokens, run.completion_tokens, run.cost, run.duration_ms)
-    lines += [f"*Run total: {figures}*", ""]
-    return lines
+    analysis = (
+        analysis_markdown(Analysis.model_validate(run.analysis), _seat_namer(answers), FOR_PEOPLE)
+        if run.analysis
+        else ""
+    )
+    return _MarkdownRun(run=run, answers=answers, analysis=analysis)
+
+
+def _total(runs: Sequence[Run]) -> _Total:
+    costs = [run.cost for run in runs if run.cost is not None]
+    return _Total(
+        runs=len(runs),
+        prompt_tokens=sum(run.prompt_tokens for run in runs),
+        completion_tokens=sum(run.completion_tokens for run in runs),
+        cost=sum(costs) if costs else None,
+        some_cost_unknown=bool(costs) and len(costs) < len(runs),
+    )
 
 
 def export_markdown(conversation: Conversation) -> str:
     """The conversation for people: prompts, answers, analyses, fused answers and what they cost."""
-    turns = _turns(conversation, None)
-    lines = [f"# {conversation}", ""]
-    all_runs: list[Run] = []
-    for number, turn in enumerate(turns, start=1):
-        runs = sorted(turn.runs.all(), key=lambda run: run.pk)
-        all_runs += runs
-        lines += [f"## Turn {number}", "", f"*{turn.created_at:%Y-%m-%d %H:%M} UTC*", ""]
-        lines += [f"> {line}" if line else ">" for line in turn.prompt.splitlines()] + [""]
-        for run_number, run in enumerate(runs, start=1):
-            lines += _run_markdown(run, run_number, len(runs))
-    prompt_tokens = sum(run.prompt_tokens for run in all_runs)
-    completion_tokens = sum(run.completion_tokens for run in all_runs)
-    costs = [run.cost for run in all_runs if run.cost is not None]
-    total_cost = sum(costs) if costs else None
-    unknown = " (some runs have no cost)" if len(costs) < len(all_runs) and costs else ""
-    lines += [
-        "---",
-        "",
-        f"**Conversation total:** {len(all_runs)} run{'s' if len(all_runs) != 1 else ''} · "
-        f"{prompt_tokens + completion_tokens:,} tokens ({prompt_tokens:,} in, {completion_tokens:,} out) · "
-        f"{_money(total_cost)}{unknown}",
-        "",
+    turns = [
+        _MarkdownTurn(turn, [_markdown_run(run) for run in sorted(turn.runs.all(), key=lambda run: run.pk)])
+        for turn in _turns(conversation, None)
     ]
-    return "\n".join(lines)
+    total = _total([entry.run for turn in turns for entry in turn.runs])
+    return render_to_string("chat/export.md", {"conversation": conversation, "turns": turns, "total": total})

@@ -13,6 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from chat.formatting import dollars, seconds
 from chat.fusion.analysis import Analysis
 from chat.fusion.events import (
     AnalysisFailed,
@@ -41,11 +42,11 @@ class _SeatLine:
 
 
 def _money(cost: float | None) -> str:
-    return "—" if cost is None else f"${cost:.4f}"
+    return dollars(cost, mark_tiny=False)
 
 
 def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value / 1000:.2f}s"
+    return seconds(value, places=2, spaced=False)
 
 
 class TerminalView:

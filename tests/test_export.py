@@ -94,6 +94,21 @@ def test_markdown_has_the_fused_answers_and_the_costs_per_run_and_in_total(
     assert "**Conversation total:** 3 runs · 3,000 tokens (1,800 in, 1,200 out) · $0.0375" in text
 
 
+def test_markdown_keeps_text_as_written_and_quotes_every_line_of_a_prompt(
+    as_alice: Client, alice: User
+) -> None:
+    conversation = Conversation.objects.create(owner=alice, title="Tom & <Jerry>")
+    turn = add_turn(conversation, 0, "Is <b>5 > 3</b> & 'true'?\n\n# Not a heading {{ x }}")
+    add_run(turn, texts=['Yes: 5 > 3 & it\'s "true".', "b", "c"])
+
+    text = as_alice.get(f"/c/{conversation.pk}/export.md").content.decode()
+
+    assert text.startswith("# Tom & <Jerry>\n")
+    assert "> Is <b>5 > 3</b> & 'true'?\n>\n> # Not a heading {{ x }}\n" in text
+    assert 'Yes: 5 > 3 & it\'s "true".' in text
+    assert "&amp;" not in text and "&#x27;" not in text
+
+
 # -- JSON -------------------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chat.fusion.analysis import Analysis
+from chat.fusion.analysis import Analysis, Wording, analysis_markdown
 from chat.fusion.prompting import LabelledAnswer, render_answers, render_context
 from chat.fusion.request import FusionRequest
 from chat.providers.types import ChatRequest
@@ -47,27 +47,16 @@ def writer_request(request: FusionRequest, messages: list[dict[str, Any]]) -> Ch
     )
 
 
+# The writer reads the responses by the labels the judge used, never by a model's name.
+FOR_THE_WRITER = Wording(
+    heading="##",
+    held_by="{point} ({seats})",
+    insight="{seat}: {insight} Why it matters: {why}",
+    assessment="Judge's assessment",
+    nobody="no response",
+)
+
+
 def render_analysis(analysis: Analysis, seat_labels: dict[int, str]) -> str:
     """The analysis as readable Markdown, naming responses by their labels as the judge did."""
-
-    def names(seats: Sequence[int]) -> str:
-        return ", ".join(f"Response {seat_labels.get(seat, '?')}" for seat in seats) or "no response"
-
-    sections = {
-        "Consensus": [f"- {c.point} ({names(c.seats)})" for c in analysis.consensus],
-        "Contradictions": [
-            "\n".join(
-                [f"- {c.topic}"]
-                + [f"  - {names([s.seat])}: {s.stance}" for s in c.stances]
-                + [f"  - Judge's assessment: {c.assessment}"]
-            )
-            for c in analysis.contradictions
-        ],
-        "Partial coverage": [f"- {p.point} ({names(p.seats)})" for p in analysis.partial_coverage],
-        "Unique insights": [
-            f"- {names([u.seat])}: {u.insight} Why it matters: {u.why_it_matters}"
-            for u in analysis.unique_insights
-        ],
-        "Blind spots": [f"- {spot}" for spot in analysis.blind_spots],
-    }
-    return "\n\n".join(f"## {title}\n" + ("\n".join(lines) or "None.") for title, lines in sections.items())
+    return analysis_markdown(analysis, lambda seat: f"Response {seat_labels.get(seat, '?')}", FOR_THE_WRITER)

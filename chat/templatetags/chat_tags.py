@@ -1,4 +1,4 @@
-"""Template filters for the chat: safe markdown, and figures people can read."""
+"""Template filters for the chat: safe markdown, Markdown quotes, and figures people can read."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
+from chat import formatting
 from chat.rendering import render_markdown
 
 register = template.Library()
@@ -29,23 +30,29 @@ def index(items: Any, position: int) -> Any:
 
 @register.filter
 def seconds(milliseconds: float | None) -> str:
-    if milliseconds is None:
-        return "—"
-    return f"{milliseconds / 1000:.1f} s"
+    return formatting.seconds(milliseconds)
 
 
 @register.filter
 def dollars(cost: float | None) -> str:
-    if cost is None:
-        return "—"
-    if cost and cost < 0.0001:
-        return "<$0.0001"
-    return f"${cost:.4f}"
+    return formatting.dollars(cost)
+
+
+@register.filter
+def rounded_dollars(cost: float | None, unknown: str = formatting.UNKNOWN) -> str:
+    """Dollars as the Markdown export has always shown them: a tiny cost rounds to $0.0000."""
+    return formatting.dollars(cost, unknown=unknown, mark_tiny=False)
 
 
 @register.filter
 def thousands(number: int | None) -> str:
-    return "—" if number is None else f"{number:,}"
+    return formatting.thousands(number)
+
+
+@register.filter
+def blockquote(text: str) -> str:
+    """Text as a Markdown quote, every line of it: a prompt cannot start a heading of the export."""
+    return "\n".join(f"> {line}" if line else ">" for line in str(text).splitlines())
 
 
 @register.filter

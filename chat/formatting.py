@@ -1,0 +1,29 @@
+"""How figures read to people: money, durations and counts, one way for pages, exports and the terminal."""
+
+from __future__ import annotations
+
+UNKNOWN = "—"
+
+
+def dollars(cost: float | None, *, unknown: str = UNKNOWN, mark_tiny: bool = True) -> str:
+    """$0.0125, or `unknown` when the cost is not known.
+
+    A cost that is not nothing but rounds to $0.0000 reads "<$0.0001", unless `mark_tiny` is off:
+    the Markdown export and the terminal have always printed it rounded.
+    """
+    if cost is None:
+        return unknown
+    if mark_tiny and cost and cost < 0.0001:
+        return "<$0.0001"
+    return f"${cost:.4f}"
+
+
+def seconds(milliseconds: float | None, *, places: int = 1, spaced: bool = True) -> str:
+    """A duration given in milliseconds as seconds, "9.1 s" (or "9.10s": the terminal's is tighter)."""
+    if milliseconds is None:
+        return UNKNOWN
+    return f"{milliseconds / 1000:.{places}f}{' s' if spaced else 's'}"
+
+
+def thousands(number: int | None) -> str:
+    return UNKNOWN if number is None else f"{number:,}"
