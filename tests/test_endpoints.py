@@ -31,9 +31,9 @@ from chat.providers.client import ModelRouter, OpenAICompatibleClient
 from chat.providers.types import Endpoint
 from chat.runs import Pacing, create_turn_and_run, wait_for_run
 from chat.simulator import Simulator
+from tests.conftest import SENTINEL
 from tests.layer import is_final, listen, receive_until
 
-SENTINEL = "sk-SENTINEL-5f1e0c"
 OLLAMA = Endpoint(name="ollama", base_url="http://127.0.0.1:11434/v1")
 
 
