@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.db import connections
 from django.test import Client
 
-from chat.models import Conversation, Panel, Run
+from chat.models import Conversation, Panel, ProviderEndpoint, Run, SeatAnswer, Turn, UserProviderKey
 from chat.presets import PRESETS
 from chat.runs import services
 from chat.runs.creation import create_turn_and_run
@@ -70,6 +70,16 @@ def no_demo_simulator(settings: Any) -> None:
     """Demo mode must not start its own simulator in tests: those that need one start it and
     point FUSIONROOM_SIMULATOR_URL at it. Nothing listens on port 9, so a stray call fails fast."""
     settings.FUSIONROOM_SIMULATOR_URL = settings.FUSIONROOM_SIMULATOR_URL or "http://127.0.0.1:9/v1"
+
+
+def saved_rows() -> dict[str, int]:
+    """How many conversations, turns, runs and seat answers are saved, to show nothing was added."""
+    return {
+        "conversations": Conversation.objects.count(),
+        "turns": Turn.objects.count(),
+        "runs": Run.objects.count(),
+        "answers": SeatAnswer.objects.count(),
+    }
 
 
 @pytest.fixture
@@ -133,6 +143,30 @@ def as_alice(alice: User) -> Client:
 def as_bob(bob: User) -> Client:
     """A test client signed in as bob."""
     return signed_in_client(bob)
+
+
+# --- Keys a user saved (tests/test_crypto.py, tests/test_settings_page.py) -------------------
+
+# A key no page, log or error report may show.
+SENTINEL = "sk-SENTINEL-5f1e0c"
+
+
+@pytest.fixture
+def alices_key(alice: User) -> UserProviderKey:
+    """Alice's own OpenRouter key, the SENTINEL."""
+    row = UserProviderKey(user=alice, endpoint="openrouter")
+    row.set_api_key(SENTINEL)
+    row.save()
+    return row
+
+
+@pytest.fixture
+def alices_endpoint(alice: User) -> ProviderEndpoint:
+    """An endpoint of alice's own, alices-vllm, with the SENTINEL as its key."""
+    row = ProviderEndpoint(owner=alice, name="alices-vllm", base_url="http://10.0.0.5:8000/v1")
+    row.set_api_key(SENTINEL)
+    row.save()
+    return row
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
-"""A scripted fake model API for the Django-side tests of runs, adapted from tests/fusion/conftest.py."""
+"""A scripted fake model API, and a clock it can move, for the tests of the pipeline and of runs."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from chat.fusion.judge import JudgeConsensus, JudgeOutput
@@ -14,6 +15,26 @@ from chat.providers.types import ChatRequest, StreamEnd, StreamEvent, TextDelta,
 SEATS = ("alpha/one", "beta/two", "gamma/three")
 JUDGE = "judge/j"
 WRITER = "writer/w"
+
+
+class FakeClock:
+    """perf_counter's stand-in: time moves only when a test (or a script's Tick) says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A script step that moves the fake clock on, as if the model took that long."""
+
+    seconds: float
 
 
 class Gate:
@@ -31,31 +52,46 @@ class Gate:
         self.opened.set()
 
 
-# A script step: an item to stream, a gate, an event to wait for, or an error to raise mid-stream.
-Step = StreamEvent | Gate | asyncio.Event | BaseException
+# A script step: an item to stream, a gate, an event to wait for, an error to raise mid-stream,
+# or a Tick of the fake clock.
+Step = StreamEvent | Gate | asyncio.Event | BaseException | Tick
 Script = Sequence[Step] | BaseException
 
 
 class FakeModelClient:
     """Plays scripted responses per model, in the order they were scripted, and records every request.
 
-    `script(model, steps)` queues one response. An exception instead of steps fails the call
-    before any item; an exception among the steps fails it mid-stream. `closed` lists the models
-    whose stream ended, and `interrupted` those cancelled or closed before their script ran out:
-    both are recorded in the generator's own `finally`/`except`, so they prove the stream was shut.
+    `script(model, steps)` queues one response; a model called twice (the judge and its repair)
+    plays its scripts in order. An exception instead of steps fails the call before any item;
+    an exception among the steps fails it mid-stream; an asyncio.Event or a Gate among the steps
+    holds the stream there until the test sets or opens it; a Tick moves `clock` on.
+    `closed` lists the models whose stream ended, in the order they ended, and `interrupted`
+    those cancelled or closed before their script ran out: both are recorded in the generator's
+    own `finally`/`except`, so they prove the stream was shut.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock = clock
         self.requests: list[ChatRequest] = []
         self.closed: list[str] = []
         self.interrupted: list[str] = []
         self._scripts: defaultdict[str, deque[Script]] = defaultdict(deque)
+        self._changed = asyncio.Condition()
 
     def script(self, model: str, response: Script) -> None:
         self._scripts[model].append(response)
 
+    def requests_for(self, model: str) -> list[ChatRequest]:
+        return [request for request in self.requests if request.model == model]
+
+    async def wait_for_requests(self, count: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: len(self.requests) >= count)
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         self.requests.append(request)
+        async with self._changed:
+            self._changed.notify_all()
         try:
             script = self._next_script(request.model)
             if isinstance(script, BaseException):
@@ -66,6 +102,8 @@ class FakeModelClient:
                     await step.opened.wait()
                 elif isinstance(step, asyncio.Event):
                     await step.wait()
+                elif isinstance(step, Tick):
+                    self._tick(step)
                 elif isinstance(step, BaseException):
                     raise step
                 else:
@@ -81,18 +119,28 @@ class FakeModelClient:
             raise LookupError(f"the test scripted no (more) responses for {model}")
         return self._scripts[model].popleft()
 
+    def _tick(self, tick: Tick) -> None:
+        if self.clock is None:
+            raise LookupError("the test scripted a Tick for a FakeModelClient made without a clock")
+        self.clock.advance(tick.seconds)
 
-def ending(*, prompt_tokens: int = 10, completion_tokens: int = 20, cost: float | None = 0.001) -> list[Step]:
-    """The usage report and the [DONE] that close a well-behaved stream."""
+
+def ending(
+    *, prompt_tokens: int = 10, completion_tokens: int = 20, cost: float | None = None, complete: bool = True
+) -> list[Step]:
+    """The usage report and the end that close a stream: [DONE] unless told it was cut."""
     usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost=cost)
-    return [UsageReport(usage=usage), StreamEnd(complete=True, finish_reason="stop")]
+    return [
+        UsageReport(usage=usage),
+        StreamEnd(complete=complete, finish_reason="stop" if complete else None),
+    ]
 
 
-def answer(text: str, **usage: Any) -> list[Step]:
-    """A well-behaved stream: the text in word-sized deltas, usage, and the end."""
+def answer(text: str, **ending_fields: Any) -> list[Step]:
+    """A well-behaved stream: the text in word-sized deltas, then `ending(**ending_fields)`."""
     words = [word + " " for word in text.split(" ")]
     words[-1] = words[-1].rstrip(" ")
-    return [*(TextDelta(text=word) for word in words), *ending(**usage)]
+    return [*(TextDelta(text=word) for word in words), *ending(**ending_fields)]
 
 
 def analysis_json(**overrides: Any) -> str:

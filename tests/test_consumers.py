@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import BaseChannelLayer
-from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.test import Client
 
 from chat.consumers import RunConsumer
 from chat.models import Run
@@ -26,7 +22,8 @@ from chat.runs.protocol import (
     run_group,
     snapshot_message,
 )
-from fusionroom.asgi import application
+from tests.layer import listen
+from tests.sockets import run_socket, session_cookie
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -34,47 +31,20 @@ ERROR_FRAME = re.compile(r'<div id="live-error" hx-swap-oob="innerHTML">(.+)</di
 CLEARED_ERROR = '<div id="live-error" hx-swap-oob="innerHTML"></div>'
 
 
-def session_cookie(user: User) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
-
-
 @pytest.fixture
 def alice_cookie(alice: User) -> str:
     return session_cookie(alice)
-
-
-@asynccontextmanager
-async def socket(
-    run_id: int, cookie: str | None = None, origin: bytes = b"http://testserver"
-) -> AsyncIterator[WebsocketCommunicator]:
-    """A websocket to the run, from this site unless told otherwise; always disconnected after."""
-    headers = [(b"origin", origin), (b"host", b"testserver")]
-    if cookie is not None:
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
-    communicator = WebsocketCommunicator(application, f"/ws/runs/{run_id}/", headers=headers)
-    try:
-        yield communicator
-    finally:
-        await communicator.disconnect()
 
 
 async def finish(run: Run) -> None:
     await Run.objects.filter(pk=run.pk).aupdate(status=Run.Status.DONE, stage=Run.Stage.FINISHED)
 
 
-async def listen(layer: BaseChannelLayer, group: str) -> str:
-    channel = await layer.new_channel()
-    await layer.group_add(group, channel)
-    return channel
-
-
 # -- who may subscribe -----------------------------------------------------------------------
 
 
 async def test_an_anonymous_socket_is_refused(alice_run: Run) -> None:
-    async with socket(alice_run.pk) as communicator:
+    async with run_socket(alice_run.pk) as communicator:
         connected, code = await communicator.connect()
 
     assert not connected
@@ -82,7 +52,7 @@ async def test_an_anonymous_socket_is_refused(alice_run: Run) -> None:
 
 
 async def test_a_socket_opened_by_another_site_is_refused(alice_run: Run, alice_cookie: str) -> None:
-    async with socket(alice_run.pk, alice_cookie, origin=b"http://evil.example") as communicator:
+    async with run_socket(alice_run.pk, alice_cookie, origin=b"http://evil.example") as communicator:
         connected, _ = await communicator.connect()
 
     assert not connected
@@ -93,7 +63,7 @@ async def test_alice_cannot_subscribe_to_bobs_run(
 ) -> None:
     bobs_run = await sync_to_async(make_run)(bob)
 
-    async with socket(bobs_run.pk, alice_cookie) as communicator:
+    async with run_socket(bobs_run.pk, alice_cookie) as communicator:
         connected, code = await communicator.connect()
 
     assert not connected
@@ -101,7 +71,7 @@ async def test_alice_cannot_subscribe_to_bobs_run(
 
 
 async def test_a_run_that_does_not_exist_is_refused_like_someone_elses(alice_cookie: str) -> None:
-    async with socket(999_999, alice_cookie) as communicator:
+    async with run_socket(999_999, alice_cookie) as communicator:
         connected, code = await communicator.connect()
 
     assert not connected
@@ -114,7 +84,7 @@ async def test_a_run_that_does_not_exist_is_refused_like_someone_elses(alice_coo
 async def test_frames_reach_a_socket_only_after_its_snapshot(
     alice_run: Run, alice_cookie: str, channel_layer: BaseChannelLayer
 ) -> None:
-    async with socket(alice_run.pk, alice_cookie) as communicator:
+    async with run_socket(alice_run.pk, alice_cookie) as communicator:
         connected, _ = await communicator.connect()
         assert connected
         await channel_layer.group_send(run_group(alice_run.pk), frame_message("<p>too early</p>"))
@@ -137,7 +107,7 @@ async def test_forwarding_frames_makes_no_trip_to_the_database_thread(
         trips.append("closed")
 
     monkeypatch.setattr("channels.consumer.aclose_old_connections", close_old_connections)
-    async with socket(alice_run.pk, alice_cookie) as communicator:
+    async with run_socket(alice_run.pk, alice_cookie) as communicator:
         connected, _ = await communicator.connect()
         assert connected
         trips.clear()  # connecting may: it reads the run
@@ -156,7 +126,7 @@ async def test_forwarding_frames_makes_no_trip_to_the_database_thread(
 async def test_a_socket_to_a_finished_run_is_told_to_reload_it(alice_run: Run, alice_cookie: str) -> None:
     await finish(alice_run)
 
-    async with socket(alice_run.pk, alice_cookie) as communicator:
+    async with run_socket(alice_run.pk, alice_cookie) as communicator:
         connected, _ = await communicator.connect()
         frame = await communicator.receive_from()
 
@@ -179,7 +149,7 @@ async def test_a_socket_that_joins_as_the_run_ends_is_told_to_reload_it(
 
     monkeypatch.setattr(RunConsumer, "run_status", staticmethod(run_ends_after_the_first_look))
 
-    async with socket(alice_run.pk, alice_cookie) as communicator:
+    async with run_socket(alice_run.pk, alice_cookie) as communicator:
         connected, _ = await communicator.connect()
         frame = await communicator.receive_from()
 
@@ -200,7 +170,7 @@ async def test_a_socket_that_joins_as_the_run_ends_is_told_to_reload_it(
 async def test_a_bad_message_gets_an_error_frame_and_the_socket_stays_usable(
     alice_run: Run, alice_cookie: str, text: str | None, data: bytes | None
 ) -> None:
-    async with socket(alice_run.pk, alice_cookie) as communicator:
+    async with run_socket(alice_run.pk, alice_cookie) as communicator:
         connected, _ = await communicator.connect()
         assert connected
 
@@ -218,7 +188,7 @@ async def test_sync_asks_the_run_for_a_snapshot_for_this_socket(
 ) -> None:
     control = await listen(channel_layer, control_group(alice_run.pk))
 
-    async with socket(alice_run.pk, alice_cookie) as communicator:
+    async with run_socket(alice_run.pk, alice_cookie) as communicator:
         connected, _ = await communicator.connect()
         assert connected
         on_connect = await channel_layer.receive(control)  # a socket to a running run asks at once

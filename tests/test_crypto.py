@@ -21,8 +21,8 @@ from django.db import connection
 from chat.endpoints import crypto
 from chat.endpoints.crypto import KeyUnavailable
 from chat.models import ProviderEndpoint, UserProviderKey
+from tests.conftest import SENTINEL
 
-SENTINEL = "sk-SENTINEL-5f1e0c"
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -35,22 +35,6 @@ def raw_column(table: str, pk: int) -> str:
 
 def new_key() -> str:
     return Fernet.generate_key().decode()
-
-
-@pytest.fixture
-def alices_key(alice: User) -> UserProviderKey:
-    row = UserProviderKey(user=alice, endpoint="openrouter")
-    row.set_api_key(SENTINEL)
-    row.save()
-    return row
-
-
-@pytest.fixture
-def alices_endpoint(alice: User) -> ProviderEndpoint:
-    row = ProviderEndpoint(owner=alice, name="my-ollama", base_url="http://127.0.0.1:11434/v1")
-    row.set_api_key(SENTINEL)
-    row.save()
-    return row
 
 
 # -- encryption ------------------------------------------------------------------------------

@@ -35,8 +35,9 @@ from chat.runs.dispatch import wait_for_run
 from chat.runs.pacing import Pacing
 from chat.runs.protocol import run_group
 from chat.simulator import Simulator
+from tests.conftest import SENTINEL
+from tests.layer import is_final, listen, receive_until
 
-SENTINEL = "sk-SENTINEL-5f1e0c"
 OLLAMA = Endpoint(name="ollama", base_url="http://127.0.0.1:11434/v1")
 
 
@@ -384,8 +385,7 @@ async def test_a_users_key_never_reaches_the_logs_the_frames_or_the_saved_run(
     await sync_to_async(give_key)(alice, "sim", SENTINEL)
     run = await sync_to_async(_make_run_on)(alice, "sim")
     endpoints = await sync_to_async(endpoints_for)(alice)
-    viewer = await channel_layer.new_channel()
-    await channel_layer.group_add(run_group(run.pk), viewer)
+    viewer = await listen(channel_layer, run_group(run.pk))
 
     dispatch.execute_here(
         run.pk,
@@ -393,10 +393,7 @@ async def test_a_users_key_never_reaches_the_logs_the_frames_or_the_saved_run(
     )
     await wait_for_run(run.pk)
 
-    frames: list[dict[str, Any]] = []
-    async with asyncio.timeout(5):
-        while not (frames and frames[-1]["type"] == "run.snapshot" and frames[-1]["final"]):
-            frames.append(await channel_layer.receive(viewer))
+    frames = await receive_until(channel_layer, viewer, is_final)
     seats = [seat async for seat in SeatAnswer.objects.filter(run_id=run.pk)]
     # The key did go out, on every call, as the Authorization header.
     assert len(sim_with_key.requests) >= len(SIM_MODELS)
@@ -425,8 +422,6 @@ def test_runs_call_models_through_the_configured_timeouts_and_retries(settings: 
 
     async def build() -> ResilientClient:
         return client_for([Endpoint(name="openrouter", base_url="https://openrouter.ai/api/v1")])
-
-    import asyncio
 
     client = asyncio.run(build())
     assert isinstance(client, ResilientClient)

@@ -12,21 +12,13 @@ from django.test import Client
 
 from chat import export
 from chat.models import Conversation, Run, SeatAnswer, ShareLink, Turn
+from tests.conftest import saved_rows
 from tests.sharing_data import FOLLOW_UP, FUSED, PROMPT, SEATS, add_run, add_turn, build_conversation
 
 
 @pytest.fixture
 def conversation(alice: User) -> Conversation:
     return build_conversation(alice)
-
-
-def rows() -> dict[str, int]:
-    return {
-        "conversations": Conversation.objects.count(),
-        "turns": Turn.objects.count(),
-        "runs": Run.objects.count(),
-        "answers": SeatAnswer.objects.count(),
-    }
 
 
 def upload(content: bytes | str, name: str = "conversation.json") -> SimpleUploadedFile:
@@ -226,7 +218,7 @@ BAD_FILES: dict[str, Any] = {
 def test_a_bad_file_gets_a_clear_message_and_creates_nothing(
     as_bob: Client, conversation: Conversation, kind: str
 ) -> None:
-    before = rows()
+    before = saved_rows()
 
     response = as_bob.post("/import/", {"file": upload(BAD_FILES[kind](_document(conversation)))})
 
@@ -234,7 +226,7 @@ def test_a_bad_file_gets_a_clear_message_and_creates_nothing(
     message = response.context["error"]
     assert message.startswith("This file ")
     assert message in response.content.decode().replace("&#x27;", "'").replace("&quot;", '"')
-    assert rows() == before
+    assert saved_rows() == before
 
 
 def test_a_message_names_where_the_file_is_wrong(conversation: Conversation) -> None:
@@ -248,7 +240,7 @@ def test_an_import_that_fails_half_way_leaves_nothing_behind(
     bob: User, conversation: Conversation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = export.export_json(conversation).encode()
-    before = rows()
+    before = saved_rows()
     real_bulk_create = SeatAnswer.objects.bulk_create
     calls = []
 
@@ -262,7 +254,7 @@ def test_an_import_that_fails_half_way_leaves_nothing_behind(
 
     with pytest.raises(RuntimeError):
         export.import_file(data, bob)
-    assert rows() == before
+    assert saved_rows() == before
 
 
 def test_importing_without_a_file_says_so(as_bob: Client, db: None) -> None:

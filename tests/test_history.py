@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
-from django.test.html import Element, parse_html
+from django.test.html import parse_html
 from django.test.utils import CaptureQueriesContext
 
 from chat import history
@@ -20,6 +20,7 @@ from chat.history import PAGE_SIZE, Cursor, conversation_spend, history_page
 from chat.models import Conversation, Panel, Run, SeatAnswer, ShareLink, Turn
 from chat.runs.creation import create_turn_and_run
 from tests.conftest import signed_in_client
+from tests.html import elements, text
 
 # -- reading pages ----------------------------------------------------------------------------
 
@@ -32,21 +33,6 @@ def listed(response: Any) -> list[int]:
 def load_more_url(response: Any) -> str | None:
     found = re.search(r'<li class="load-more">\s*<a href="[^"]*" hx-get="([^"]+)"', response.content.decode())
     return html.unescape(found.group(1)) if found else None
-
-
-def elements(node: Element | str) -> list[Element]:
-    if isinstance(node, str):
-        return []
-    found = [node] if node.name is not None else []
-    for child in node.children:
-        found += elements(child)
-    return found
-
-
-def text(node: Element | str) -> str:
-    if isinstance(node, str):
-        return node
-    return " ".join(" ".join(text(child) for child in node.children).split())
 
 
 def spend_rows(response: Any) -> list[str]:

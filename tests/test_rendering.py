@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import random
 import re
-from collections.abc import Iterator
 
 import pytest
 from django.test.html import Element, parse_html
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 
 import chat.rendering
 from chat.rendering import StreamingMarkdown, render_markdown
+from tests.html import tags
 
 # -- reading the output ----------------------------------------------------------------------
 
@@ -24,19 +24,6 @@ ALLOWED_TAGS = {
 SAFE_SCHEMES = {"http", "https", "mailto"}
 # Where a browser finds a URL's scheme: letters first, then letters, digits, "+", "-", ".".
 URL_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
-
-
-def elements(node: Element | str) -> Iterator[Element]:
-    if isinstance(node, str):
-        return
-    if node.name is not None:  # the parser's root has no name
-        yield node
-    for child in node.children:
-        yield from elements(child)
-
-
-def tags(markup: str) -> list[Element]:
-    return list(elements(parse_html(markup)))
 
 
 def hrefs(markup: str) -> list[str]:

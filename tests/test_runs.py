@@ -40,6 +40,8 @@ SEAT_TEXTS = (
     "Gamma says it is Rayleigh scattering.",
 )
 FUSED_TEXT = "The sky is blue because air scatters blue light more than red light."
+# What each call of the scripted runs below reports it cost.
+CALL_COST = 0.001
 
 
 @pytest.fixture
@@ -74,18 +76,18 @@ async def run(alice: User, make_run: Callable[..., Run]) -> Run:
 
 def script_seats(fake: FakeModelClient, *texts: str) -> None:
     for model, text in zip(SEATS, texts, strict=True):
-        fake.script(model, answer(text))
+        fake.script(model, answer(text, cost=CALL_COST))
 
 
 def script_other_seats(fake: FakeModelClient) -> None:
     """Every seat but the first answers plainly, for tests about the first."""
     for model, text in zip(SEATS[1:], SEAT_TEXTS[1:], strict=True):
-        fake.script(model, answer(text))
+        fake.script(model, answer(text, cost=CALL_COST))
 
 
 def script_judge_and_writer(fake: FakeModelClient) -> None:
-    fake.script(JUDGE, answer(analysis_json()))
-    fake.script(WRITER, answer(FUSED_TEXT))
+    fake.script(JUDGE, answer(analysis_json(), cost=CALL_COST))
+    fake.script(WRITER, answer(FUSED_TEXT, cost=CALL_COST))
 
 
 async def saved(run: Run) -> tuple[Run, list[SeatAnswer]]:

@@ -20,10 +20,8 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import BaseChannelLayer
-from channels.testing import ApplicationCommunicator, WebsocketCommunicator
-from django.conf import settings as django_settings
+from channels.testing import ApplicationCommunicator
 from django.contrib.auth.models import User
-from django.test import Client
 from django.utils import timezone
 
 from chat.models import Run, SeatAnswer
@@ -35,6 +33,7 @@ from chat.runs.worker import RunWorkerConsumer
 from fusionroom.asgi import application
 from tests.fakes import JUDGE, SEATS, WRITER, FakeModelClient, Gate, analysis_json, answer
 from tests.layer import Message, is_final, listen, receive_until
+from tests.sockets import connected_socket, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_catalog")]
 
@@ -335,26 +334,6 @@ async def test_a_snapshot_for_one_viewer_carries_the_number_of_the_last_message_
     assert snapshot["type"] == "run.snapshot" and snapshot["seq"] == published[-1]["seq"]
 
 
-def session_cookie(user: User) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies[django_settings.SESSION_COOKIE_NAME].value
-
-
-@asynccontextmanager
-async def socket(run: Run, user: User) -> AsyncIterator[WebsocketCommunicator]:
-    """A connected socket to the run; always disconnected after."""
-    cookie = f"{django_settings.SESSION_COOKIE_NAME}={await sync_to_async(session_cookie)(user)}"
-    headers = [(b"origin", b"http://testserver"), (b"host", b"testserver"), (b"cookie", cookie.encode())]
-    communicator = WebsocketCommunicator(application, f"/ws/runs/{run.pk}/", headers=headers)
-    try:
-        connected, _ = await communicator.connect()
-        assert connected
-        yield communicator
-    finally:
-        await communicator.disconnect()
-
-
 @pytest.mark.asyncio
 async def test_a_socket_that_misses_a_frame_asks_for_a_snapshot_and_shows_nothing_until_it_comes(
     alice: User, alice_run: Run, channel_layer: BaseChannelLayer
@@ -362,7 +341,7 @@ async def test_a_socket_that_misses_a_frame_asks_for_a_snapshot_and_shows_nothin
     control = await listen(channel_layer, control_group(alice_run.pk))
     group = run_group(alice_run.pk)
 
-    async with socket(alice_run, alice) as communicator:
+    async with connected_socket(alice_run.pk, await sync_to_async(session_cookie)(alice)) as communicator:
         on_connect = await channel_layer.receive(control)
         await channel_layer.send(
             on_connect["reply_to"], snapshot_message("<p>up to 3</p>", final=False, seq=3)
@@ -387,7 +366,7 @@ async def test_a_socket_does_not_show_a_frame_its_snapshot_already_covers(
 ) -> None:
     control = await listen(channel_layer, control_group(alice_run.pk))
 
-    async with socket(alice_run, alice) as communicator:
+    async with connected_socket(alice_run.pk, await sync_to_async(session_cookie)(alice)) as communicator:
         on_connect = await channel_layer.receive(control)
         await channel_layer.send(
             on_connect["reply_to"], snapshot_message("<p>up to 5</p>", final=False, seq=5)

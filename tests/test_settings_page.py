@@ -12,10 +12,10 @@ from django.views.debug import ExceptionReporter
 
 from chat.models import ProviderEndpoint, UserProviderKey
 from chat.providers.types import Endpoint
+from tests.conftest import SENTINEL
 
 pytestmark = pytest.mark.django_db
 
-SENTINEL = "sk-SENTINEL-5f1e0c"
 OTHER_KEY = "sk-another-key-9a8b7c"
 SETTINGS_URL = "/settings/"
 
@@ -34,22 +34,6 @@ def as_staff(django_user_model: type[User]) -> Client:
     client = Client()
     client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "x"))
     return client
-
-
-@pytest.fixture
-def alices_key(alice: User) -> UserProviderKey:
-    row = UserProviderKey(user=alice, endpoint="openrouter")
-    row.set_api_key(SENTINEL)
-    row.save()
-    return row
-
-
-@pytest.fixture
-def alices_endpoint(alice: User) -> ProviderEndpoint:
-    row = ProviderEndpoint(owner=alice, name="alices-vllm", base_url="http://10.0.0.5:8000/v1")
-    row.set_api_key(SENTINEL)
-    row.save()
-    return row
 
 
 def body(response: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,6 +21,8 @@ from chat.models import Conversation, Panel, Run, SeatAnswer, Turn
 from chat.presets import PRESETS
 from chat.runs import execution
 from chat.runs.creation import create_turn_and_run
+from tests.conftest import saved_rows
+from tests.html import attr, elements, text
 
 PASSWORD = "correct horse battery staple"
 QUALITY_SEATS = ["anthropic/claude-opus-4.8", "openai/gpt-5.5", "google/gemini-3.1-pro-preview"]
@@ -30,25 +32,6 @@ QUALITY_SEATS = ["anthropic/claude-opus-4.8", "openai/gpt-5.5", "google/gemini-3
 
 def page(response: Any) -> Element:
     return parse_html(response.content.decode())
-
-
-def elements(node: Element | str) -> Iterator[Element]:
-    if isinstance(node, str):
-        return
-    if node.name is not None:  # the parser's root has no name
-        yield node
-    for child in node.children:
-        yield from elements(child)
-
-
-def attr(element: Element, name: str) -> str | None:
-    return dict(element.attributes).get(name)
-
-
-def text(node: Element | str) -> str:
-    if isinstance(node, str):
-        return node
-    return " ".join(" ".join(text(child) for child in node.children).split())
 
 
 def region(root: Element, label: str) -> Element:
@@ -61,15 +44,6 @@ def labelled(root: Element, label: str) -> Element:
     (target,) = [attr(el, "for") for el in elements(root) if el.name == "label" and text(el) == label]
     (control,) = [el for el in elements(root) if attr(el, "id") == target]
     return control
-
-
-def saved_rows() -> dict[str, int]:
-    return {
-        "conversations": Conversation.objects.count(),
-        "turns": Turn.objects.count(),
-        "runs": Run.objects.count(),
-        "answers": SeatAnswer.objects.count(),
-    }
 
 
 # -- who is who -------------------------------------------------------------------------------

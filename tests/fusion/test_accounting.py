@@ -7,17 +7,9 @@ import pytest
 from chat.fusion.events import AnalysisReady, Event, FusedDone, RunDone, SeatDone, SeatFailed
 from chat.fusion.pipeline import run_fusion
 from chat.providers.types import StreamEnd, TextDelta
+from tests.fakes import FakeClock, FakeModelClient, Tick, analysis_json, answer
 
-from .conftest import (
-    FakeClock,
-    FakeModelClient,
-    Tick,
-    analysis_json,
-    answer,
-    collect,
-    make_request,
-    model_info,
-)
+from .conftest import collect, make_request, model_info
 
 SEATS = ("alpha/one", "beta/two")
 

@@ -9,10 +9,9 @@ import pytest
 from chat.fusion.events import AnalysisStarted, Event, FusedDelta, SeatDelta
 from chat.fusion.pipeline import run_fusion
 from chat.providers.types import StreamEnd, TextDelta
+from tests.fakes import SEATS, FakeModelClient, analysis_json, answer
 
-from .conftest import FakeModelClient, analysis_json, answer, collect, make_request
-
-SEATS = ("alpha/one", "beta/two", "gamma/three")
+from .conftest import collect, make_request
 
 
 def other_tasks() -> set[asyncio.Task[object]]:

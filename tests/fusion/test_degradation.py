@@ -16,10 +16,9 @@ from chat.fusion.events import (
 from chat.fusion.pipeline import run_fusion
 from chat.providers.errors import ProviderError
 from chat.providers.types import TextDelta
+from tests.fakes import SEATS, FakeModelClient, analysis_json, answer
 
-from .conftest import FakeModelClient, analysis_json, answer, collect, make_request
-
-SEATS = ("alpha/one", "beta/two", "gamma/three")
+from .conftest import collect, make_request
 
 
 @pytest.mark.asyncio

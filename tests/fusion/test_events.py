@@ -12,11 +12,10 @@ from chat.fusion.pipeline import run_fusion
 from chat.fusion.request import FusionRequest, ReusedAnswer
 from chat.providers.errors import ProviderError
 from chat.providers.types import ModelInfo, ReasoningDelta, TextDelta, ToolCallDelta
+from tests.fakes import SEATS, FakeModelClient, analysis_json, answer
 
-from .conftest import FakeModelClient, analysis_json, answer, collect, make_request
+from .conftest import collect, make_request
 from .test_tools import FakeToolbox
-
-SEATS = ("alpha/one", "beta/two", "gamma/three")
 
 
 async def events_of_three_runs(fake: FakeModelClient) -> list[Event]:

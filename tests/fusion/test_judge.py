@@ -25,8 +25,7 @@ from chat.fusion.judge import (
     response_format_for_judge,
     to_analysis,
 )
-
-from .conftest import analysis_json
+from tests.fakes import analysis_json
 
 EMPTY = JudgeOutput(consensus=[], contradictions=[], partial_coverage=[], unique_insights=[], blind_spots=[])
 

@@ -10,10 +10,9 @@ from chat.fusion.events import AnalysisFailed, AnalysisReady, Event, RunDone
 from chat.fusion.judge import JudgeConsensus, JudgeInsight, response_format_for_judge
 from chat.fusion.pipeline import run_fusion
 from chat.providers.errors import ProviderError
+from tests.fakes import SEATS, FakeModelClient, analysis_json, answer
 
-from .conftest import FakeModelClient, analysis_json, answer, collect, make_request, model_info
-
-SEATS = ("alpha/one", "beta/two", "gamma/three")
+from .conftest import collect, make_request, model_info
 
 
 def script_seats(fake: FakeModelClient, seats: tuple[str, ...] = SEATS) -> None:
@@ -67,7 +66,10 @@ async def test_labels_skip_failed_seats_and_map_back_to_the_right_seat(fake: Fak
 async def test_a_self_fusion_panel_keeps_its_two_seats_apart(fake: FakeModelClient) -> None:
     fake.script("same/model", answer("First take."))
     fake.script("same/model", answer("Second take."))
-    judged = analysis_json(unique_insights=[JudgeInsight(response="B", insight="i", why_it_matters="w")])
+    judged = analysis_json(
+        consensus=[JudgeConsensus(point="Both say the sky is blue.", responses=["A", "B"])],
+        unique_insights=[JudgeInsight(response="B", insight="i", why_it_matters="w")],
+    )
     fake.script("judge/j", answer(judged))
     fake.script("judge/j", answer("Fused."))
 

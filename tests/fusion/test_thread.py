@@ -9,8 +9,9 @@ from chat.fusion.events import CallStats, RunDone, SeatDone, ThreadTrimmed
 from chat.fusion.pipeline import run_fusion
 from chat.fusion.request import ReusedAnswer
 from chat.providers.types import ModelInfo
+from tests.fakes import FakeModelClient, analysis_json, answer
 
-from .conftest import FakeModelClient, analysis_json, answer, collect, make_request
+from .conftest import collect, make_request
 
 QUESTION = {"role": "user", "content": "And the follow-up?"}
 

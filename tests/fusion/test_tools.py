@@ -11,8 +11,9 @@ from chat.fusion.pipeline import run_fusion
 from chat.fusion.tools import OUT_OF_CALLS, UNTRUSTED_OPEN
 from chat.providers.types import StreamEnd, ToolCallDelta
 from chat.webtools.types import FetchedPage, SearchResult, WebToolsError
+from tests.fakes import FakeModelClient, analysis_json, answer
 
-from .conftest import FakeModelClient, analysis_json, answer, collect, make_request
+from .conftest import collect, make_request
 
 SEATS = ("alpha/one", "beta/two")
 

@@ -9,8 +9,9 @@ from chat.fusion.events import Event, FusedDelta, FusedDone, FusedStarted, RunDo
 from chat.fusion.judge import JudgeConsensus
 from chat.fusion.pipeline import run_fusion
 from chat.fusion.writer import render_analysis
+from tests.fakes import FakeModelClient, analysis_json, answer
 
-from .conftest import FakeModelClient, analysis_json, answer, collect, make_request
+from .conftest import collect, make_request
 
 SEATS = ("alpha/one", "beta/two")
 

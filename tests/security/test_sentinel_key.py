@@ -10,7 +10,6 @@ saved row, the pages, the exports or the share page.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -31,6 +30,7 @@ from chat.runs.dispatch import wait_for_run
 from chat.runs.pacing import Pacing
 from chat.runs.protocol import run_group
 from chat.simulator import Simulator
+from tests.layer import is_final, listen, receive_until
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -124,18 +124,14 @@ async def test_the_key_reaches_the_provider_and_nothing_else(
     for logger in LOGGERS:
         caplog.set_level(logging.DEBUG, logger=logger)
     run = await sync_to_async(alices_run_on_the_provider)(alice)
-    viewer = await channel_layer.new_channel()
-    await channel_layer.group_add(run_group(run.pk), viewer)
+    viewer = await listen(channel_layer, run_group(run.pk))
 
     dispatch.dispatch(
         run.pk, services=services.current().replace(pacing=Pacing(flush_seconds=0.05, frame_seconds=0.01))
     )
     await wait_for_run(run.pk)
 
-    frames: list[dict[str, Any]] = []
-    async with asyncio.timeout(5):
-        while not (frames and frames[-1]["type"] == "run.snapshot" and frames[-1]["final"]):
-            frames.append(await channel_layer.receive(viewer))
+    frames = await receive_until(channel_layer, viewer, is_final)
     seats = [seat async for seat in SeatAnswer.objects.filter(run_id=run.pk)]
     # The scenario happened, and the key did go out: the provider answers nothing without it.
     assert [seat.status for seat in seats] == [seat_status] * len(MODELS), [seat.error for seat in seats]

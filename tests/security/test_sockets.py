@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import BaseChannelLayer
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
 from chat.models import Run
 from chat.runs.protocol import CLOSE_SIGNED_OUT
-from fusionroom.asgi import application
+from tests.sockets import connected_socket, cookie_of, run_socket
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 OLD_PASSWORD = "an-old-horse-battery-41"
 NEW_PASSWORD = "a-new-staple-correct-77"
-
-
-@asynccontextmanager
-async def open_socket(run: Run, client: Client) -> AsyncIterator[WebsocketCommunicator]:
-    """A connected socket to the run, in the session of the signed-in client; disconnected after."""
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    headers = [
-        (b"origin", b"http://testserver"),
-        (b"host", b"testserver"),
-        (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()),
-    ]
-    communicator = WebsocketCommunicator(application, f"/ws/runs/{run.pk}/", headers=headers)
-    try:
-        connected, _ = await communicator.connect()
-        assert connected
-        yield communicator
-    finally:
-        await communicator.disconnect()
 
 
 async def signed_in(user: User, password: str | None = None) -> Client:
@@ -74,7 +53,7 @@ async def test_signing_out_closes_the_sockets_of_that_session(
     alice_run: Run, alice: User, channel_layer: BaseChannelLayer
 ) -> None:
     browser = await signed_in(alice)
-    async with open_socket(alice_run, browser) as socket:
+    async with connected_socket(alice_run.pk, cookie_of(browser)) as socket:
         await sync_to_async(browser.post)("/accounts/logout/")
 
         assert await closed_with(socket) == CLOSE_SIGNED_OUT
@@ -85,9 +64,9 @@ async def test_signing_out_leaves_the_users_other_sessions_and_other_users_open(
 ) -> None:
     laptop, phone, bobs_browser = await signed_in(alice), await signed_in(alice), await signed_in(bob)
     async with (
-        open_socket(alice_run, laptop) as on_laptop,
-        open_socket(alice_run, phone) as on_phone,
-        open_socket(bobs_run, bobs_browser) as bobs,
+        connected_socket(alice_run.pk, cookie_of(laptop)) as on_laptop,
+        connected_socket(alice_run.pk, cookie_of(phone)) as on_phone,
+        connected_socket(bobs_run.pk, cookie_of(bobs_browser)) as bobs,
     ):
         await sync_to_async(phone.post)("/accounts/logout/")
 
@@ -103,9 +82,9 @@ async def test_changing_the_password_closes_every_socket_of_the_user_and_no_one_
     phone = await signed_in(with_password, OLD_PASSWORD)
     bobs_browser = await signed_in(bob)
     async with (
-        open_socket(alice_run, laptop) as on_laptop,
-        open_socket(alice_run, phone) as on_phone,
-        open_socket(bobs_run, bobs_browser) as bobs,
+        connected_socket(alice_run.pk, cookie_of(laptop)) as on_laptop,
+        connected_socket(alice_run.pk, cookie_of(phone)) as on_phone,
+        connected_socket(bobs_run.pk, cookie_of(bobs_browser)) as bobs,
     ):
         response = await sync_to_async(laptop.post)(
             "/accounts/password/",
@@ -123,7 +102,7 @@ async def test_a_password_set_anywhere_else_closes_them_too(
 ) -> None:
     # The admin's "change password" form and `manage.py changepassword` both end in set_password.
     browser = await signed_in(alice)
-    async with open_socket(alice_run, browser) as socket:
+    async with connected_socket(alice_run.pk, cookie_of(browser)) as socket:
 
         def new_password() -> None:
             alice.set_password(NEW_PASSWORD)
@@ -138,7 +117,7 @@ async def test_saving_the_user_without_a_new_password_closes_nothing(
     alice_run: Run, alice: User, channel_layer: BaseChannelLayer
 ) -> None:
     browser = await signed_in(alice)
-    async with open_socket(alice_run, browser) as socket:
+    async with connected_socket(alice_run.pk, cookie_of(browser)) as socket:
 
         def rename() -> None:
             user = User.objects.get(pk=alice.pk)
@@ -155,7 +134,7 @@ async def test_deleting_the_user_closes_their_sockets(
     alice_run: Run, alice: User, channel_layer: BaseChannelLayer
 ) -> None:
     browser = await signed_in(alice)
-    async with open_socket(alice_run, browser) as socket:
+    async with connected_socket(alice_run.pk, cookie_of(browser)) as socket:
         await sync_to_async(lambda: User.objects.get(pk=alice.pk).delete())()
 
         assert await closed_with(socket) == CLOSE_SIGNED_OUT
@@ -165,16 +144,8 @@ async def test_a_closed_socket_cannot_come_back_on_the_ended_session(
     alice_run: Run, alice: User, channel_layer: BaseChannelLayer
 ) -> None:
     browser = await signed_in(alice)
-    cookie = browser.cookies[settings.SESSION_COOKIE_NAME].value
+    cookie = cookie_of(browser)
     await sync_to_async(browser.post)("/accounts/logout/")
-    headers: list[Any] = [
-        (b"origin", b"http://testserver"),
-        (b"host", b"testserver"),
-        (b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()),
-    ]
-    communicator = WebsocketCommunicator(application, f"/ws/runs/{alice_run.pk}/", headers=headers)
-    try:
+    async with run_socket(alice_run.pk, cookie) as communicator:
         connected, _ = await communicator.connect()
         assert not connected
-    finally:
-        await communicator.disconnect()
