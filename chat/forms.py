@@ -34,7 +34,7 @@ class MessageForm(forms.Form):
 
     def __init__(self, *args: Any, user: User | AnonymousUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["panel"].queryset = Panel.objects.for_user(user)  # type: ignore[attr-defined]
+        cast("forms.ModelChoiceField[Panel]", self.fields["panel"]).queryset = Panel.objects.for_user(user)
 
 
 # --- Settings: endpoints and keys -----------------------------------------------------------
@@ -76,6 +76,7 @@ class ProviderKeyForm(forms.Form):
         return key
 
 
+# ModelForm is generic only in its stubs: at runtime it cannot be subscripted.
 class OwnEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
     """A user's own OpenAI-compatible endpoint; the owner is set by the view, never by the form."""
 
