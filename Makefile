@@ -67,6 +67,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Django's deployment checks on the production settings (DJANGO_DEBUG=0), with throwaway secrets:
 # see SECURITY.md for what a real deployment sets.

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.models import User
 
 
-class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
-    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined,misc]
+class SignUpForm(UserCreationForm[User]):
+    class Meta(UserCreationForm.Meta):
         fields = ("username",)

@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -102,7 +103,7 @@ class SignInLimitBackend(ModelBackend):
         username: str | None = None,
         password: str | None = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> User | None:
         if request is not None and is_refused(username or "", client_address(request)):
             raise PermissionDenied(refusal_message())
         return super().authenticate(request, username=username, password=password, **kwargs)
@@ -117,5 +118,5 @@ def count_a_failed_sign_in(
 
 
 @receiver(user_logged_in)
-def clear_after_signing_in(sender: Any, user: Any, **kwargs: Any) -> None:
+def clear_after_signing_in(sender: type[User], user: User, **kwargs: Any) -> None:
     record_success(user.get_username())

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
@@ -23,27 +24,30 @@ from chat.models import (
     UserProviderKey,
 )
 
+# The `type: ignore[type-arg]`s below: ModelAdmin, its inlines and ModelForm are generic only in
+# their stubs; at runtime they cannot be subscripted (that needs django-stubs-ext's monkeypatch).
+
 
 @admin.register(Panel)
-class PanelAdmin(admin.ModelAdmin):
+class PanelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "is_preset", "owner", "judge", "writer", "web_search", "position"]
     list_filter = ["is_preset", "web_search"]
     search_fields = ["name", "judge"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """What runs say is a record: staff may read it, never rewrite it."""
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
-class TurnInline(admin.TabularInline):
+class TurnInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Turn
-    fields = ["position", "prompt", "created_at"]
+    fields = ("position", "prompt", "created_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -56,9 +60,9 @@ class ConversationAdmin(ReadOnlyAdmin):
     inlines = [TurnInline]
 
 
-class SeatAnswerInline(admin.StackedInline):
+class SeatAnswerInline(admin.StackedInline):  # type: ignore[type-arg]
     model = SeatAnswer
-    fields = [
+    fields = (
         "index",
         "model",
         "status",
@@ -70,7 +74,7 @@ class SeatAnswerInline(admin.StackedInline):
         "cost",
         "ttft_ms",
         "duration_ms",
-    ]
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -123,7 +127,7 @@ class ProviderEndpointAdminForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(ProviderEndpoint)
-class ProviderEndpointAdmin(admin.ModelAdmin):
+class ProviderEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Server-wide endpoints (no owner) for everyone; users' own endpoints are listed too."""
 
     form = ProviderEndpointAdminForm
@@ -146,7 +150,7 @@ class ProviderEndpointAdmin(admin.ModelAdmin):
 class UserProviderKeyAdmin(ReadOnlyAdmin):
     """Users set their keys in Settings; staff may see that one is set, and delete it."""
 
-    fields = ["user", "endpoint", "key", "created_at", "updated_at"]
+    fields = ("user", "endpoint", "key", "created_at", "updated_at")
     readonly_fields = fields
     list_display = ["user", "endpoint", "key", "updated_at"]
     search_fields = ["user__username", "endpoint"]

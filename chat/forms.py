@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 
 from chat.models import Panel, ProviderEndpoint, SpendBudget
 
@@ -30,9 +32,9 @@ class MessageForm(forms.Form):
         error_messages={"invalid_choice": "Pick one of the panels in the list."},
     )
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User | AnonymousUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["panel"].queryset = Panel.objects.for_user(user)  # type: ignore[attr-defined]
+        cast("forms.ModelChoiceField[Panel]", self.fields["panel"]).queryset = Panel.objects.for_user(user)
 
 
 # --- Settings: endpoints and keys -----------------------------------------------------------
@@ -54,8 +56,10 @@ class ProviderKeyForm(forms.Form):
 
     api_key = key_field("Your key")
 
-    def __init__(self, *args: Any, endpoint: str, has_key: bool, **kwargs: Any) -> None:
-        super().__init__(*args, prefix=f"key-{endpoint}", **kwargs)
+    def __init__(
+        self, data: Mapping[str, Any] | None = None, *, endpoint: str, has_key: bool, **kwargs: Any
+    ) -> None:
+        super().__init__(data, prefix=f"key-{endpoint}", **kwargs)
         self.endpoint = endpoint
         self.has_key = has_key
         self.fields["api_key"].label = f"Your key for {endpoint}"
@@ -72,6 +76,7 @@ class ProviderKeyForm(forms.Form):
         return key
 
 
+# ModelForm is generic only in its stubs: at runtime it cannot be subscripted.
 class OwnEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
     """A user's own OpenAI-compatible endpoint; the owner is set by the view, never by the form."""
 
@@ -118,9 +123,9 @@ class BudgetForm(forms.ModelForm):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["limit_usd"].required = False
-        self.fields["limit_usd"].min_value = 0
+        cast(forms.DecimalField, self.fields["limit_usd"]).min_value = 0
 
     def _post_clean(self) -> None:
         # An empty limit means "no budget": nothing to validate on the model.
         if self.cleaned_data.get("limit_usd") is not None:
-            super()._post_clean()
+            super()._post_clean()  # type: ignore[misc]  # BaseModelForm has it; its stubs do not

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from django.contrib.auth.models import User
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, Left
 from django.urls import reverse
@@ -53,7 +53,7 @@ class Cursor:
         return f"{(self.updated_at - _EPOCH) // _MICROSECOND}-{self.pk}"
 
 
-def search(user: Any, query: str = "") -> ConversationQuerySet:
+def search(user: User, query: str = "") -> ConversationQuerySet:
     """The user's conversations whose title or any turn's prompt contains `query` (any case),
     each once, newest first. Only ever the user's own."""
     conversations = Conversation.objects.for_user(user)
@@ -92,7 +92,7 @@ class HistoryPage:
 
 
 def history_page(
-    user: Any,
+    user: User,
     *,
     query: str = "",
     before: Cursor | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.http import QueryDict
 from pydantic import ValidationError
 
@@ -129,7 +130,7 @@ class Draft:
             return None
         return estimate_run(self.seats, self.judge, self.writer or self.judge, catalog)
 
-    def save(self, owner: Any) -> Panel:
+    def save(self, owner: User) -> Panel:
         panel = Panel.objects.filter(pk=self.panel_id, owner=owner).first() if self.panel_id else None
         panel = panel or Panel(owner=owner)
         panel.name, panel.seats, panel.judge = self.name, list(self.seats), self.judge

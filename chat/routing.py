@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.urls import path
 
 from chat.consumers import RunConsumer
 from chat.runs.protocol import RUNS_CHANNEL, SOCKET_PATH
 from chat.runs.worker import RunWorkerConsumer
 
+if TYPE_CHECKING:
+    from channels.utils import _ChannelApplication
+
 websocket_urlpatterns = [
-    path(SOCKET_PATH, RunConsumer.as_asgi()),
+    # Channels routes ASGI apps with Django's path(), whose stubs only know views.
+    path(SOCKET_PATH, RunConsumer.as_asgi()),  # type: ignore[arg-type]
 ]
 
 # `python manage.py runworker fusion-runs`: the process executes runs instead of serving pages.
-channel_routes = {
+channel_routes: dict[str, _ChannelApplication] = {
     RUNS_CHANNEL: RunWorkerConsumer.as_asgi(),
 }

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from chat.export import conversation_document, import_document
@@ -55,7 +55,7 @@ def fork_title(conversation: Conversation) -> str:
     return title[: 200 - len(FORK_SUFFIX)] + FORK_SUFFIX
 
 
-def fork(link: ShareLink, visitor: Any) -> Conversation:
+def fork(link: ShareLink, visitor: User) -> Conversation:
     """A copy of what the link shows, owned by the visitor, who can go on with it like any other.
 
     The copy goes through the export document, so it holds exactly what an export would; a run

@@ -21,7 +21,7 @@ application = RecoverRunsOnStart(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),  # type: ignore[arg-type]
             # Only `manage.py runworker` serves this: messages of the channel layer, no client.
             "channel": ChannelNameRouter(channel_routes),
         }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from io import StringIO
 from typing import Any
@@ -9,8 +12,14 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from chat.models import Panel
+from chat.models import Panel, Run
 from chat.simulator import SimulatorThread
+
+
+def settings_base_dir() -> str:
+    from django.conf import settings
+
+    return str(settings.BASE_DIR)
 
 
 @pytest.fixture
@@ -71,3 +80,84 @@ def test_it_uses_a_preset_as_edited_in_the_admin(
     presets["Budget"].save()
     fuse("Hi", "--preset", "budget")
     assert [record.model for record in simulator.requests[:2]] == ["openai/gpt-5.5", "moonshotai/kimi-k2.6"]
+
+
+# -- on the common path of every run (chat.runs) ------------------------------------------
+
+
+def test_a_seat_that_first_answers_429_is_retried_and_answers(simulator: SimulatorThread) -> None:
+    simulator.configure("moonshotai/kimi-k2.6", fault="rate_limit", fault_times=1, retry_after_s=0)
+
+    output = fuse("How do I plan a migration?", "--preset", "budget")
+
+    asked = [record.status for record in simulator.requests if record.model == "moonshotai/kimi-k2.6"]
+    assert len(asked) == 2, asked  # refused once with 429, then asked again by the retry layer
+    assert "failed" not in output.split("Consensus")[0]
+    assert "Run done" in output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_saved_panel_with_web_tools_is_run_and_saved_to_the_users_history(
+    simulator: SimulatorThread, django_user_model: Any
+) -> None:
+    alice = django_user_model.objects.create_user("alice")
+    Panel.objects.create(
+        owner=alice,
+        name="Two flashes",
+        seats=["google/gemini-3-flash-preview", "moonshotai/kimi-k2.6"],
+        judge="google/gemini-3-flash-preview",
+    )
+
+    fuse("What changed in Python 3.13?", "--user", "alice", "--panel", "two flashes", "--web", "--save")
+
+    run = Run.objects.get(turn__conversation__owner=alice)
+    assert run.status == Run.Status.DONE
+    assert (run.panel_name, run.web_search) == ("Two flashes", True)
+    assert run.turn.prompt == "What changed in Python 3.13?"
+    assert [answer.model for answer in run.answers.all()] == [
+        "google/gemini-3-flash-preview",
+        "moonshotai/kimi-k2.6",
+    ]
+    assert all(answer.text for answer in run.answers.all())
+    seat_requests = [r for r in simulator.requests if r.model == "moonshotai/kimi-k2.6"]
+    assert "web_search" in {tool["function"]["name"] for tool in seat_requests[0].body.get("tools", [])}
+
+
+def test_save_without_a_user_is_refused_in_one_line(simulator: SimulatorThread) -> None:
+    with pytest.raises(CommandError, match="--save needs --user"):
+        fuse("Hi", "--save")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_saved_run_passes_the_same_start_gate(
+    simulator: SimulatorThread, django_user_model: Any, settings: Any
+) -> None:
+    django_user_model.objects.create_user("alice")
+    settings.FUSIONROOM_MAX_THREAD_CHARS = 10
+
+    with pytest.raises(CommandError, match="too long to send"):
+        fuse("A question longer than ten characters", "--user", "alice", "--save")
+    assert not Run.objects.exists()
+
+
+def test_on_a_database_never_migrated_it_migrates_and_prints_no_traceback(tmp_path: Any) -> None:
+    # A fresh clone after `make test`: no db.sqlite3 yet. The command runs in a process of its own
+    # on an empty SQLite file, as a person would start it.
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+        "FUSIONROOM_DEMO": "1",
+        "DJANGO_SETTINGS_MODULE": "fusionroom.settings",
+    }
+    env.pop("REDIS_URL", None)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "fuse", "Hi", "--preset", "budget"],
+        cwd=settings_base_dir(),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in done.stderr + done.stdout
+    assert done.returncode == 0, done.stderr
+    assert "Fused answer" in done.stdout

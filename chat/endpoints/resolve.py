@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.views.decorators.debug import sensitive_variables
 
 from chat.endpoints.crypto import KeyUnavailable
@@ -87,7 +87,7 @@ def server_endpoints() -> list[Endpoint]:
 
 
 @sensitive_variables()
-def endpoints_for(user: Any) -> list[Endpoint]:
+def endpoints_for(user: User | AnonymousUser) -> list[Endpoint]:
     """The endpoints this user's runs may call: the server's, with the user's own key wherever
     they set one, then their own enabled endpoints. The default comes first. Sync (database).
 

@@ -142,7 +142,8 @@ def response_format_for_judge() -> dict[str, Any]:
     }
 
 
-_THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+# Thinking comes before the answer; "<think>" further on may be text inside the object itself.
+_THINKING = re.compile(r"\A\s*(?:<think>.*?</think>\s*)+", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"```[A-Za-z]*[ \t]*\n?(.*?)```", re.DOTALL)
 
 
@@ -153,16 +154,22 @@ def extract_json(text: str) -> dict[str, Any]:
     complete object decodes. Raises JudgeOutputError when there is none.
     """
     # Some local reasoning models put their thinking in the content; it may hold stray braces.
-    text = _THINKING.sub("", text).strip()
+    # Look without it first, then in the whole reply, in case what looked like thinking was not.
+    without_thinking = _THINKING.sub("", text, count=1).strip()
+    for version in dict.fromkeys([without_thinking, text]):
+        found = _object_in(version)
+        if found is not None:
+            return found
+    raise JudgeOutputError("the reply contains no JSON object")
+
+
+def _object_in(text: str) -> dict[str, Any] | None:
     candidates = [text, *(block.strip() for block in _FENCE.findall(text))]
     for candidate in candidates:
         found = _loads_object(candidate)
         if found is not None:
             return found
-    found = _first_object_in(text)
-    if found is None:
-        raise JudgeOutputError("the reply contains no JSON object")
-    return found
+    return _first_object_in(text)
 
 
 def _loads_object(text: str) -> dict[str, Any] | None:

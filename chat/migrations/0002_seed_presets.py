@@ -1,6 +1,10 @@
 """Seed the Quality and Budget presets; after this they are data, edited in the admin."""
 
+from __future__ import annotations
+
+from django.apps.registry import Apps
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 # A copy, not an import of chat.presets: a migration must keep meaning what it meant
 # when it was written, whatever later code says.
@@ -22,13 +26,13 @@ PRESETS = [
 ]
 
 
-def seed(apps, schema_editor):
+def seed(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     Panel = apps.get_model("chat", "Panel")
     for preset in PRESETS:
         Panel.objects.update_or_create(slug=preset["slug"], is_preset=True, owner=None, defaults=preset)
 
 
-def unseed(apps, schema_editor):
+def unseed(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     Panel = apps.get_model("chat", "Panel")
     Panel.objects.filter(is_preset=True, slug__in=[p["slug"] for p in PRESETS]).delete()
 

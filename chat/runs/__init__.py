@@ -23,11 +23,13 @@ from chat.runs.lifecycle import (
     Rerun,
     Retry,
     RunBusy,
+    Start,
     events,
     launch,
     open_run,
     start,
     stop,
+    unsaved,
     wait,
 )
 from chat.runs.services import Services
@@ -40,10 +42,12 @@ __all__ = [
     "Retry",
     "RunBusy",
     "Services",
+    "Start",
     "events",
     "launch",
     "open_run",
     "start",
     "stop",
+    "unsaved",
     "wait",
 ]

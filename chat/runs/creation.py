@@ -38,7 +38,7 @@ def create_turn_and_run(conversation: Conversation, prompt: str, panel: Panel, *
 def create_run(turn: Turn, panel: Panel, *, simulated: bool, retry_of: Run | None = None) -> Run:
     run = Run.objects.create(
         turn=turn,
-        panel=panel,
+        panel=panel if panel.pk else None,  # a panel made up for one run (the terminal's) is not kept
         panel_name=panel.name,
         judge=panel.judge,
         writer=panel.writer_model,

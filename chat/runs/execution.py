@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +22,10 @@ from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for
 from chat.fusion.events import Event
 from chat.fusion.pipeline import run_fusion
-from chat.fusion.request import FusionRequest
+from chat.fusion.request import FusionRequest, ReusedAnswer
 from chat.models import Run, SeatAnswer
 from chat.providers.protocol import ModelClient
-from chat.providers.types import Endpoint
+from chat.providers.types import Endpoint, ModelInfo
 from chat.runs import protocol
 from chat.runs.creation import reused_answers
 from chat.runs.frames import Frames
@@ -32,6 +33,7 @@ from chat.runs.pacing import Pacing
 from chat.runs.services import Services
 from chat.runs.state import RunState
 from chat.runs.toolbox import toolbox_for
+from chat.webtools.options import WebToolOptions
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,30 @@ def _loaded(run: Run, thread: list[dict[str, str]], endpoints: list[Endpoint]) -
         answers=list(run.answers.order_by("index")),
         messages=[*thread, {"role": "user", "content": run.turn.prompt}],
         endpoints=endpoints,
+    )
+
+
+def fusion_request(
+    messages: list[dict[str, Any]],
+    *,
+    seats: list[str],
+    judge: str,
+    writer: str | None,
+    web_tools: WebToolOptions,
+    catalog: dict[str, ModelInfo],
+    reuse: dict[int, ReusedAnswer] | None = None,
+) -> FusionRequest:
+    """What the pipeline is asked, the same for a saved run and an unsaved one (the terminal's)."""
+    return FusionRequest(
+        messages=messages,
+        seats=seats,
+        judge=judge,
+        writer=writer,
+        max_tokens=settings.FUSIONROOM_MAX_TOKENS,
+        catalog=catalog,
+        reuse=reuse or {},
+        web_search=web_tools.web_search,
+        max_tool_calls=web_tools.max_tool_calls,
     )
 
 
@@ -182,6 +208,9 @@ class Runner:
 
     async def consume(self, request: FusionRequest, client: ModelClient) -> None:
         toolbox = toolbox_for(self.state.run.web_tools) if request.web_search else None
+        await self._consume(run_fusion(request, client, toolbox=toolbox))
+
+    async def _consume(self, source: AsyncIterator[Event]) -> None:
         # The pipeline runs ahead in a task of its own: an async generator does nothing between
         # two events until asked for the next, so rendering a seat's final frame here would
         # otherwise hold back the judge's request (and the analysis frame the writer's).
@@ -189,7 +218,7 @@ class Runner:
 
         async def produce() -> None:
             try:
-                async for event in run_fusion(request, client, toolbox=toolbox):
+                async for event in source:
                     events.put_nowait(event)
             finally:
                 events.put_nowait(None)  # the end, or the pipeline's error (raised by await below)
@@ -232,16 +261,14 @@ async def execute_run(
     async def fuse() -> None:
         # The catalog is fetched inside the pipeline's task, so that a Stop during the fetch
         # (an HTTP call) stops the run like any other: nothing before the `try` may wait.
-        request = FusionRequest(
-            messages=loaded.messages,
+        request = fusion_request(
+            loaded.messages,
             seats=[answer.model for answer in answers],
             judge=run.judge,
             writer=run.writer,
-            max_tokens=settings.FUSIONROOM_MAX_TOKENS,
+            web_tools=run.web_tools,
             catalog=await services.catalog(loaded.endpoints),
             reuse=reused_answers(answers),
-            web_search=run.web_search,
-            max_tool_calls=run.max_tool_calls,
         )
         await runner.consume(request, client)
 

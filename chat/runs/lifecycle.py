@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -21,12 +22,15 @@ from django.db import transaction
 
 from chat.endpoints.catalog import Catalog
 from chat.fusion.events import Event
+from chat.fusion.pipeline import run_fusion
 from chat.models import Conversation, Panel, Run, Turn
+from chat.providers.types import Endpoint
 from chat.runs import dispatch
 from chat.runs.creation import KEPT_STATUSES, create_retry, create_run, create_turn_and_run
-from chat.runs.execution import Loaded, loaded_new_run
+from chat.runs.execution import Loaded, fusion_request, loaded_new_run
 from chat.runs.gate import LimitReached, budget_catalog, check_can_start, estimate
 from chat.runs.services import Services, current
+from chat.runs.toolbox import toolbox_for
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class Rerun:
     panel: Panel
 
 
-Start = Ask | Retry | Rerun
+type Start = Ask | Retry | Rerun
 
 
 class RunBusy(LimitReached):
@@ -152,6 +156,29 @@ async def stop(run_id: int, *, services: Services | None = None) -> None:
 async def wait(run_id: int) -> None:
     """Wait until the run, if this process executes it, has ended (and saved its end)."""
     await dispatch.wait_for_run(run_id)
+
+
+async def unsaved(
+    messages: list[dict[str, Any]],
+    panel: Panel,
+    endpoints: list[Endpoint],
+    *,
+    services: Services | None = None,
+) -> AsyncIterator[Event]:
+    """A run that saves nothing and is shown nowhere else (the terminal's without --save): the
+    same request, client (timeouts, retries, endpoints) and web tools as a saved run's."""
+    services = services or current()
+    request = fusion_request(
+        messages,
+        seats=list(panel.seats),
+        judge=panel.judge,
+        writer=panel.writer or None,
+        web_tools=panel.web_tools,
+        catalog=await services.catalog(endpoints),
+    )
+    toolbox = toolbox_for(panel.web_tools) if request.web_search else None
+    async for event in run_fusion(request, services.client_for(endpoints), toolbox=toolbox):
+        yield event
 
 
 async def events(run_id: int) -> AsyncIterator[Event]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.contrib.auth.models import User
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -19,10 +20,11 @@ from chat.forms import MessageForm
 from chat.models import Conversation, Panel, Run, Turn
 from chat.runs.gate import budget_catalog
 from chat.views import history as history_views
+from chat.views.requests import AuthenticatedHttpRequest, HtmxHttpRequest
 
 
 def _chat_context(
-    request: HttpRequest, conversation: Conversation | None, form: MessageForm | None = None
+    request: AuthenticatedHttpRequest, conversation: Conversation | None, form: MessageForm | None = None
 ) -> dict[str, Any]:
     user = request.user
     turns = []
@@ -52,28 +54,30 @@ def _chat_context(
 
 @login_required
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "chat/chat.html", _chat_context(request, None))
 
 
 @login_required
 @require_GET
-def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
     return render(request, "chat/chat.html", _chat_context(request, conversation))
 
 
 @login_required
 @require_GET
-def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(Run.objects.for_user(request.user).select_related("turn"), pk=pk)
     context = {"run": run, "answers": list(run.answers.all()), "owner_view": True}
     return render(request, "chat/run.html#run", context)
 
 
-def _refuse(request: HttpRequest, conversation: Conversation | None, form: MessageForm) -> HttpResponse:
+def _refuse(
+    request: AuthenticatedHttpRequest, conversation: Conversation | None, form: MessageForm
+) -> HttpResponse:
     context = _chat_context(request, conversation, form)
-    template = "chat/chat.html#composer" if request.htmx else "chat/chat.html"  # type: ignore[attr-defined]
+    template = "chat/chat.html#composer" if request.htmx else "chat/chat.html"
     return render(request, template, context, status=422)
 
 
@@ -86,10 +90,11 @@ class _Sent:
 
 
 @sync_to_async
-def _send(request: HttpRequest, pk: int | None, catalog: Catalog | None) -> HttpResponseBase | _Sent:
-    user = request.user
-    if not user.is_authenticated:
+def _send(request: HtmxHttpRequest, pk: int | None, catalog: Catalog | None) -> HttpResponseBase | _Sent:
+    if not request.user.is_authenticated:
         return redirect(f"{settings.LOGIN_URL}")
+    signed_in = cast(AuthenticatedHttpRequest, request)
+    user = signed_in.user
     conversation = None
     if pk is not None:
         conversation = Conversation.objects.for_user(user).filter(pk=pk).first()
@@ -97,40 +102,40 @@ def _send(request: HttpRequest, pk: int | None, catalog: Catalog | None) -> Http
             raise Http404("No such conversation.")
     form = MessageForm(request.POST, user=user)
     if not form.is_valid():
-        return _refuse(request, conversation, form)
+        return _refuse(signed_in, conversation, form)
     ask = runs.Ask(conversation, form.cleaned_data["message"], form.cleaned_data["panel"])
     try:
         opened = runs.open_run(user, ask, catalog=catalog)
     except runs.LimitReached as refused:
         form.add_error(None, refused.message)
-        return _refuse(request, conversation, form)
+        return _refuse(signed_in, conversation, form)
     # Everything the response needs, read here while this thread is ours: each further trip
     # to the database thread would wait behind the run's own.
     return _Sent(opened, opened.conversation.get_absolute_url())
 
 
 @require_POST
-async def send_message(request: HttpRequest, pk: int | None = None) -> HttpResponseBase:
+async def send_message(request: HtmxHttpRequest, pk: int | None = None) -> HttpResponseBase:
     """Create the turn and its run, start the run on the server, and show the new turn."""
     sent = await _send(request, pk, await budget_catalog(request.user))
     if not isinstance(sent, _Sent):
         return sent
     runs.launch(sent.opened)
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         return redirect(sent.url)
     if pk is None:
         # A new conversation gets its own address and a place in the sidebar: load its page.
         return HttpResponseClientRedirect(sent.url)
-    return await sync_to_async(_render_turn)(request, sent.opened.run)
+    return await sync_to_async(_render_turn)(cast(AuthenticatedHttpRequest, request), sent.opened.run)
 
 
-def _render_turn(request: HttpRequest, run: Run) -> HttpResponse:
+def _render_turn(request: AuthenticatedHttpRequest, run: Run) -> HttpResponse:
     turn = run.turn
     turn_runs = list(turn.runs.order_by("pk").prefetch_related("answers").select_related("retry_of"))
     return render(request, "chat/run.html#turn", {"turn": turn, "runs": turn_runs, "owner_view": True})
 
 
-async def _start_and_show(request: HttpRequest, what: runs.Start) -> HttpResponseBase:
+async def _start_and_show(request: AuthenticatedHttpRequest, what: runs.Start) -> HttpResponseBase:
     """Start a retry or a re-run through the same gate as a new message, and show its turn."""
     try:
         run = await runs.start(await request.auser(), what)
@@ -138,14 +143,14 @@ async def _start_and_show(request: HttpRequest, what: runs.Start) -> HttpRespons
         return HttpResponse(busy.message, status=409)
     except runs.LimitReached as refused:
         return HttpResponse(refused.message, status=429)
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         url = await sync_to_async(lambda: run.turn.conversation.get_absolute_url())()
         return redirect(url)
     return await sync_to_async(_render_turn)(request, run)
 
 
 @sync_to_async
-def _run_of(user: Any, pk: int) -> Run:
+def _run_of(user: User, pk: int) -> Run:
     run = Run.objects.for_user(user).select_related("turn__conversation").filter(pk=pk).first()
     if run is None:
         raise Http404("No such run.")
@@ -154,7 +159,7 @@ def _run_of(user: Any, pk: int) -> Run:
 
 @login_required
 @require_POST
-async def retry_run(request: HttpRequest, pk: int) -> HttpResponseBase:
+async def retry_run(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     """Ask the failed or stopped seats again, keep the other answers, judge and fuse again."""
     run = await _run_of(await request.auser(), pk)
     return await _start_and_show(request, runs.Retry(run))
@@ -162,7 +167,7 @@ async def retry_run(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @login_required
 @require_POST
-async def rerun_turn(request: HttpRequest, pk: int) -> HttpResponseBase:
+async def rerun_turn(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     """Ask a turn again with another panel; the earlier runs stay, as alternatives."""
     user = await request.auser()
     turn = await Turn.objects.filter(conversation__owner=user, pk=pk).select_related("conversation").afirst()
@@ -177,7 +182,7 @@ async def rerun_turn(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @login_required
 @require_POST
-async def stop_run(request: HttpRequest, pk: int) -> HttpResponse:
+async def stop_run(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     user = await request.auser()
     exists = await Run.objects.for_user(user).filter(pk=pk).aexists()
     if not exists:

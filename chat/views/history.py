@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from asgiref.sync import async_to_sync
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils.functional import SimpleLazyObject
@@ -18,18 +18,19 @@ from django_htmx.http import HttpResponseClientRedirect
 from chat import runs
 from chat.history import BadCursor, Cursor, HistoryPage, clean_title, conversation_spend, history_page
 from chat.models import Conversation, Run
+from chat.views.requests import AuthenticatedHttpRequest, HtmxHttpRequest
 
 SIDEBAR = "chat/sidebar.html"
 
 
-def _cursor(request: HttpRequest) -> Cursor | None:
+def _cursor(request: HtmxHttpRequest) -> Cursor | None:
     raw = request.GET.get("before", "")
     return Cursor.parse(raw) if raw else None
 
 
-def _current_pk(request: HttpRequest) -> int | None:
+def _current_pk(request: HtmxHttpRequest) -> int | None:
     """The conversation shown by the page an htmx request came from, if it shows one."""
-    path = request.htmx.current_url_abs_path if request.htmx else None  # type: ignore[attr-defined]
+    path = request.htmx.current_url_abs_path if request.htmx else None
     if not path:
         return None
     try:
@@ -39,7 +40,7 @@ def _current_pk(request: HttpRequest) -> int | None:
     return match.kwargs.get("pk") if match.url_name == "conversation" else None
 
 
-def sidebar_for(request: HttpRequest, conversation: Conversation | None) -> HistoryPage:
+def sidebar_for(request: AuthenticatedHttpRequest, conversation: Conversation | None) -> HistoryPage:
     """The sidebar of a full page; without JavaScript, ?q= searches and ?before= pages it."""
     try:
         before = _cursor(request)
@@ -53,7 +54,7 @@ def sidebar_for(request: HttpRequest, conversation: Conversation | None) -> Hist
     )
 
 
-def chat_page_context(request: HttpRequest, conversation: Conversation | None) -> dict[str, Any]:
+def chat_page_context(request: AuthenticatedHttpRequest, conversation: Conversation | None) -> dict[str, Any]:
     """What the chat page's sidebar and spend summary need, each queried only if it is rendered
     (an htmx swap of the composer renders neither)."""
     return {
@@ -64,9 +65,9 @@ def chat_page_context(request: HttpRequest, conversation: Conversation | None) -
 
 @login_required
 @require_GET
-def conversation_list(request: HttpRequest) -> HttpResponse:
+def conversation_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """htmx: the list for a search (#list), or the page after `before` (#items) for "Load more"."""
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         # Without JavaScript the search form and "Load more" go to the chat page itself.
         query = request.GET.urlencode()
         return redirect(f"{reverse('home')}?{query}" if query else reverse("home"))
@@ -82,7 +83,7 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 
 
 def _render_item(
-    request: HttpRequest, conversation: Conversation, status: int = 200, **extra: Any
+    request: HtmxHttpRequest, conversation: Conversation, status: int = 200, **extra: Any
 ) -> HttpResponse:
     context = {"item": conversation, "current_pk": _current_pk(request), **extra}
     return render(request, f"{SIDEBAR}#item", context, status=status)
@@ -90,13 +91,13 @@ def _render_item(
 
 @login_required
 @require_POST
-def conversation_rename(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_rename(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
     raw = request.POST.get("title", "")
     try:
         title = clean_title(raw)
     except ValueError as error:
-        if request.htmx:  # type: ignore[attr-defined]
+        if request.htmx:
             # 422 still swaps (see base.html's htmx config): the item shows the message.
             return _render_item(request, conversation, 422, rename_error=str(error), rename_value=raw)
         messages.error(request, str(error))
@@ -104,7 +105,7 @@ def conversation_rename(request: HttpRequest, pk: int) -> HttpResponse:
     conversation.title = title
     # Only the title: updated_at stays, so a rename does not move the conversation up the list.
     conversation.save(update_fields=["title"])
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return _render_item(request, conversation)
     messages.success(request, f"Renamed to “{title}”.")
     return redirect(conversation)
@@ -112,7 +113,7 @@ def conversation_rename(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def conversation_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """GET: the confirmation page, for browsers without JavaScript (htmx asks with hx-confirm).
     POST: delete it, with its turns, runs, answers and share links (all cascade)."""
     conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
@@ -124,20 +125,20 @@ def conversation_delete(request: HttpRequest, pk: int) -> HttpResponse:
     # A run still going would keep calling models for a conversation that is gone.
     for run_id in running:
         async_to_sync(runs.stop)(run_id)
-    if request.htmx and _current_pk(request) != pk:  # type: ignore[attr-defined]
+    if request.htmx and _current_pk(request) != pk:
         return HttpResponse("")  # the sidebar item is swapped for nothing
     messages.success(request, f"Deleted “{title}”.")
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return HttpResponseClientRedirect(reverse("home"))  # the page showed what was deleted
     return redirect("home")
 
 
 @login_required
 @require_GET
-def conversation_spend_view(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_spend_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The spend summary again (its Refresh link): the figures change as runs finish."""
     conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         return redirect(conversation)
     context = {"conversation": conversation, "spend": conversation_spend(conversation), "open": True}
     return render(request, "chat/spend.html#spend", context)

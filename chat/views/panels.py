@@ -7,7 +7,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -19,11 +19,12 @@ from chat.fusion.request import MAX_SEATS
 from chat.models import Panel
 from chat.panels import Draft
 from chat.runs.toolbox import search_configured
+from chat.views.requests import AuthenticatedHttpRequest, HtmxHttpRequest
 
 BUILDER = "chat/builder.html"
 
 
-async def _catalog_for(request: HttpRequest, *, refresh: bool = False) -> Catalog:
+async def _catalog_for(request: AuthenticatedHttpRequest, *, refresh: bool = False) -> Catalog:
     user = await request.auser()
     try:
         available = await sync_to_async(endpoints.endpoints_for)(user)
@@ -35,7 +36,9 @@ async def _catalog_for(request: HttpRequest, *, refresh: bool = False) -> Catalo
     return await load_catalog(available, refresh=refresh)
 
 
-async def _presets_with_estimates(request: HttpRequest, catalog: Catalog) -> list[dict[str, Any]]:
+async def _presets_with_estimates(
+    request: AuthenticatedHttpRequest, catalog: Catalog
+) -> list[dict[str, Any]]:
     user = await request.auser()
     panels = [panel async for panel in Panel.objects.for_user(user)]
     rows = []
@@ -45,7 +48,7 @@ async def _presets_with_estimates(request: HttpRequest, catalog: Catalog) -> lis
     return rows
 
 
-def _filters(request: HttpRequest) -> dict[str, Any]:
+def _filters(request: HtmxHttpRequest) -> dict[str, Any]:
     raw_price = request.GET.get("max_price", "").strip()
     try:
         max_price = float(raw_price) if raw_price else None
@@ -76,7 +79,7 @@ def _catalog_context(catalog: Catalog, filters: dict[str, Any]) -> dict[str, Any
 
 
 async def _render_builder(
-    request: HttpRequest, draft: Draft, catalog: Catalog, *, status: int = 200
+    request: AuthenticatedHttpRequest, draft: Draft, catalog: Catalog, *, status: int = 200
 ) -> HttpResponse:
     context = {
         **_catalog_context(catalog, _filters(request)),
@@ -87,13 +90,13 @@ async def _render_builder(
         "max_seats": MAX_SEATS,
         "search_configured": search_configured(),
     }
-    template = f"{BUILDER}#builder" if request.htmx else BUILDER  # type: ignore[attr-defined]
+    template = f"{BUILDER}#builder" if request.htmx else BUILDER
     return await sync_to_async(render)(request, template, context, status=status)
 
 
 @login_required
 @require_GET
-async def panel_builder(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+async def panel_builder(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
     draft = Draft()
     if pk is not None:
         user = await request.auser()
@@ -108,7 +111,7 @@ async def panel_builder(request: HttpRequest, pk: int | None = None) -> HttpResp
 
 @login_required
 @require_POST
-async def builder_update(request: HttpRequest) -> HttpResponse:
+async def builder_update(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A click in the builder (add, remove, move, pick): the builder again, with the change."""
     draft = Draft.from_post(request.POST)
     draft.apply(request.POST)
@@ -117,7 +120,7 @@ async def builder_update(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-async def catalog_list(request: HttpRequest) -> HttpResponse:
+async def catalog_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     catalog = await _catalog_for(request, refresh="refresh" in request.GET)
     context = _catalog_context(catalog, _filters(request))
     return await sync_to_async(render)(request, f"{BUILDER}#catalog", context)
@@ -125,7 +128,7 @@ async def catalog_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-async def panel_save(request: HttpRequest) -> HttpResponseBase:
+async def panel_save(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     draft = Draft.from_post(request.POST)
     catalog = await _catalog_for(request)
     if not draft.validate(catalog, need_name=True):
@@ -135,7 +138,7 @@ async def panel_save(request: HttpRequest) -> HttpResponseBase:
     panel = await sync_to_async(draft.save)(user)
     await sync_to_async(messages.success)(request, f"Saved the panel “{panel.name}”.")
     url = f"{reverse('home')}?panel={panel.pk}"
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         response = HttpResponse(status=204)
         response["HX-Redirect"] = url
         return response
@@ -144,14 +147,14 @@ async def panel_save(request: HttpRequest) -> HttpResponseBase:
 
 @login_required
 @require_GET
-def panel_list(request: HttpRequest) -> HttpResponse:
+def panel_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     panels = Panel.objects.filter(owner=request.user).order_by("name")
     return render(request, "chat/panels.html", {"panels": panels})
 
 
 @login_required
 @require_POST
-def panel_rename(request: HttpRequest, pk: int) -> HttpResponse:
+def panel_rename(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     panel = get_object_or_404(Panel, owner=request.user, pk=pk)
     name = request.POST.get("name", "").strip()
     if not name or len(name) > 80:
@@ -165,7 +168,7 @@ def panel_rename(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def panel_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def panel_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     panel = get_object_or_404(Panel, owner=request.user, pk=pk)
     name = panel.name
     # Runs keep their copy of the panel's models; they only lose the link to it.

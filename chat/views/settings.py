@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -22,6 +22,7 @@ from chat.forms import BudgetForm, OwnEndpointForm, ProviderKeyForm
 from chat.models import ProviderEndpoint, SpendBudget, UserProviderKey
 from chat.providers.types import Endpoint
 from chat.runs.gate import period_start, spent_since
+from chat.views.requests import AuthenticatedHttpRequest
 
 SETTINGS = "chat/settings.html"
 ENDPOINT_PAGE = "chat/settings_endpoint.html"
@@ -79,7 +80,7 @@ def _key_endpoints() -> dict[str, Endpoint]:
 
 
 def _settings_context(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     *,
     bound_key_form: ProviderKeyForm | None = None,
     add_form: OwnEndpointForm | None = None,
@@ -122,7 +123,7 @@ def _settings_context(
 
 @login_required
 @require_GET
-def settings_page(request: HttpRequest) -> HttpResponse:
+def settings_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, SETTINGS, _settings_context(request))
 
 
@@ -130,7 +131,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 @sensitive_variables()
 @login_required
 @require_POST
-def set_key(request: HttpRequest, endpoint: str) -> HttpResponse:
+def set_key(request: AuthenticatedHttpRequest, endpoint: str) -> HttpResponse:
     if endpoint not in _key_endpoints():
         raise Http404("No such server endpoint.")
     stored = UserProviderKey.objects.filter(user=request.user, endpoint=endpoint).first()
@@ -150,7 +151,7 @@ def set_key(request: HttpRequest, endpoint: str) -> HttpResponse:
 @sensitive_post_parameters()
 @login_required
 @require_POST
-def remove_key(request: HttpRequest, endpoint: str) -> HttpResponse:
+def remove_key(request: AuthenticatedHttpRequest, endpoint: str) -> HttpResponse:
     deleted, _ = UserProviderKey.objects.filter(user=request.user, endpoint=endpoint).delete()
     if not deleted:
         raise Http404("You have no key for this endpoint.")
@@ -162,7 +163,7 @@ def remove_key(request: HttpRequest, endpoint: str) -> HttpResponse:
 @sensitive_variables()
 @login_required
 @require_POST
-def add_endpoint(request: HttpRequest) -> HttpResponse:
+def add_endpoint(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = OwnEndpointForm(request.POST, instance=ProviderEndpoint(owner=request.user))
     if not form.is_valid():
         return render(request, SETTINGS, _settings_context(request, add_form=form), status=422)
@@ -173,7 +174,7 @@ def add_endpoint(request: HttpRequest) -> HttpResponse:
     return redirect("settings")
 
 
-def _own_endpoint(request: HttpRequest, pk: int) -> ProviderEndpoint:
+def _own_endpoint(request: AuthenticatedHttpRequest, pk: int) -> ProviderEndpoint:
     return get_object_or_404(ProviderEndpoint.objects.owned_by(request.user), pk=pk)
 
 
@@ -181,7 +182,7 @@ def _own_endpoint(request: HttpRequest, pk: int) -> ProviderEndpoint:
 @sensitive_variables()
 @login_required
 @require_http_methods(["GET", "POST"])
-def edit_endpoint(request: HttpRequest, pk: int) -> HttpResponse:
+def edit_endpoint(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     endpoint = _own_endpoint(request, pk)
     # Validation writes the submitted values onto the instance: the page keeps the saved name.
     context: dict[str, Any] = {"endpoint": endpoint, "saved_name": endpoint.name}
@@ -197,7 +198,7 @@ def edit_endpoint(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def delete_endpoint(request: HttpRequest, pk: int) -> HttpResponse:
+def delete_endpoint(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     endpoint = _own_endpoint(request, pk)
     endpoint.delete()
     messages.success(request, f"Endpoint {endpoint.name} is deleted.")
@@ -206,7 +207,7 @@ def delete_endpoint(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def remove_endpoint_key(request: HttpRequest, pk: int) -> HttpResponse:
+def remove_endpoint_key(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     endpoint = _own_endpoint(request, pk)
     endpoint.set_api_key("")
     endpoint.save(update_fields=["encrypted_api_key"])
@@ -216,7 +217,7 @@ def remove_endpoint_key(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def set_budget(request: HttpRequest) -> HttpResponse:
+def set_budget(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Set, change or (with an empty limit) remove the user's spend budget."""
     budget = SpendBudget.objects.filter(user=request.user).first()
     form = BudgetForm(request.POST, instance=budget)

@@ -6,32 +6,33 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat import export, sharing
 from chat.models import Conversation, ShareLink
+from chat.views.requests import AuthenticatedHttpRequest, HtmxHttpRequest
 
 # The shared page is for whoever holds the link: no search engine and no cache in between.
 SHARED_PAGE_HEADERS = {"X-Robots-Tag": "noindex, nofollow", "Cache-Control": "private, no-store"}
 
 
-def _referrer_policy(request: HttpRequest) -> str:
+def _referrer_policy(request: HtmxHttpRequest) -> str:
     """No Referer at all, so the token never leaves in one; but a browser then sends `Origin: null`
     with a POST, which Django's CSRF check refuses, so the page with the Fork form keeps the
     Referer and Origin for this site alone. Other sites get nothing either way."""
     return "same-origin" if request.user.is_authenticated else "no-referrer"
 
 
-def _own_conversation(request: HttpRequest, pk: int) -> Conversation:
+def _own_conversation(request: HtmxHttpRequest, pk: int) -> Conversation:
     # Anonymous visitors and other users get the same 404: an owner's action, on nothing of theirs.
     return get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
 
 
-def _share_panel(request: HttpRequest, conversation: Conversation, problem: str = "") -> HttpResponseBase:
-    if request.htmx:  # type: ignore[attr-defined]
+def _share_panel(request: HtmxHttpRequest, conversation: Conversation, problem: str = "") -> HttpResponseBase:
+    if request.htmx:
         context = {"conversation": conversation, "share_problem": problem}
         return render(request, "chat/share_panel.html", context, status=422 if problem else 200)
     if problem:
@@ -40,7 +41,7 @@ def _share_panel(request: HttpRequest, conversation: Conversation, problem: str 
 
 
 @require_POST
-def create_share_link(request: HttpRequest, pk: int) -> HttpResponseBase:
+def create_share_link(request: HtmxHttpRequest, pk: int) -> HttpResponseBase:
     conversation = _own_conversation(request, pk)
     try:
         sharing.create_link(conversation, show_owner=request.POST.get("show_owner") == "on")
@@ -50,7 +51,7 @@ def create_share_link(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 
 @require_POST
-def revoke_share_link(request: HttpRequest, pk: int, link_pk: int) -> HttpResponseBase:
+def revoke_share_link(request: HtmxHttpRequest, pk: int, link_pk: int) -> HttpResponseBase:
     conversation = _own_conversation(request, pk)
     sharing.revoke(get_object_or_404(ShareLink, conversation=conversation, pk=link_pk))
     return _share_panel(request, conversation)
@@ -64,7 +65,7 @@ def _shared_link(token: str) -> ShareLink:
 
 
 @require_GET
-def shared(request: HttpRequest, token: str) -> HttpResponse:
+def shared(request: HtmxHttpRequest, token: str) -> HttpResponse:
     """The conversation as it was shared, for anyone with the link; nothing on it writes."""
     link = _shared_link(token)
     conversation = link.conversation
@@ -85,7 +86,7 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_POST
-def fork_shared(request: HttpRequest, token: str) -> HttpResponseBase:
+def fork_shared(request: HtmxHttpRequest, token: str) -> HttpResponseBase:
     link = _shared_link(token)
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?{urlencode({'next': link.get_absolute_url()})}")
@@ -95,13 +96,13 @@ def fork_shared(request: HttpRequest, token: str) -> HttpResponseBase:
 
 
 @require_GET
-def export_markdown(request: HttpRequest, pk: int) -> HttpResponse:
+def export_markdown(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = _own_conversation(request, pk)
     return _attachment(export.export_markdown(conversation), "text/markdown", conversation, "md")
 
 
 @require_GET
-def export_json(request: HttpRequest, pk: int) -> HttpResponse:
+def export_json(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     conversation = _own_conversation(request, pk)
     return _attachment(export.export_json(conversation), "application/json", conversation, "json")
 
@@ -117,7 +118,7 @@ def _attachment(content: str, content_type: str, conversation: Conversation, ext
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def import_conversation(request: HttpRequest) -> HttpResponse:
+def import_conversation(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A conversation exported as JSON, recreated in the importer's account; all of it or nothing."""
     error = ""
     if request.method == "POST":

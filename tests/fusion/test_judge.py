@@ -275,3 +275,8 @@ def test_the_judges_prose_names_seats_not_labels() -> None:
     assert analysis.contradictions[0].assessment == "seat #3 is right; Response Z does not exist."
     assert analysis.contradictions[0].stances[0].stance == "Fast, unlike seat #3."
     assert analysis.blind_spots == ["Neither seat #1 nor the others mention cost."]
+
+
+def test_think_tags_inside_the_object_are_kept() -> None:
+    # Found by the property above: a key that reads "<THINK></THINK>" is text, not thinking.
+    assert extract_json('{"<THINK></THINK>": null}') == {"<THINK></THINK>": None}

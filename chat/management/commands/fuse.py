@@ -1,20 +1,33 @@
-"""`manage.py fuse "question"`: run a fusion from the terminal and watch it stream."""
+"""`manage.py fuse "question"`: run a fusion from the terminal and watch it stream.
+
+It goes the way every run goes (chat.runs): the same resilient client, timeouts, retries,
+endpoints and web tools as the chatroom; with `--user NAME --save` through the same start gate,
+into that user's history.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import IO, Any, cast
 
 from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.migrations.executor import MigrationExecutor
 
-from chat.endpoints.resolve import default_endpoint
-from chat.fusion.request import MAX_SEATS, MIN_SEATS, FusionRequest
+from chat import runs
+from chat.endpoints.catalog import load_catalog
+from chat.endpoints.crypto import KeyUnavailable
+from chat.endpoints.resolve import endpoints_for, server_endpoints
+from chat.fusion.events import Event
+from chat.fusion.request import MAX_SEATS, MIN_SEATS
 from chat.models import Panel
-from chat.providers.catalog import fetch_catalog
-from chat.providers.client import OpenAICompatibleClient
 from chat.providers.errors import ProviderError
-from chat.providers.http_client import create_http_client
+from chat.providers.types import Endpoint
+from chat.runs.services import current
 from chat.terminal import TerminalView
 
 
@@ -24,27 +37,91 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("question")
         parser.add_argument("--preset", default=None, help="quality or budget (default: budget)")
+        parser.add_argument("--panel", default=None, help="a saved panel of --user, by name")
         parser.add_argument("--seat", action="append", default=[], help="a panel model; repeat for each seat")
-        parser.add_argument("--judge", default=None, help="the judge model (default: the preset's judge)")
+        parser.add_argument("--judge", default=None, help="the judge model (default: the panel's judge)")
         parser.add_argument("--writer", default=None, help="the model that writes the fused answer")
-        parser.add_argument("--max-tokens", type=int, default=settings.FUSIONROOM_MAX_TOKENS)
+        parser.add_argument("--web", action="store_true", help="let the seats search and read the web")
+        parser.add_argument("--user", default=None, help="run as this user: their keys, endpoints, panels")
+        parser.add_argument("--save", action="store_true", help="save the run to --user's history")
+        parser.add_argument("--max-tokens", type=int, default=None, help="most tokens per answer")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        seats: list[str] = options["seat"]
-        judge: str | None = options["judge"]
-        if not seats or options["preset"]:
-            preset = self._preset(options["preset"] or "budget")
-            seats = seats or list(preset.seats)
-            judge = judge or preset.judge
-        if not MIN_SEATS <= len(seats) <= MAX_SEATS:
-            raise CommandError(f"A panel has {MIN_SEATS} to {MAX_SEATS} seats; you gave {len(seats)}.")
-        assert judge is not None
+        if options["max_tokens"] is not None:
+            settings.FUSIONROOM_MAX_TOKENS = options["max_tokens"]
         try:
-            asyncio.run(
-                self._fuse(options["question"], seats, judge, options["writer"], options["max_tokens"])
-            )
+            self._ready_database()
+            user = self._user(options["user"])
+            if options["save"] and user is None:
+                raise CommandError("--save needs --user NAME: a saved run belongs to someone.")
+            panel = self._panel(options, user)
+            endpoints = endpoints_for(user) if user is not None else server_endpoints()
+            asyncio.run(self._fuse(options["question"], panel, endpoints, user if options["save"] else None))
         except ProviderError as error:
             raise CommandError(error.message) from None
+        except KeyUnavailable as error:
+            raise CommandError(error.user_message) from None
+        except DatabaseError as error:
+            raise CommandError(f"The database could not be used ({error}); is it migrated?") from None
+
+    def _ready_database(self) -> None:
+        """The embedded database is migrated here (a fresh clone has none); another is the
+        operator's to migrate, so the command only says what to run."""
+        connection = connections[DEFAULT_DB_ALIAS]
+        try:
+            pending = MigrationExecutor(connection).migration_plan(
+                MigrationExecutor(connection).loader.graph.leaf_nodes()
+            )
+        except DatabaseError as error:
+            raise CommandError(f"The database does not answer ({error}).") from None
+        if not pending:
+            return
+        if connection.vendor != "sqlite":
+            raise CommandError("The database is not migrated: run `python manage.py migrate` first.")
+        call_command("migrate", verbosity=0, interactive=False)
+
+    @staticmethod
+    def _user(name: str | None) -> User | None:
+        if name is None:
+            return None
+        user = User.objects.filter(username=name).first()
+        if user is None:
+            raise CommandError(f"No user called {name!r}.")
+        return user
+
+    def _panel(self, options: dict[str, Any], user: User | None) -> Panel:
+        """The panel asked for: a saved one, a preset, or seats given here; unsaved, so that
+        --judge, --writer and --web change only this run."""
+        seats: list[str] = options["seat"]
+        if options["panel"]:
+            panel = self._saved_panel(options["panel"], user)
+        elif options["preset"] or not seats:
+            panel = self._preset(options["preset"] or "budget")
+        else:
+            if not options["judge"]:
+                raise CommandError("Give --judge with --seat: the model that compares the answers.")
+            panel = Panel(name="Terminal", judge=options["judge"])
+        fields = {name: getattr(panel, name) for name in ("seats", "judge", "writer", "name")}
+        fields.update(panel.web_tools.fields())
+        panel = Panel(**fields)
+        panel.seats = seats or list(panel.seats)
+        panel.judge = options["judge"] or panel.judge
+        panel.writer = options["writer"] or panel.writer
+        panel.web_search = panel.web_search or options["web"]
+        if not MIN_SEATS <= len(panel.seats) <= MAX_SEATS:
+            raise CommandError(f"A panel has {MIN_SEATS} to {MAX_SEATS} seats; you gave {len(panel.seats)}.")
+        return panel
+
+    @staticmethod
+    def _saved_panel(name: str, user: User | None) -> Panel:
+        if user is None:
+            raise CommandError("--panel needs --user NAME: saved panels belong to their user.")
+        mine = Panel.objects.filter(owner=user)
+        found = mine.filter(name__iexact=name).first() or mine.filter(slug__iexact=name).first()
+        if found is None:
+            names = ", ".join(panel.name for panel in mine) or "none yet"
+            raise CommandError(f"{user.username} has no panel called {name!r}; their panels: {names}")
+        return found
 
     @staticmethod
     def _preset(name: str) -> Panel:
@@ -56,29 +133,38 @@ class Command(BaseCommand):
         return found
 
     async def _fuse(
-        self, question: str, seats: list[str], judge: str, writer: str | None, max_tokens: int
+        self, question: str, panel: Panel, endpoints: list[Endpoint], saving: User | None
     ) -> None:
-        # Imported here: the pipeline is only needed once the arguments are known to be good.
-        from chat.fusion.pipeline import run_fusion
+        catalog = await load_catalog(endpoints)
+        unknown = sorted({*panel.seats, panel.judge, panel.writer or panel.judge} - set(catalog.infos()))
+        if unknown and not catalog.down:
+            names = ", ".join(endpoint.name for endpoint in endpoints)
+            raise CommandError(f"{names} offers no model called {', '.join(unknown)}.")
+        # rich writes whole lines itself; Django's wrapper would add a newline to every write.
+        self.stdout.ending = ""
+        view = TerminalView(cast(IO[str], self.stdout), simulated=any(e.simulated for e in endpoints))
+        with view:
+            async for event in self._events(question, panel, endpoints, saving):
+                view.show(event)
+        if saving is not None:
+            self.stdout.write(f"Saved to {saving.username}'s history.\n")
 
-        endpoint = default_endpoint()
-        async with create_http_client() as http:
-            catalog = {model.id: model for model in await fetch_catalog(endpoint, http)}
-            unknown = sorted({*seats, judge, writer or judge} - catalog.keys())
-            if unknown:
-                raise CommandError(f"{endpoint.name} offers no model called {', '.join(unknown)}.")
-            request = FusionRequest(
-                messages=[{"role": "user", "content": question}],
-                seats=seats,
-                judge=judge,
-                writer=writer,
-                max_tokens=max_tokens,
-                catalog=catalog,
+    async def _events(
+        self, question: str, panel: Panel, endpoints: list[Endpoint], saving: User | None
+    ) -> AsyncIterator[Event]:
+        if saving is None:
+            async for event in runs.unsaved([{"role": "user", "content": question}], panel, endpoints):
+                yield event
+            return
+        # Executed in this process (its events are read here), and saved as it goes.
+        try:
+            run = await runs.start(
+                saving, runs.Ask(None, question, panel), services=current().replace(here=True)
             )
-            # rich writes whole lines itself; Django's wrapper would add a newline to every write.
-            self.stdout.ending = ""
-            view = TerminalView(self.stdout, simulated=endpoint.simulated)
-            client = OpenAICompatibleClient(endpoint, http)
-            with view:
-                async for event in run_fusion(request, client):
-                    view.show(event)
+        except runs.LimitReached as refused:
+            raise CommandError(refused.message) from None
+        try:
+            async for event in runs.events(run.pk):
+                yield event
+        finally:
+            await runs.wait(run.pk)  # its end is saved before the command exits

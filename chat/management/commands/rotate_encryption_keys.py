@@ -8,7 +8,20 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from chat.endpoints import crypto
-from chat.models import EncryptedKeyMixin, ProviderEndpoint, UserProviderKey
+from chat.models import ProviderEndpoint, UserProviderKey
+
+
+def _rotate[Row: (ProviderEndpoint, UserProviderKey)](model: type[Row], unreadable: list[str]) -> int:
+    """Re-encrypt the model's stored keys (locked, inside the caller's transaction) and count them;
+    each one no configured key decrypts is named in `unreadable` and left as it was."""
+    rows = list(model.objects.exclude(encrypted_api_key="").select_for_update())
+    for row in rows:
+        try:
+            row.encrypted_api_key = crypto.rotate(row.encrypted_api_key, endpoint=row.key_label)
+        except crypto.KeyUnavailable:
+            unreadable.append(f"{model.__name__} {row.pk} ({row})")
+    model.objects.bulk_update(rows, ["encrypted_api_key"])
+    return len(rows)
 
 
 class Command(BaseCommand):
@@ -22,17 +35,8 @@ class Command(BaseCommand):
         rotated = 0
         unreadable: list[str] = []
         with transaction.atomic():
-            for model in (ProviderEndpoint, UserProviderKey):
-                rows: list[EncryptedKeyMixin] = list(
-                    model.objects.exclude(encrypted_api_key="").select_for_update()  # type: ignore[attr-defined]
-                )
-                for row in rows:
-                    try:
-                        row.encrypted_api_key = crypto.rotate(row.encrypted_api_key, endpoint=row.key_label)
-                    except crypto.KeyUnavailable:
-                        unreadable.append(f"{model.__name__} {row.pk} ({row})")
-                model.objects.bulk_update(rows, ["encrypted_api_key"])  # type: ignore[attr-defined]
-                rotated += len(rows)
+            rotated += _rotate(ProviderEndpoint, unreadable)
+            rotated += _rotate(UserProviderKey, unreadable)
             if unreadable:
                 # Raising inside the block rolls every row back.
                 raise CommandError(

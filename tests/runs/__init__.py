@@ -1,0 +1,1 @@
+"""Tests of chat.runs: the one lifecycle every surface uses."""
