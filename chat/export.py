@@ -268,13 +268,13 @@ def parse_document(data: bytes) -> ConversationDocument:
 def _settled(run: RunDocument) -> RunDocument:
     if run.status != Run.Status.RUNNING:
         return run
+    # Ended as a run whose process died is (Run.end): its unfinished answers as such a run's.
+    note = f"{run.note} {INTERRUPTED_NOTE}".strip()
+    ended = SeatAnswer.ended_values(Run.Status.INTERRUPTED, note=note, began=True)
     answers = [
-        answer.model_copy(update={"status": SeatAnswer.Status.STOPPED})
-        if answer.status in (SeatAnswer.Status.WAITING, SeatAnswer.Status.WRITING)
-        else answer
+        answer.model_copy(update=ended) if answer.status in SeatAnswer.UNFINISHED else answer
         for answer in run.answers
     ]
-    note = f"{run.note} {INTERRUPTED_NOTE}".strip()
     return run.model_copy(
         update={
             "status": Run.Status.INTERRUPTED,

@@ -80,13 +80,22 @@ def main() -> None:
                 expect(page.locator(".fused .totals")).to_be_visible(timeout=60_000)
                 # The composer sticks to the bottom of the window; in a whole-page picture it
                 # would float over the middle.
-                page.add_style_tag(content=".composer { position: static; }")
+                # Through the CSSOM: an inline <style> would be refused by our CSP (style-src 'self').
+                page.locator(".composer").evaluate("element => { element.style.position = 'static'; }")
                 page.screenshot(path=OUT / "chatroom-after-run.png", full_page=True)
+                # The same finished conversation on a phone, 390 px wide, as its owner sees it.
+                phone = browser.new_context(
+                    viewport={"width": 390, "height": 844}, storage_state=page.context.storage_state()
+                )
+                phone_page = phone.new_page()
+                phone_page.goto(page.url)
+                expect(phone_page.locator(".fused .totals")).to_be_visible(timeout=30_000)
+                phone_page.screenshot(path=OUT / "chatroom-phone.png")
                 browser.close()
         finally:
             server.terminate()
             server.wait(timeout=10)
-    print(f"Wrote {OUT / 'chatroom-mid-run.png'} and {OUT / 'chatroom-after-run.png'}")
+    print(f"Wrote chatroom-mid-run.png, chatroom-after-run.png and chatroom-phone.png to {OUT}")
 
 
 if __name__ == "__main__":

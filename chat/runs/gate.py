@@ -5,9 +5,8 @@ Every path that starts a run passes it, in the transaction that creates the run 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -29,19 +28,19 @@ class LimitReached(Exception):
         self.message = message
 
 
-def period_start(period: str) -> Any:
+def period_start(period: str) -> datetime:
     now = timezone.now()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     return midnight if period == SpendBudget.Period.DAY else midnight.replace(day=1)
 
 
-def spent_since(user: Any, since: Any) -> Decimal:
+def spent_since(user: User, since: datetime) -> Decimal:
     """What the user's runs since then cost, as saved from the providers' own usage reports."""
     total = Run.objects.of_owner(user).filter(started_at__gte=since).aggregate(total=Sum("cost"))["total"]
     return Decimal(str(total or 0))
 
 
-def check_can_start(user: Any, *, thread_chars: int, estimate: float | None) -> None:
+def check_can_start(user: User, *, thread_chars: int, estimate: float | None) -> None:
     """Raise LimitReached when the user may not start another run now. Call it in a transaction.
 
     The budget row is locked for the rest of the transaction, so two runs started at the same

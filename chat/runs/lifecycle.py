@@ -80,16 +80,30 @@ class Opened:
         return self.run.turn.conversation
 
 
-def _thread_chars(thread: list[dict[str, str]], prompt: str) -> int:
-    return len(prompt) + sum(len(message["content"]) for message in thread)
-
-
 def _refuse_if_busy(turn: Turn, retried: Run | None) -> None:
     # The turn's row is locked first (where the database can), so two retries of one turn
     # cannot both see it idle.
     Turn.objects.select_for_update().filter(pk=turn.pk).first()
-    if turn.runs.filter(status=Run.Status.RUNNING).exists():
-        raise RunBusy(BUSY_RUN if retried is not None and retried.is_running else BUSY_TURN)
+    running = set(turn.runs.filter(status=Run.Status.RUNNING).values_list("pk", flat=True))
+    if running:
+        raise RunBusy(BUSY_RUN if retried is not None and retried.pk in running else BUSY_TURN)
+
+
+def _gate(
+    user: User,
+    prompt: str,
+    thread: list[dict[str, str]],
+    asked: list[str],
+    judge: str,
+    writer: str,
+    catalog: Catalog | None,
+) -> None:
+    """The start gate for a run that asks `asked`, the judge and the writer about this thread."""
+    check_can_start(
+        user,
+        thread_chars=len(prompt) + sum(len(message["content"]) for message in thread),
+        estimate=estimate(asked, judge, writer, catalog),
+    )
 
 
 def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: bool | None = None) -> Opened:
@@ -100,32 +114,22 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
         match what:
             case Ask(conversation=conversation, prompt=prompt, panel=panel):
                 thread = conversation.thread_messages() if conversation else []
-                check_can_start(
-                    user,
-                    thread_chars=_thread_chars(thread, prompt),
-                    estimate=estimate(list(panel.seats), panel.judge, panel.writer_model, catalog),
-                )
+                _gate(user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog)
                 conversation = conversation or Conversation.objects.create(owner=user)
                 run = create_turn_and_run(conversation, prompt, panel, simulated=simulated)
             case Retry(run=earlier):
                 turn = earlier.turn
                 _refuse_if_busy(turn, earlier)
                 thread = turn.conversation.thread_messages(before=turn)
-                asked = [a.model for a in earlier.answers.order_by("index") if a.status not in KEPT_STATUSES]
-                check_can_start(
-                    user,
-                    thread_chars=_thread_chars(thread, turn.prompt),
-                    estimate=estimate(asked, earlier.judge, earlier.writer, catalog),
-                )
+                # Kept answers are not asked again, so they cost nothing again.
+                answers = earlier.answers.order_by("index")
+                asked = [answer.model for answer in answers if answer.status not in KEPT_STATUSES]
+                _gate(user, turn.prompt, thread, asked, earlier.judge, earlier.writer, catalog)
                 run = create_retry(earlier, simulated=simulated)
             case Rerun(turn=turn, panel=panel):
                 _refuse_if_busy(turn, None)
                 thread = turn.conversation.thread_messages(before=turn)
-                check_can_start(
-                    user,
-                    thread_chars=_thread_chars(thread, turn.prompt),
-                    estimate=estimate(list(panel.seats), panel.judge, panel.writer_model, catalog),
-                )
+                _gate(user, turn.prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog)
                 latest = turn.runs.order_by("-pk").first()
                 run = create_run(turn, panel, simulated=simulated, retry_of=latest)
     # Read here while this thread is ours: each further trip to the database thread would

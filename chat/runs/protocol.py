@@ -114,7 +114,7 @@ MAX_CLIENT_MESSAGE_BYTES = 4096
 
 
 def socket_url(run_id: int) -> str:
-    return f"/ws/runs/{run_id}/"
+    return "/" + SOCKET_PATH.replace("<int:run_id>", str(run_id))
 
 
 # -- DOM ids -----------------------------------------------------------------------------

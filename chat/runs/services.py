@@ -10,7 +10,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.layers import BaseChannelLayer, get_channel_layer
 
@@ -19,6 +19,9 @@ from chat.endpoints.resolve import client_for
 from chat.providers.protocol import ModelClient
 from chat.providers.types import Endpoint, ModelInfo
 from chat.runs.pacing import Pacing
+
+if TYPE_CHECKING:  # execution imports this module
+    from chat.runs.execution import Loaded
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ class Services:
     channel_layer: Callable[[], BaseChannelLayer | None] = get_channel_layer
     # Where a started run goes: chat.runs.dispatch.dispatch (a worker, or this process).
     # None: the default. Tests that only look at what was started record it instead.
-    dispatch: Callable[[int, Any, Services], None] | None = None
+    dispatch: Callable[[int, Loaded | None, Services], None] | None = None
     # How a stop is asked for: chat.runs.dispatch.request_stop by default.
     request_stop: Callable[[int], Awaitable[None]] | None = None
     # Execute in this process even where run workers take runs: for a caller that reads the

@@ -47,6 +47,8 @@ class Command(BaseCommand):
         parser.add_argument("--max-tokens", type=int, default=None, help="most tokens per answer")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Read where every run reads it; put back after, for a caller that goes on (call_command).
+        configured_max_tokens = settings.FUSIONROOM_MAX_TOKENS
         if options["max_tokens"] is not None:
             settings.FUSIONROOM_MAX_TOKENS = options["max_tokens"]
         try:
@@ -63,15 +65,16 @@ class Command(BaseCommand):
             raise CommandError(error.user_message) from None
         except DatabaseError as error:
             raise CommandError(f"The database could not be used ({error}); is it migrated?") from None
+        finally:
+            settings.FUSIONROOM_MAX_TOKENS = configured_max_tokens
 
     def _ready_database(self) -> None:
         """The embedded database is migrated here (a fresh clone has none); another is the
         operator's to migrate, so the command only says what to run."""
         connection = connections[DEFAULT_DB_ALIAS]
         try:
-            pending = MigrationExecutor(connection).migration_plan(
-                MigrationExecutor(connection).loader.graph.leaf_nodes()
-            )
+            executor = MigrationExecutor(connection)
+            pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
         except DatabaseError as error:
             raise CommandError(f"The database does not answer ({error}).") from None
         if not pending:
