@@ -257,10 +257,23 @@ def run_inproc(database: Path, quick: bool) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def run_bounds(database: Path, quick: bool) -> dict[str, Any]:
+    env = app_env(database, "http://127.0.0.1:9/v1")  # replaced inside by its own simulator
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bounds", *(["--quick"] if quick else [])],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smallest sizes: a smoke test, not figures")
-    parser.add_argument("--only", default="live,inproc")
+    parser.add_argument("--only", default="live,inproc,bounds")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/README.md")
     args = parser.parse_args()
     started = time.monotonic()
@@ -291,6 +304,10 @@ def main() -> None:
         database = scratch / "inproc.sqlite3"
         migrate(database, "http://127.0.0.1:9/v1")
         results["inproc"] = run_inproc(database, args.quick)
+    if "bounds" in args.only:
+        database = scratch / "bounds.sqlite3"
+        migrate(database, "http://127.0.0.1:9/v1")
+        results["bounds"] = run_bounds(database, args.quick)
     results["elapsed_s"] = time.monotonic() - started
     (ROOT / "var").mkdir(exist_ok=True)
     name = "bench-quick.json" if args.quick else "bench-full.json"

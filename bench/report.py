@@ -185,6 +185,18 @@ def render(r: dict[str, Any]) -> str:
             f"{rd['large_us_per_token']:.0f} µs vs {rd['small_us_per_token']:.0f} µs = {rd['ratio']:.2f}×",
             rd["ratio"] <= 1.5,
         )
+    if "bounds" in r:
+        bd = r["bounds"]
+        row(
+            f"9. Run process's peak RSS while {bd['seats']} seats answer 500 with "
+            f"{bd['body_bytes'] / 2**20:.0f} MB bodies ({bd['runs']} runs, {bd['requests']} requests; "
+            "before: 160 MB → 3 GB, issue 16)",
+            f"growth ≤ {bd['target_growth_bytes'] / 1e6:.0f} MB",
+            f"{bd['rss_start'] / 1e6:.0f} MB → {bd['rss_peak'] / 1e6:.0f} MB "
+            f"({bd['growth_bytes'] / 1e6:+.1f} MB); {bd['sent_bytes'] / 1e6:.0f} MB of "
+            f"{bd['offered_bytes'] / 1e6:,.0f} MB left the simulator before the hang-ups",
+            bd["growth_bytes"] <= bd["target_growth_bytes"],
+        )
 
     lines = [
         "# Benchmarks",

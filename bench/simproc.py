@@ -18,7 +18,16 @@ from typing import Any
 from bench.common import ROOT
 from chat.simulator import SimulatorThread
 
-_RECORD_FIELDS = ("model", "body", "received_at", "first_token_at", "finished_at", "completion_tokens")
+_RECORD_FIELDS = (
+    "model",
+    "body",
+    "received_at",
+    "first_token_at",
+    "finished_at",
+    "completion_tokens",
+    "status",
+    "bytes_sent",
+)
 
 
 def _answer(sim: SimulatorThread, command: dict[str, Any]) -> Any:

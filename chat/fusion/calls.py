@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from contextlib import aclosing
+from typing import Literal
 
 from chat.fusion.events import CallStats, RunTotals
+from chat.fusion.request import OutputLimits
 from chat.providers.errors import ErrorKind, ProviderError
 from chat.providers.protocol import ModelClient
 from chat.providers.types import (
@@ -23,6 +25,14 @@ from chat.providers.types import (
 
 logger = logging.getLogger(__name__)
 
+# What a call's limits bound, and how a "too long" failure names each.
+_Part = Literal["answer", "reasoning", "tool_arguments"]
+_TOO_LONG: dict[_Part, str] = {
+    "answer": "The answer",
+    "reasoning": "The reasoning",
+    "tool_arguments": "A tool call's arguments",
+}
+
 # Seconds from an arbitrary origin, like time.perf_counter; injected so tests can control time.
 Clock = Callable[[], float]
 
@@ -35,16 +45,28 @@ class ModelCall:
     or an unexpected exception ends the stream early and is kept in `failure` (the reason to
     show) and `failure_kind` (the ProviderError's kind, e.g. "stall"; None when it had none),
     so callers deal in values, never in exceptions; cancellation still propagates.
+
+    `limits` bounds what the call may stream: past its answer, reasoning or tool-argument
+    limit the stream is closed and the call fails "too long" (failure_kind "too_long"), keeping
+    what arrived up to the limit, never silently cut.
     """
 
     def __init__(
-        self, client: ModelClient, request: ChatRequest, info: ModelInfo | None, clock: Clock
+        self,
+        client: ModelClient,
+        request: ChatRequest,
+        info: ModelInfo | None,
+        clock: Clock,
+        limits: OutputLimits | None = None,
     ) -> None:
         self.request = request
         self._client = client
         self._info = info
         self._clock = clock
+        self._limits = limits or OutputLimits()
         self._parts: list[str] = []
+        # Characters kept so far of each part a limit bounds.
+        self._used: dict[_Part, int] = {"answer": 0, "reasoning": 0, "tool_arguments": 0}
         self._tool_calls: dict[int, dict[str, str]] = {}
         self._usage: Usage | None = None
         self._started: float | None = None
@@ -72,6 +94,8 @@ class ModelCall:
                     delta = self._observe(item)
                     if delta is not None:
                         yield delta
+                    if self.failure is not None:
+                        break  # past a limit: aclosing closes the stream, and its response
         except ProviderError as error:
             self.failure = error.message
             self.failure_kind = error.kind
@@ -96,7 +120,10 @@ class ModelCall:
             if item.text and self._first_token is None:
                 self._first_token = self._clock()
             if isinstance(item, TextDelta):
+                item = TextDelta(text=self._within("answer", item.text))
                 self._parts.append(item.text)
+            else:
+                item = ReasoningDelta(text=self._within("reasoning", item.text))
             return item
         if isinstance(item, UsageReport):
             # The last report carries the totals for the call.
@@ -110,8 +137,22 @@ class ModelCall:
             call = self._tool_calls.setdefault(item.index, {"id": "", "name": "", "arguments": ""})
             call["id"] = item.id or call["id"]
             call["name"] = item.name or call["name"]
-            call["arguments"] += item.arguments
+            call["arguments"] += self._within("tool_arguments", item.arguments)
         return None
+
+    def _within(self, part: _Part, text: str) -> str:
+        """`text`, or the share of it that fits the part's limit; past it, the call fails."""
+        limit = {
+            "answer": self._limits.answer_chars,
+            "reasoning": self._limits.reasoning_chars,
+            "tool_arguments": self._limits.tool_argument_chars,
+        }[part]
+        kept = text[: max(limit - self._used[part], 0)]
+        self._used[part] += len(kept)
+        if len(kept) < len(text):
+            self.failure = f"{_TOO_LONG[part]} passed the {limit:,}-character limit; what arrived is kept."
+            self.failure_kind = "too_long"
+        return kept
 
     @property
     def tool_calls(self) -> list[dict[str, str]]:

@@ -345,4 +345,4 @@ def _judge_call(
         max_tokens=request.max_tokens,
         response_format=response_format_for_judge() if structured else None,
     )
-    return ModelCall(client, chat, info, clock)
+    return ModelCall(client, chat, info, clock, request.limits)

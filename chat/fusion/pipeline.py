@@ -162,7 +162,7 @@ async def _run_seat(
         await _research_and_answer(seat, model, request, client, clock, emit, toolbox)
         return
     chat = ChatRequest(model=model, messages=request.messages, max_tokens=request.max_tokens)
-    call = ModelCall(client, chat, request.catalog.get(model), clock)
+    call = ModelCall(client, chat, request.catalog.get(model), clock, request.limits)
     await _stream_seat_call(seat, call, emit)
     emit(_seat_outcome(seat, call))
 
@@ -200,7 +200,7 @@ async def _research_and_answer(
             max_tokens=request.max_tokens,
             tools=TOOL_SPECS if offer else None,
         )
-        call = ModelCall(client, chat, request.catalog.get(model), clock)
+        call = ModelCall(client, chat, request.catalog.get(model), clock, request.limits)
         calls.append(call)
         await _stream_seat_call(seat, call, emit)
         if call.failure is not None or not call.tool_calls or not offer:
@@ -348,6 +348,7 @@ async def _write(
         _writer_chat(request, verdict.analysis, panel),
         request.catalog.get(request.writer_model),
         clock,
+        request.limits,
     )
     async with aclosing(call.deltas()) as deltas:
         async for delta in deltas:

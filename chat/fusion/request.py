@@ -21,6 +21,22 @@ class ReusedAnswer(BaseModel):
     complete: bool = True
 
 
+class OutputLimits(BaseModel):
+    """The most one model call may stream, in characters, before it is stopped "too long".
+
+    The defaults are those of FUSIONROOM_MAX_ANSWER_CHARS, _REASONING_CHARS and
+    _TOOL_ARGUMENT_CHARS: a long answer is some 20,000 characters, so these stop only a model
+    (or a provider) that would go on for ever.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    answer_chars: int = Field(default=200_000, ge=1)
+    reasoning_chars: int = Field(default=200_000, ge=1)
+    # Each tool call's arguments: a search query or a URL, never a document.
+    tool_argument_chars: int = Field(default=20_000, ge=1)
+
+
 MIN_SEATS = 2
 MAX_SEATS = 8
 
@@ -45,6 +61,8 @@ class FusionRequest(BaseModel):
     # this many calls per seat, like OpenRouter's max_tool_calls.
     web_search: bool = False
     max_tool_calls: int = Field(default=DEFAULT_TOOL_CALLS, ge=MIN_TOOL_CALLS, le=MAX_TOOL_CALLS)
+    # How much each call of the run (seat, judge, writer) may stream.
+    limits: OutputLimits = Field(default_factory=OutputLimits)
 
     @model_validator(mode="after")
     def _last_message_is_the_question(self) -> FusionRequest:

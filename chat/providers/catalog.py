@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -19,7 +20,8 @@ from pydantic import (
 
 from chat.providers.client import endpoint_headers, endpoint_url
 from chat.providers.errors import ProviderError
-from chat.providers.http_errors import error_from_response, transport_error
+from chat.providers.http_errors import read_error, transport_error
+from chat.providers.limits import MAX_CATALOG_BYTES, MAX_ERROR_BODY_BYTES, read_at_most
 from chat.providers.types import Endpoint, ModelInfo
 
 
@@ -101,32 +103,62 @@ def _model_info(endpoint_name: str, entry: _Entry) -> ModelInfo:
     )
 
 
-async def fetch_catalog(endpoint: Endpoint, http: httpx.AsyncClient) -> list[ModelInfo]:
-    """GET {base_url}/models and normalise it; raises ProviderError when that fails."""
+async def fetch_catalog(
+    endpoint: Endpoint,
+    http: httpx.AsyncClient,
+    *,
+    max_bytes: int = MAX_CATALOG_BYTES,
+    max_error_body_bytes: int = MAX_ERROR_BODY_BYTES,
+) -> list[ModelInfo]:
+    """GET {base_url}/models and normalise it; raises ProviderError when that fails.
+
+    At most `max_bytes` of the list are read: a longer one is refused whole (a cut JSON list
+    reads as nothing), with a message that says so.
+    """
     try:
-        response = await http.get(endpoint_url(endpoint, "models"), headers=endpoint_headers(endpoint))
+        async with http.stream(
+            "GET", endpoint_url(endpoint, "models"), headers=endpoint_headers(endpoint)
+        ) as response:
+            if not response.is_success:
+                raise await read_error(response, endpoint=endpoint, max_body_bytes=max_error_body_bytes)
+            declared = response.headers.get("Content-Length", "")
+            body, too_large = b"", declared.isdigit() and int(declared) > max_bytes
+            if not too_large:
+                body, too_large = await read_at_most(response, max_bytes)
     except (httpx.RequestError, httpx.InvalidURL) as exc:
         raise transport_error(exc, endpoint=endpoint, responding=False) from exc
-    if not response.is_success:
-        raise error_from_response(response, endpoint=endpoint)
+    if too_large:
+        raise ProviderError(
+            f"The model list of {endpoint.name} is larger than {max_bytes // 1024:,} KiB, "
+            "more than FusionRoom reads.",
+            kind="too_large",
+        )
     try:
-        payload = response.json()
+        payload = json.loads(body)
     except ValueError as exc:
         raise ProviderError(f"The model list of {endpoint.name} is not JSON.") from exc
     return parse_models(endpoint.name, payload)
 
 
 class CatalogCache:
-    """Each endpoint's catalog, kept in memory for `ttl_seconds` after it was fetched.
+    """Each endpoint's catalog, kept in memory for `ttl_seconds` after it was fetched; a list
+    over `max_bytes` is refused (see fetch_catalog).
 
     `clock` returns seconds on a monotonic scale; tests pass a fake one. Two callers that find
     the same entry stale both fetch it, which is harmless and keeps this free of locks (which
     would bind it to one event loop).
     """
 
-    def __init__(self, ttl_seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl_seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_bytes: int = MAX_CATALOG_BYTES,
+    ) -> None:
         self._ttl = ttl_seconds
         self._clock = clock
+        self._max_bytes = max_bytes
         self._entries: dict[str, tuple[float, list[ModelInfo]]] = {}
 
     @staticmethod
@@ -151,7 +183,7 @@ class CatalogCache:
 
     async def refresh(self, endpoint: Endpoint, http: httpx.AsyncClient) -> list[ModelInfo]:
         """Fetch the endpoint's catalog now and cache it; on ProviderError the cache is left as it was."""
-        models = await fetch_catalog(endpoint, http)
+        models = await fetch_catalog(endpoint, http, max_bytes=self._max_bytes)
         self._entries[self._key(endpoint)] = (self._clock(), models)
         return models
 

@@ -9,10 +9,11 @@ import httpx
 
 from chat.providers.chunks import ChunkReader
 from chat.providers.errors import ProviderError
-from chat.providers.http_errors import error_from_response, transport_error
+from chat.providers.http_errors import read_error, transport_error
+from chat.providers.limits import MAX_ERROR_BODY_BYTES, MAX_EVENT_CHARS, read_at_most
 from chat.providers.policy import Timeouts
 from chat.providers.protocol import ModelClient
-from chat.providers.sse import SSEDecoder
+from chat.providers.sse import EventTooLarge, SSEDecoder
 from chat.providers.types import (
     ChatRequest,
     Endpoint,
@@ -40,15 +41,25 @@ class OpenAICompatibleClient:
 
     `timeouts`, when given, sets each request's httpx timeouts (its connect limit above all);
     without it the shared client's own apply. The first-token, stall and total limits are
-    ResilientClient's to enforce.
+    ResilientClient's to enforce. Of what comes back it reads at most `max_error_body_bytes` of
+    an error body (or of a JSON body sent instead of a stream), and no line or event longer
+    than `max_event_chars`.
     """
 
     def __init__(
-        self, endpoint: Endpoint, http: httpx.AsyncClient, *, timeouts: Timeouts | None = None
+        self,
+        endpoint: Endpoint,
+        http: httpx.AsyncClient,
+        *,
+        timeouts: Timeouts | None = None,
+        max_error_body_bytes: int = MAX_ERROR_BODY_BYTES,
+        max_event_chars: int = MAX_EVENT_CHARS,
     ) -> None:
         self.endpoint = endpoint
         self._http = http
         self._timeout = timeouts.http_timeout() if timeouts is not None else httpx.USE_CLIENT_DEFAULT
+        self._max_error_body_bytes = max_error_body_bytes
+        self._max_event_chars = max_event_chars
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleClient({self.endpoint.name!r}, {self.endpoint.base_url!r})"
@@ -73,7 +84,7 @@ class OpenAICompatibleClient:
             ) as response:
                 responding = True
                 await self._check(response, request.model)
-                decoder = SSEDecoder()
+                decoder = SSEDecoder(self._max_event_chars)
                 reader = ChunkReader()
                 async for chunk in response.aiter_bytes():
                     for event in _events_of(decoder.feed(chunk), reader):
@@ -88,6 +99,13 @@ class OpenAICompatibleClient:
                 yield StreamEnd(complete=reader.done, finish_reason=reader.finish_reason)
         except (httpx.RequestError, httpx.InvalidURL) as exc:
             raise transport_error(exc, endpoint=self.endpoint, responding=responding) from exc
+        except EventTooLarge as exc:
+            # Not retryable: the same request would bring the same flood.
+            raise ProviderError(
+                f"The provider at {self.endpoint.name} sent a line longer than "
+                f"{exc.limit:,} characters; the answer was stopped there.",
+                kind="too_large",
+            ) from exc
 
     async def complete(self, request: ChatRequest) -> tuple[str, Usage]:
         """The whole answer and its usage; see complete_text."""
@@ -104,13 +122,15 @@ class OpenAICompatibleClient:
     async def _check(self, response: httpx.Response, model: str) -> None:
         """Raise ProviderError unless the response is a 2xx event stream."""
         if not response.is_success:
-            await response.aread()
-            raise error_from_response(response, endpoint=self.endpoint, model=model)
+            raise await read_error(
+                response, endpoint=self.endpoint, model=model, max_body_bytes=self._max_error_body_bytes
+            )
         if response.headers.get("Content-Type", "").split(";")[0].strip() == "application/json":
             # Either an error object sent with 200, which reading it as a chunk raises, or a
-            # server that ignored `stream: true`.
-            await response.aread()
-            ChunkReader().read(response.text)
+            # server that ignored `stream: true`. Read as an error body: never more than its cap.
+            body, cut = await read_at_most(response, self._max_error_body_bytes)
+            if not cut:
+                ChunkReader().read(body.decode("utf-8", errors="replace"))
             raise ProviderError(
                 f"The provider at {self.endpoint.name} answered without streaming.", kind="malformed"
             )

@@ -29,6 +29,8 @@ ErrorKind = Literal[
     "cut",  # the connection broke after the response began
     "malformed",  # the provider sent something that is not a chat-completions stream
     "inband",  # the provider reported an error inside a 200 stream
+    "too_large",  # the provider sent a line, an event or a model list past what FusionRoom reads
+    "too_long",  # the answer, its reasoning or a tool call's arguments passed the call's limit
 ]
 
 

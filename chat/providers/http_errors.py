@@ -13,6 +13,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chat.providers.errors import ErrorKind, ProviderError, meaning_of_status
+from chat.providers.limits import MAX_ERROR_BODY_BYTES, read_at_most
 from chat.providers.types import Endpoint
 
 logger = logging.getLogger(__name__)
@@ -45,13 +46,34 @@ class _ErrorBody(_Wire):
     detail: str | None = None
 
 
-def error_from_response(
-    response: httpx.Response, *, endpoint: Endpoint, model: str | None = None
+async def read_error(
+    response: httpx.Response,
+    *,
+    endpoint: Endpoint,
+    model: str | None = None,
+    max_body_bytes: int = MAX_ERROR_BODY_BYTES,
 ) -> ProviderError:
-    """The ProviderError for a non-2xx response whose body has been read."""
+    """The ProviderError for a streamed non-2xx response, reading at most `max_body_bytes` of its
+    body: a provider (or anything posing as one) may send an error page of any size, and only
+    its first few hundred characters are ever quoted."""
+    body, cut = await read_at_most(response, max_body_bytes)
+    if cut:
+        logger.warning(
+            "%s sent an error body over %s bytes; the rest was not read", endpoint.name, max_body_bytes
+        )
+    return error_from_response(response, endpoint=endpoint, model=model, body=body)
+
+
+def error_from_response(
+    response: httpx.Response, *, endpoint: Endpoint, model: str | None = None, body: bytes | None = None
+) -> ProviderError:
+    """The ProviderError for a non-2xx response: `body` is what was read of it (read_error's
+    bounded read); None means the whole body, already read."""
     status = response.status_code
-    meaning = meaning_of_status(status, body=response.text)
-    message = meaning.message(status=status, detail=_error_detail(response), model=model)
+    content = response.content if body is None else body
+    text = _decoded(content, response.charset_encoding)
+    meaning = meaning_of_status(status, body=text)
+    message = meaning.message(status=status, detail=_error_detail(content, text), model=model)
     if endpoint.api_key:
         # Some providers quote the key they refused; it must not reach the page or the logs.
         message = message.replace(endpoint.api_key, "[redacted]")
@@ -66,12 +88,12 @@ def error_from_response(
     )
 
 
-def _error_detail(response: httpx.Response) -> str | None:
+def _error_detail(content: bytes, text: str) -> str | None:
     """The provider's own words about the error, shortened, or None when it gave none."""
     try:
-        parsed = _ErrorBody.model_validate_json(response.content)
+        parsed = _ErrorBody.model_validate_json(content)
     except ValidationError:
-        text = response.text.strip()
+        text = text.strip()
         # A short plain-text body is worth showing; an HTML error page is not.
         return _shorten(text) if text and not text.startswith("<") else None
     detail: str | None
@@ -84,6 +106,15 @@ def _error_detail(response: httpx.Response) -> str | None:
     else:
         detail = parsed.error or parsed.message or parsed.detail
     return _shorten(detail.strip()) if detail and detail.strip() else None
+
+
+def _decoded(content: bytes, charset: str | None) -> str:
+    # The declared charset when Python knows it, else UTF-8; never a guess from the content,
+    # which needs the whole body.
+    try:
+        return content.decode(charset or "utf-8", errors="replace")
+    except LookupError:
+        return content.decode("utf-8", errors="replace")
 
 
 def _shorten(text: str) -> str:

@@ -5,8 +5,18 @@ from __future__ import annotations
 import codecs
 import re
 
+from chat.providers.limits import MAX_EVENT_CHARS
+
 # The spec's three line endings; "\r\n" first so a pair counts as one ending.
 _LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+class EventTooLarge(ValueError):
+    """A line, or an event, passed the decoder's limit before it ended."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"an event stream line or event longer than {limit} characters")
+        self.limit = limit
 
 
 class SSEDecoder:
@@ -17,9 +27,18 @@ class SSEDecoder:
     `data` lines of one event joined with "\\n", and an event dispatched on a blank line only
     when it carried at least one `data` line. `event`, `id` and `retry` mean nothing to a
     chat-completions stream, so they are read and dropped.
+
+    A line, or the data of one event, longer than `max_event_chars` raises EventTooLarge: a
+    stream is read as it comes, and a line that never ends must not be buffered forever. The
+    events a chunk completed before the overlong line are still returned; the error is raised
+    by the next feed() or close(), and nothing more is decoded.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_chars: int = MAX_EVENT_CHARS) -> None:
+        self._limit = max_event_chars
+        # Characters in the data lines of the event being received.
+        self._data_chars = 0
+        self._overflow: EventTooLarge | None = None
         # utf-8-sig drops a BOM at the start of the stream, even one split across chunks.
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
         # Text after the last line ending: the start of a line still being received.
@@ -32,7 +51,15 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[str]:
         """Take the next bytes of the body; return the payloads of the events they completed."""
-        return self._feed_text(self._decoder.decode(chunk))
+        if self._overflow is not None:
+            raise self._overflow
+        payloads: list[str] = []
+        try:
+            self._feed_text(self._decoder.decode(chunk), payloads)
+        except EventTooLarge as overflow:
+            self._overflow = overflow
+            self._partial_line, self._data = "", None
+        return payloads
 
     def close(self) -> list[str]:
         """Mark the end of the body; return the payloads it completed, which is always none.
@@ -43,38 +70,45 @@ class SSEDecoder:
         that stops mid-event was cut, and a half-received JSON line must not be parsed. A
         stream that ends without a dispatched `[DONE]` is then reported as incomplete.
         """
+        if self._overflow is not None:
+            raise self._overflow
         # Flushing the codec and the pending line still matters: they must not leak into a
         # reuse of this decoder, and a truncated multi-byte character must not raise.
         self._decoder.decode(b"", final=True)
         self._decoder.reset()
         self._partial_line = ""
         self._data = None
+        self._data_chars = 0
         self._skip_next_lf = False
         return []
 
-    def _feed_text(self, text: str) -> list[str]:
+    def _feed_text(self, text: str, payloads: list[str]) -> None:
         if not text:
-            return []
+            return
         if self._skip_next_lf:
             self._skip_next_lf = False
             if text.startswith("\n"):
                 text = text[1:]
         buffer = self._partial_line + text
-        payloads: list[str] = []
         start = 0
-        for ending in _LINE_END.finditer(buffer):
+        # The pending line holds no line ending, so the search starts where the new text does:
+        # a long line arriving in many chunks is scanned once, not once a chunk.
+        for ending in _LINE_END.finditer(buffer, len(self._partial_line)):
             payload = self._take_line(buffer[start : ending.start()])
             if payload is not None:
                 payloads.append(payload)
             start = ending.end()
             self._skip_next_lf = ending.group() == "\r" and start == len(buffer)
         self._partial_line = buffer[start:]
-        return payloads
+        if len(self._partial_line) > self._limit:
+            raise EventTooLarge(self._limit)
 
     def _take_line(self, line: str) -> str | None:
         """Apply one line to the event being built; return its payload when the line ends it."""
+        if len(line) > self._limit:
+            raise EventTooLarge(self._limit)
         if not line:
-            data, self._data = self._data, None
+            data, self._data, self._data_chars = self._data, None, 0
             return None if data is None else "\n".join(data)
         if line.startswith(":"):
             return None
@@ -82,5 +116,9 @@ class SSEDecoder:
         if name == "data":
             if self._data is None:
                 self._data = []
-            self._data.append(value.removeprefix(" "))
+            value = value.removeprefix(" ")
+            self._data_chars += len(value) + 1
+            if self._data_chars > self._limit:
+                raise EventTooLarge(self._limit)
+            self._data.append(value)
         return None

@@ -22,7 +22,7 @@ from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for
 from chat.fusion.events import Event
 from chat.fusion.pipeline import run_fusion
-from chat.fusion.request import FusionRequest, ReusedAnswer
+from chat.fusion.request import FusionRequest, OutputLimits, ReusedAnswer
 from chat.models import Run, SeatAnswer
 from chat.providers.protocol import ModelClient
 from chat.providers.types import Endpoint, ModelInfo
@@ -100,6 +100,11 @@ def fusion_request(
         reuse=reuse or {},
         web_search=web_tools.web_search,
         max_tool_calls=web_tools.max_tool_calls,
+        limits=OutputLimits(
+            answer_chars=settings.FUSIONROOM_MAX_ANSWER_CHARS,
+            reasoning_chars=settings.FUSIONROOM_MAX_REASONING_CHARS,
+            tool_argument_chars=settings.FUSIONROOM_MAX_TOOL_ARGUMENT_CHARS,
+        ),
     )
 
 

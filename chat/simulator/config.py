@@ -18,7 +18,15 @@ Fault = Literal[
     "malformed",  # sends a few tokens, then an event that is not JSON
     "inband_error",  # sends a few tokens, then an error event inside an HTTP 200 stream
     "bad_json",  # in JSON mode, answers invalid JSON (once, unless fault_times says otherwise)
+    "huge_error",  # 500 with a body of fault_body_bytes, streamed as it is generated
+    "giant_line",  # sends a few tokens, then one line of fault_body_bytes that never ends
+    "endless_answer",  # streams answer text until the client hangs up
+    "endless_reasoning",  # streams reasoning until the client hangs up
+    "endless_tool_arguments",  # starts a web_search call whose arguments never end
 ]
+
+# Faults that stream until the client hangs up.
+ENDLESS_FAULTS: frozenset[str] = frozenset({"endless_answer", "endless_reasoning", "endless_tool_arguments"})
 
 # Faults that end the request before any token: the HTTP status they answer with.
 HTTP_FAULT_STATUS: dict[str, int] = {
@@ -55,6 +63,8 @@ class SimulatedModel(BaseModel):
     fault_times: int | None = Field(default=None, ge=0)
     # Tokens sent before a mid-stream fault (stall, cut, malformed, inband_error) strikes.
     fault_after_tokens: int = Field(default=5, ge=0)
+    # The size of a huge_error body and of a giant_line: the attack is 200 MB.
+    fault_body_bytes: int = Field(default=200 * 1024 * 1024, ge=0)
     # The Retry-After a rate_limit fault sends, in seconds.
     retry_after_s: float = Field(default=1.0, ge=0)
 

@@ -26,6 +26,9 @@ class Controls:
         # Where each held model pauses: 0 before its first token, N after N tokens.
         self._hold_points: dict[str, int] = {}
         self._closing = asyncio.Event()
+        # GET /models pads its listing out to this many bytes when set (a flooded catalog).
+        self.catalog_flood_bytes: int | None = None
+        self.catalog_bytes_sent = 0
 
     # Models and faults.
 
@@ -33,6 +36,7 @@ class Controls:
         """Back to the models it started with: no changes, no faults counted, no holds."""
         self.models = dict(self._initial_models)
         self._fault_hits.clear()
+        self.catalog_flood_bytes = None
         self.release()
 
     def add_model(self, model: SimulatedModel) -> None:

@@ -36,6 +36,8 @@ class RequestRecord:
     finished_at: float | None = None
     outcome: Outcome | None = None
     completion_tokens: int = 0
+    # Bytes of a flood fault's body (huge_error, giant_line, endless_*) handed to the socket.
+    bytes_sent: int = 0
 
     @property
     def finished(self) -> bool:

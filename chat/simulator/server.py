@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
 
 from chat.simulator.catalog import openrouter_listing
-from chat.simulator.config import HTTP_FAULT_STATUS, Fault, SimulatedModel
+from chat.simulator.config import ENDLESS_FAULTS, HTTP_FAULT_STATUS, Fault, SimulatedModel
 from chat.simulator.control import Controls, ShuttingDown
+from chat.simulator.floods import ENDLESS_TEXT, catalog_flood, error_flood, giant_line
 from chat.simulator.json_schema import SchemaError
 from chat.simulator.replies import compose_reply, json_mode
 from chat.simulator.request_log import Outcome, RequestRecord
@@ -33,7 +34,7 @@ from chat.simulator.wire import (
     sse,
 )
 
-MID_STREAM_FAULTS: frozenset[str] = frozenset({"stall", "cut", "malformed", "inband_error"})
+MID_STREAM_FAULTS: frozenset[str] = frozenset({"stall", "cut", "malformed", "inband_error", "giant_line"})
 _MAX_BODY = 64 * 1024 * 1024
 
 
@@ -88,8 +89,19 @@ class _Handlers:
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "models": len(self.controls.models)})
 
-    async def models(self, request: web.Request) -> web.Response:
-        return web.json_response(openrouter_listing(self.controls.models.values()))
+    async def models(self, request: web.Request) -> web.StreamResponse:
+        listing = openrouter_listing(self.controls.models.values())
+        if self.controls.catalog_flood_bytes is None:
+            return web.json_response(listing)
+        # Chunked, without a Content-Length: a client must count what it reads to stop in time.
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.force_close()
+        await response.prepare(request)
+        for chunk in catalog_flood(listing["data"], self.controls.catalog_flood_bytes):
+            await response.write(chunk)
+            self.controls.catalog_bytes_sent += len(chunk)
+        await response.write_eof()
+        return response
 
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         raw = await _read_json(request)
@@ -115,6 +127,8 @@ class _Handlers:
         record.fault = self.controls.take_fault(model, json_mode=json_mode(model, raw) is not None)
         if record.fault in HTTP_FAULT_STATUS:
             return self._http_fault(record, model, record.fault)
+        if record.fault == "huge_error":
+            return await self._huge_error(request, record, model)
         prompt_tokens = count_prompt_tokens(raw["messages"])
         if prompt_tokens > model.context_length:
             return self._reject(record, 400, _context_message(model, prompt_tokens, body.token_limit))
@@ -149,11 +163,36 @@ class _Handlers:
         }
         return self._reject(record, status, messages[status])
 
+    async def _huge_error(
+        self, request: web.Request, record: RequestRecord, model: SimulatedModel
+    ) -> web.StreamResponse:
+        # Chunked, without a Content-Length, so only a client that counts what it reads stops early.
+        response = web.StreamResponse(status=500, headers={"Content-Type": "application/json"})
+        response.force_close()
+        await response.prepare(request)
+        record.status = 500
+        try:
+            await self._flood(response, record, error_flood(model.fault_body_bytes))
+            await response.write_eof()
+            self.log.finish(record, "rejected")
+        except ConnectionResetError:
+            self.log.finish(record, "disconnected")
+        return response
+
+    async def _flood(
+        self, response: web.StreamResponse, record: RequestRecord, chunks: Iterable[bytes]
+    ) -> None:
+        for chunk in chunks:
+            await response.write(chunk)
+            record.bytes_sent += len(chunk)
+            # write() waits only when the socket's buffer is full; let the client's side run too.
+            await asyncio.sleep(0)
+
     # Streamed answers.
 
     async def _stream(self, request: web.Request, call: _Call) -> web.StreamResponse:
         response = web.StreamResponse(headers=SSE_HEADERS)
-        if call.record.fault in MID_STREAM_FAULTS:
+        if call.record.fault in MID_STREAM_FAULTS | ENDLESS_FAULTS:
             # It will close the connection after this answer, and says so, as HTTP asks: a client
             # that pools connections (aiohttp) must not send its retry down a closing one.
             response.force_close()
@@ -167,6 +206,8 @@ class _Handlers:
             await keep_alive()
             await self._before_first_token(call, keep_alive)
             call.keep_alive = keep_alive
+            if call.record.fault in ENDLESS_FAULTS:
+                await self._send_endlessly(response, call)
             await self._send_pieces(response, call)
             if call.record.fault in MID_STREAM_FAULTS:
                 await self._fail_stream(response, call)
@@ -217,6 +258,28 @@ class _Handlers:
             call.record.completion_tokens += 1
             self.log.first_token(call.record)
 
+    async def _send_endlessly(self, response: web.StreamResponse, call: _Call) -> None:
+        """An answer, its reasoning or a tool call's arguments that never ends: a thousand
+        characters a chunk, at the model's pace, until the client hangs up."""
+        envelope, fault = call.envelope, call.record.fault
+        if fault == "endless_tool_arguments":
+            opening = {"index": 0, "id": "call_endless", "type": "function"}
+            function = {"name": "web_search", "arguments": '{"query": "'}
+            await response.write(sse(envelope.chunk({"tool_calls": [{**opening, "function": function}]})))
+        if fault == "endless_answer":
+            delta: dict[str, Any] = {"content": ENDLESS_TEXT}
+        elif fault == "endless_reasoning":
+            delta = {"content": "", "reasoning": ENDLESS_TEXT}
+        else:
+            delta = {"tool_calls": [{"index": 0, "function": {"arguments": ENDLESS_TEXT}}]}
+        chunk = sse(envelope.chunk(delta))
+        while True:
+            await response.write(chunk)
+            call.record.bytes_sent += len(chunk)
+            call.record.completion_tokens += 1
+            self.log.first_token(call.record)
+            await self.controls.pause(1 / call.model.tokens_per_second)
+
     async def _fail_stream(self, response: web.StreamResponse, call: _Call) -> None:
         fault = call.record.fault
         if fault == "stall":
@@ -229,6 +292,8 @@ class _Handlers:
             error = call.envelope.inband_error("Upstream provider error (simulated)", 502)
             await response.write(sse(error))
             outcome = "inband_error"
+        elif fault == "giant_line":
+            await self._flood(response, call.record, giant_line(call.model.fault_body_bytes))
         # The body ends and the connection closes, with neither usage nor [DONE].
         response.force_close()
         await response.write_eof()

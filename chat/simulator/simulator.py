@@ -128,6 +128,16 @@ class Simulator:
         """
         return self._controls.configure(model_id, **changes)
 
+    def flood_catalog(self, size_bytes: int | None) -> None:
+        """Make GET /models send a listing of about `size_bytes`, generated as it goes out (the
+        real models first, then made-up ones); None puts the plain listing back."""
+        self._controls.catalog_flood_bytes = size_bytes
+
+    @property
+    def catalog_bytes_sent(self) -> int:
+        """Bytes of flooded /models listings handed to the socket so far."""
+        return self._controls.catalog_bytes_sent
+
     def hold(self, model_id: str, *, after_tokens: int = 0) -> None:
         """Make the model's requests wait before their first token (or after `after_tokens`
         tokens, mid-stream) until `release`.

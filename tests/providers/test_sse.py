@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chat.providers.sse import SSEDecoder
+from chat.providers.sse import EventTooLarge, SSEDecoder
 
 
 def decode(*chunks: bytes) -> list[str]:
@@ -218,3 +219,38 @@ def test_feeding_one_byte_at_a_time_gives_the_same_payloads(stream: tuple[bytes,
     data, sent = stream
 
     assert decode(*(data[i : i + 1] for i in range(len(data)))) == sent
+
+
+# --- Limits ---------------------------------------------------------------------------------------
+
+
+def test_a_line_longer_than_the_limit_raises_however_it_is_chunked() -> None:
+    decoder = SSEDecoder(max_event_chars=100)
+    decoder.feed(b"data: " + b"x" * 60)
+
+    decoder.feed(b"x" * 60)  # the pending line passes 100 characters here
+
+    with pytest.raises(EventTooLarge):
+        decoder.feed(b"\n\n")
+
+
+def test_an_event_of_many_short_data_lines_past_the_limit_raises() -> None:
+    decoder = SSEDecoder(max_event_chars=100)
+
+    with pytest.raises(EventTooLarge):
+        decoder.feed(b"data: 0123456789\n" * 20)
+        decoder.close()
+
+
+def test_events_completed_before_the_overlong_line_are_still_returned() -> None:
+    decoder = SSEDecoder(max_event_chars=100)
+
+    assert decoder.feed(b"data: first\n\ndata: " + b"x" * 200) == ["first"]
+    with pytest.raises(EventTooLarge):
+        decoder.close()
+
+
+def test_events_within_the_limit_pass() -> None:
+    decoder = SSEDecoder(max_event_chars=100)
+
+    assert decoder.feed(b"data: " + b"x" * 90 + b"\n\n") == ["x" * 90]
