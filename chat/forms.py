@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 
+from chat.endpoints import guard
 from chat.models import Panel, ProviderEndpoint, SpendBudget
 
 MAX_PROMPT_CHARS = settings.FUSIONROOM_MAX_PROMPT_CHARS
@@ -93,6 +94,13 @@ class OwnEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if guard.mode() != "any":
+            # Loopback and private addresses are refused here: do not suggest one.
+            base_url = self.fields["base_url"]
+            base_url.help_text = (
+                "The OpenAI-compatible API root at a public address, e.g. https://api.groq.com/openai/v1"
+            )
+            base_url.widget.attrs["placeholder"] = "https://api.groq.com/openai/v1"
         if self.instance.has_api_key:
             self.fields["api_key"].help_text = "Leave empty to keep the key you saved."
         else:

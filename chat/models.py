@@ -3,6 +3,7 @@ endpoints and keys they are answered with."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from chat.endpoints import crypto
+from chat.endpoints import crypto, guard
 from chat.endpoints.config import (
     ENDPOINT_NAME_RULES,
     RESERVED_ENDPOINT_NAMES,
@@ -488,9 +489,21 @@ class ProviderEndpoint(EncryptedKeyMixin):
         if self.owner_id is not None and others.filter(owner_id=self.owner_id).exists():
             raise ValidationError({"name": f"You already have an endpoint called {self.name!r}."})
 
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
+        """A user's base URL also passes the rules of FUSIONROOM_USER_ENDPOINTS, names resolved
+        (chat/endpoints/guard.py); the operator's server-wide rows are trusted."""
+        super().clean_fields(exclude)
+        if self.owner_id is None or (exclude and "base_url" in exclude):
+            return
+        problem = guard.address_problem(self.base_url)
+        if problem is not None:
+            raise ValidationError({"base_url": problem})
+
     def endpoint(self) -> Endpoint:
         """As the provider client wants it; KeyUnavailable if its key can no longer be read."""
-        return Endpoint(name=self.name, base_url=self.base_url, api_key=self.api_key())
+        return Endpoint(
+            name=self.name, base_url=self.base_url, api_key=self.api_key(), owner_id=self.owner_id
+        )
 
 
 class UserProviderKey(EncryptedKeyMixin):

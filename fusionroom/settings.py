@@ -8,8 +8,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from chat.endpoints.config import load_configured_endpoints
-from fusionroom.env import env_bool, env_float, env_int, env_list, env_str
+from chat.endpoints.config import USER_ENDPOINT_MODES, load_configured_endpoints
+from fusionroom.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 from fusionroom.security import (
     allowed_hosts_problem,
     development_secret_key,
@@ -292,6 +292,10 @@ FUSIONROOM_SIMULATOR_URL = env_str("FUSIONROOM_SIMULATOR_URL")
 FUSIONROOM_EXTRA_ENDPOINTS = load_configured_endpoints(
     env_str("FUSIONROOM_ENDPOINTS_FILE"), env_str("FUSIONROOM_ENDPOINTS")
 )
+# Users' own endpoints (Settings): "off" (none, and stored ones are not used), "public" (only
+# globally routable addresses, vetted on every connection, like web fetch), or "any" (loopback
+# and private addresses too: a single-user install with its own Ollama). See SECURITY.md.
+FUSIONROOM_USER_ENDPOINTS = env_choice("FUSIONROOM_USER_ENDPOINTS", USER_ENDPOINT_MODES, "public")
 
 # --- Encryption of stored provider keys --------------------------------------------------
 # Comma-separated Fernet keys: the first encrypts, all decrypt (rotation: put a new key first,

@@ -305,7 +305,10 @@ def test_endpoint_names_never_clash_where_a_user_would_meet_both(
 
 
 @pytest.mark.django_db
-def test_two_users_may_each_have_an_endpoint_of_the_same_name(server: None, alice: User, bob: User) -> None:
+def test_two_users_may_each_have_an_endpoint_of_the_same_name(
+    settings: Any, server: None, alice: User, bob: User
+) -> None:
+    settings.FUSIONROOM_USER_ENDPOINTS = "any"  # a loopback endpoint
     own_endpoint(alice, "local")
     ProviderEndpoint(owner=bob, name="local", base_url="http://127.0.0.1:11434/v1").full_clean()
 

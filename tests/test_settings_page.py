@@ -77,8 +77,12 @@ def test_the_account_menu_links_to_settings(as_alice: Client) -> None:
 
 
 def test_it_lists_the_server_endpoints_and_whose_key_each_uses(
-    as_alice: Client, alices_key: UserProviderKey
+    as_alice: Client, alice: User, alices_key: UserProviderKey
 ) -> None:
+    # Staff see where the server's endpoints are; other users see their names only
+    # (tests/security/test_user_endpoints_ssrf.py).
+    alice.is_staff = True
+    alice.save(update_fields=["is_staff"])
     page = body(as_alice.get(SETTINGS_URL))
     assert 'aria-label="Endpoint openrouter"' in page and "http://127.0.0.1:9/v1" in page
     assert 'aria-label="Endpoint ollama"' in page and "http://127.0.0.1:11434/v1" in page
@@ -185,7 +189,8 @@ def test_a_user_adds_an_endpoint_of_their_own(as_alice: Client, alice: User) -> 
     assert SENTINEL not in page
 
 
-def test_an_endpoint_needs_no_key(as_alice: Client, alice: User) -> None:
+def test_an_endpoint_needs_no_key(settings: Any, as_alice: Client, alice: User) -> None:
+    settings.FUSIONROOM_USER_ENDPOINTS = "any"  # a loopback endpoint
     assert add(as_alice, name="local", base_url="http://127.0.0.1:11434/v1").status_code == 302
     assert not ProviderEndpoint.objects.get(owner=alice, name="local").has_api_key
 
@@ -212,15 +217,17 @@ def test_a_bad_endpoint_is_refused_and_the_key_is_not_echoed(
 
 
 def test_another_users_endpoint_name_is_free(
-    as_bob: Client, bob: User, alices_endpoint: ProviderEndpoint
+    settings: Any, as_bob: Client, bob: User, alices_endpoint: ProviderEndpoint
 ) -> None:
+    settings.FUSIONROOM_USER_ENDPOINTS = "any"  # a loopback endpoint
     assert add(as_bob, name="alices-vllm", base_url="http://127.0.0.1:8000/v1").status_code == 302
     assert ProviderEndpoint.objects.filter(owner=bob, name="alices-vllm").exists()
 
 
 def test_editing_an_endpoint_never_shows_its_key_and_blank_keeps_it(
-    as_alice: Client, alices_endpoint: ProviderEndpoint
+    settings: Any, as_alice: Client, alices_endpoint: ProviderEndpoint
 ) -> None:
+    settings.FUSIONROOM_USER_ENDPOINTS = "any"  # a private address
     url = f"/settings/endpoints/{alices_endpoint.pk}/"
     page = body(as_alice.get(url))
     assert 'value="http://10.0.0.5:8000/v1"' in page
@@ -238,7 +245,10 @@ def test_editing_an_endpoint_never_shows_its_key_and_blank_keeps_it(
     assert alices_endpoint.api_key() == SENTINEL
 
 
-def test_editing_with_a_new_key_replaces_it(as_alice: Client, alices_endpoint: ProviderEndpoint) -> None:
+def test_editing_with_a_new_key_replaces_it(
+    settings: Any, as_alice: Client, alices_endpoint: ProviderEndpoint
+) -> None:
+    settings.FUSIONROOM_USER_ENDPOINTS = "any"  # a private address
     url = f"/settings/endpoints/{alices_endpoint.pk}/"
     as_alice.post(url, {"name": "alices-vllm", "base_url": "http://10.0.0.5:8000/v1", "api_key": OTHER_KEY})
     alices_endpoint.refresh_from_db()

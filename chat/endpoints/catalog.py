@@ -6,13 +6,15 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Literal
 
+from django.conf import settings
+
+from chat.endpoints import guard
 from chat.providers.catalog import CatalogCache
 from chat.providers.errors import ProviderError
-from chat.providers.http_client import get_http_client
 from chat.providers.types import Endpoint, ModelInfo
 
 # Prices and capabilities change rarely; one fetch serves every page and run for a while.
-catalog_cache = CatalogCache(ttl_seconds=300)
+catalog_cache = CatalogCache(ttl_seconds=300, max_bytes=settings.FUSIONROOM_MAX_CATALOG_BYTES)
 
 # What "a typical answer" costs, for estimates: a short question, answers of a page or so.
 TYPICAL_PROMPT_TOKENS = 400
@@ -100,9 +102,18 @@ async def load_catalog(endpoints: list[Endpoint], *, refresh: bool = False) -> C
     if not endpoints:
         return Catalog([])
     default = endpoints[0].name
-    http = get_http_client()
     fetch = catalog_cache.refresh if refresh else catalog_cache.get
-    results = await asyncio.gather(*(fetch(endpoint, http) for endpoint in endpoints), return_exceptions=True)
+    # A user's endpoint the rules refuse is not fetched (nothing connects): it is shown as down.
+    refused = {endpoint.name: guard.endpoint_problem(endpoint) for endpoint in endpoints}
+    results = await asyncio.gather(
+        *(
+            _refused(endpoint.name, problem)
+            if (problem := refused[endpoint.name]) is not None
+            else fetch(endpoint, guard.http_client_for(endpoint))
+            for endpoint in endpoints
+        ),
+        return_exceptions=True,
+    )
     entries: list[CatalogEntry] = []
     down: dict[str, str] = {}
     for endpoint, result in zip(endpoints, results, strict=True):
@@ -113,6 +124,10 @@ async def load_catalog(endpoints: list[Endpoint], *, refresh: bool = False) -> C
         else:
             entries += [CatalogEntry(model_ref(endpoint, info.id, default), info) for info in result]
     return Catalog(entries, down)
+
+
+async def _refused(name: str, problem: str) -> list[ModelInfo]:
+    raise ProviderError(f"{name} is not called: {problem}", kind="config")
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,25 @@ def check_endpoint_name(name: str) -> str:
     return name
 
 
+# FUSIONROOM_USER_ENDPOINTS: what users' own endpoints may reach (chat/endpoints/guard.py).
+USER_ENDPOINT_MODES = ("off", "public", "any")
+
+
 def check_base_url(url: str) -> str:
-    """The URL if it is an absolute http(s) URL; ValueError otherwise."""
-    parts = urlsplit(url)
+    """The URL if it is an absolute http(s) URL without user-info; ValueError otherwise."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ValueError("the base URL must be an absolute http:// or https:// URL") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("the base URL must be an absolute http:// or https:// URL")
+    if "@" in parts.netloc:
+        # The key has its own field; a password in the URL would be shown, logged and sent
+        # wherever the URL goes (and the HTTP client refuses it beside a bearer key).
+        raise ValueError(
+            "the base URL must not hold a user name or password (user:password@); "
+            "put the key in the API key field"
+        )
     return url
 
 

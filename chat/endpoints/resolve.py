@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import AsyncGenerator
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.views.decorators.debug import sensitive_variables
 
+from chat.endpoints import guard
 from chat.endpoints.crypto import KeyUnavailable
 from chat.models import ProviderEndpoint, UserProviderKey
 from chat.providers.client import OpenAICompatibleClient
-from chat.providers.http_client import get_http_client
+from chat.providers.errors import ProviderError
 from chat.providers.policy import RetryPolicy, Timeouts
+from chat.providers.protocol import ModelClient
 from chat.providers.resilience import ResilientClient
 from chat.providers.routing import ModelRouter
-from chat.providers.types import Endpoint
+from chat.providers.types import ChatRequest, Endpoint, StreamEvent
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +108,9 @@ def endpoints_for(user: User | AnonymousUser) -> list[Endpoint]:
         else endpoint
         for endpoint in endpoints
     ]
+    if guard.mode() == "off":
+        # Stored endpoints stay (the owner sees them on Settings), but none is called.
+        return endpoints
     taken = {endpoint.name for endpoint in endpoints}
     for row in ProviderEndpoint.objects.owned_by(user).enabled():
         # A server endpoint added later under the same name wins; Settings tells the owner.
@@ -125,13 +131,37 @@ def timeouts() -> Timeouts:
 def client_for(endpoints: list[Endpoint]) -> ResilientClient:
     """One client per endpoint over the running loop's shared HTTP client, routed by name (the
     first endpoint is the default), with the configured timeouts and retries around it all.
+    A user's own endpoint is checked first (chat/endpoints/guard.py) and reached through the
+    vetting client; one the rules refuse is never called, its calls fail saying why.
     Call it inside the event loop that will use the client."""
     if not endpoints:
         raise ValueError("client_for needs at least one endpoint.")
-    http = get_http_client()
     limits = timeouts()
-    clients = {
-        endpoint.name: OpenAICompatibleClient(endpoint, http, timeouts=limits) for endpoint in endpoints
-    }
+    clients = {endpoint.name: _client(endpoint, limits) for endpoint in endpoints}
     router = ModelRouter(clients, default=endpoints[0].name)
     return ResilientClient(router, RetryPolicy(attempts=settings.FUSIONROOM_RETRY_ATTEMPTS), limits)
+
+
+def _client(endpoint: Endpoint, limits: Timeouts) -> ModelClient:
+    problem = guard.endpoint_problem(endpoint)
+    if problem is not None:
+        return RefusedEndpointClient(endpoint, problem)
+    return OpenAICompatibleClient(
+        endpoint,
+        guard.http_client_for(endpoint),
+        timeouts=limits,
+        max_error_body_bytes=settings.FUSIONROOM_MAX_ERROR_BODY_BYTES,
+    )
+
+
+class RefusedEndpointClient:
+    """The ModelClient of an endpoint the rules refuse (one stored before them, or with
+    FUSIONROOM_USER_ENDPOINTS off): every call fails at once with the reason, nothing connects."""
+
+    def __init__(self, endpoint: Endpoint, reason: str) -> None:
+        self.endpoint = endpoint
+        self.reason = reason
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        raise ProviderError(f"{self.endpoint.name} is not called: {self.reason}", kind="config")
+        yield  # an async generator, like every client's stream

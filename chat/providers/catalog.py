@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -159,12 +160,16 @@ class CatalogCache:
         self._ttl = ttl_seconds
         self._clock = clock
         self._max_bytes = max_bytes
-        self._entries: dict[str, tuple[float, list[ModelInfo]]] = {}
+        self._entries: dict[tuple[str, str, int | None, str], tuple[float, list[ModelInfo]]] = {}
 
     @staticmethod
-    def _key(endpoint: Endpoint) -> str:
-        # Two users may each name their own endpoint "ollama"; the URL tells them apart.
-        return f"{endpoint.name}@{endpoint.base_url}"
+    def _key(endpoint: Endpoint) -> tuple[str, str, int | None, str]:
+        # Two users may each name their own endpoint "ollama" at one URL, or use a server
+        # endpoint with keys of their own (which may see other models): the owner and a digest
+        # of the key keep every catalog to the callers that fetched it. A digest, so the cache
+        # holds no second copy of a key.
+        key_digest = hashlib.sha256(endpoint.api_key.encode()).hexdigest() if endpoint.api_key else ""
+        return (endpoint.name, endpoint.base_url, endpoint.owner_id, key_digest)
 
     def cached(self, endpoint: Endpoint) -> list[ModelInfo] | None:
         """The endpoint's catalog if it was fetched less than ttl_seconds ago, else None."""

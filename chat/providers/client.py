@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -26,7 +27,11 @@ from chat.providers.types import (
 
 
 def endpoint_url(endpoint: Endpoint, path: str) -> str:
-    return f"{endpoint.base_url.rstrip('/')}/{path}"
+    """`path` ("models", "chat/completions") under the base URL's path, joined by parts: it
+    stays in the path even when the base URL has a query or a fragment (the fragment is
+    dropped, a query kept after the path). Users' base URLs have neither (chat/endpoints/guard.py)."""
+    base = urlsplit(endpoint.base_url)
+    return urlunsplit((base.scheme, base.netloc, f"{base.path.rstrip('/')}/{path}", base.query, ""))
 
 
 def endpoint_headers(endpoint: Endpoint) -> dict[str, str]:

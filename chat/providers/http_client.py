@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -28,23 +28,30 @@ def create_http_client() -> httpx.AsyncClient:
     )
 
 
-# One client per running event loop. An httpx client's pooled connections belong to the loop
-# that opened them, and a process can run several loops: Daphne's, the fresh ones Django's
-# async_to_sync creates in worker threads, pytest-asyncio's one per test. Keyed weakly, so a
-# loop that is gone takes its client's entry with it; the entry also holds the generator that
-# closes the client when its loop shuts down (see _closed_at_shutdown).
+# One client of each kind per running event loop. An httpx client's pooled connections belong
+# to the loop that opened them, and a process can run several loops: Daphne's, the fresh ones
+# Django's async_to_sync creates in worker threads, pytest-asyncio's one per test. Keyed weakly,
+# so a loop that is gone takes its clients' entries with it; each entry also holds the generator
+# that closes the client when its loop shuts down (see _closed_at_shutdown).
 _clients_by_loop: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
+    asyncio.AbstractEventLoop, dict[str, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]]
 ] = weakref.WeakKeyDictionary()
 
 
 def get_http_client() -> httpx.AsyncClient:
     """The shared HTTP client of the running event loop, created on first use."""
+    return loop_client("models", create_http_client)
+
+
+def loop_client(kind: str, create: Callable[[], httpx.AsyncClient]) -> httpx.AsyncClient:
+    """The running loop's client of this `kind`, made by `create` on first use and closed with
+    the loop (users' own endpoints have a client of their own, see chat/endpoints/guard.py)."""
     loop = asyncio.get_running_loop()
-    entry = _clients_by_loop.get(loop)
+    clients = _clients_by_loop.setdefault(loop, {})
+    entry = clients.get(kind)
     if entry is None or entry[0].is_closed:
-        client = create_http_client()
-        _clients_by_loop[loop] = (client, _closed_at_shutdown(client))
+        client = create()
+        clients[kind] = (client, _closed_at_shutdown(client))
         return client
     return entry[0]
 
@@ -72,8 +79,7 @@ def _closed_at_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, None]
 
 
 async def close_http_client() -> None:
-    """Close the running loop's shared client, if it has one (at shutdown, or after a test)."""
-    entry = _clients_by_loop.pop(asyncio.get_running_loop(), None)
-    if entry is not None:
-        _, closer = entry
+    """Close the running loop's shared clients, if it has any (at shutdown, or after a test)."""
+    clients = _clients_by_loop.pop(asyncio.get_running_loop(), {})
+    for _, closer in clients.values():
         await closer.aclose()  # its `finally` closes the client

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import httpcore
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -20,6 +21,14 @@ logger = logging.getLogger(__name__)
 
 # Longest provider detail quoted to the user; some gateways send whole HTML pages.
 _MAX_DETAIL = 300
+# A user's own endpoint could be anything that speaks HTTP: its words are quoted shorter, and
+# only from an error object (JSON), never a plain-text body, so a page cannot be read through them.
+_MAX_USER_DETAIL = 120
+
+
+class RefusedAddress(httpcore.ConnectError):
+    """Raised by a network backend that will not connect to an address (a user's endpoint that
+    resolves to loopback, a private or a metadata address); `str()` says why, for the user."""
 
 
 class _Wire(BaseModel):
@@ -73,7 +82,8 @@ def error_from_response(
     content = response.content if body is None else body
     text = _decoded(content, response.charset_encoding)
     meaning = meaning_of_status(status, body=text)
-    message = meaning.message(status=status, detail=_error_detail(content, text), model=model)
+    detail = _error_detail(content, text, user_owned=endpoint.user_owned)
+    message = meaning.message(status=status, detail=detail, model=model)
     if endpoint.api_key:
         # Some providers quote the key they refused; it must not reach the page or the logs.
         message = message.replace(endpoint.api_key, "[redacted]")
@@ -88,14 +98,15 @@ def error_from_response(
     )
 
 
-def _error_detail(content: bytes, text: str) -> str | None:
+def _error_detail(content: bytes, text: str, *, user_owned: bool = False) -> str | None:
     """The provider's own words about the error, shortened, or None when it gave none."""
+    limit = _MAX_USER_DETAIL if user_owned else _MAX_DETAIL
     try:
         parsed = _ErrorBody.model_validate_json(content)
     except ValidationError:
         text = text.strip()
         # A short plain-text body is worth showing; an HTML error page is not.
-        return _shorten(text) if text and not text.startswith("<") else None
+        return _shorten(text, limit) if text and not text.startswith("<") and not user_owned else None
     detail: str | None
     if isinstance(parsed.error, _ErrorObject):
         detail = parsed.error.message
@@ -105,7 +116,7 @@ def _error_detail(content: bytes, text: str) -> str | None:
             detail = f"{detail} ({raw})" if detail else raw
     else:
         detail = parsed.error or parsed.message or parsed.detail
-    return _shorten(detail.strip()) if detail and detail.strip() else None
+    return _shorten(detail.strip(), limit) if detail and detail.strip() else None
 
 
 def _decoded(content: bytes, charset: str | None) -> str:
@@ -117,8 +128,8 @@ def _decoded(content: bytes, charset: str | None) -> str:
         return content.decode("utf-8", errors="replace")
 
 
-def _shorten(text: str) -> str:
-    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -149,6 +160,10 @@ def transport_error(
     broken one.
     """
     name = endpoint.name
+    if isinstance(exc.__cause__, RefusedAddress):
+        # Not a fault that passes: the address is refused by rule, every time.
+        reason = str(exc.__cause__).removeprefix("Refused: ")
+        return ProviderError(f"{name} is not called: {reason}", kind="config")
     exc = _what_aiohttp_meant(exc)
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         return ProviderError(f"The address configured for {name} is not a valid http(s) URL.", kind="config")

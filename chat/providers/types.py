@@ -18,6 +18,14 @@ class Endpoint(BaseModel):
     simulated: bool = False
     # OpenRouter's attribution headers, or whatever a gateway wants.
     extra_headers: dict[str, str] = Field(default_factory=dict)
+    # The user whose own endpoint this is (Settings); None for the operator's (the environment,
+    # the endpoints file, the admin's server-wide rows), which are trusted. A user's endpoint is
+    # vetted before every connection and its error text is quoted more briefly.
+    owner_id: int | None = None
+
+    @property
+    def user_owned(self) -> bool:
+        return self.owner_id is not None
 
 
 class ChatRequest(BaseModel):

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chat.endpoints import guard
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import server_endpoints
 from chat.forms import BudgetForm, OwnEndpointForm, ProviderKeyForm
@@ -62,6 +63,8 @@ class OwnEndpointRow:
     endpoint: ProviderEndpoint
     # A server endpoint of the same name, added after this one, takes precedence over it.
     shadowed: bool
+    # Why the server's rules keep it from being called (FUSIONROOM_USER_ENDPOINTS), if they do.
+    refused: str | None = None
 
     @property
     def key_unreadable(self) -> bool:
@@ -107,13 +110,21 @@ def _settings_context(
         )
     server_names = {endpoint.name for endpoint in server}
     own = [
-        OwnEndpointRow(endpoint=row, shadowed=row.name in server_names)
+        OwnEndpointRow(
+            endpoint=row,
+            shadowed=row.name in server_names,
+            refused=None if guard.mode() == "off" else guard.url_problem(row.base_url),
+        )
         for row in ProviderEndpoint.objects.owned_by(user)
     ]
     budget = SpendBudget.objects.filter(user=user).first()
     return {
         "server_rows": rows,
+        # Where the operator's endpoints are is the operator's business: names only, but staff.
+        "show_server_urls": user.is_staff,
         "own_rows": own,
+        "own_endpoints_off": guard.mode() == "off",
+        "own_endpoints_off_message": guard.OFF_MESSAGE,
         "add_form": add_form or OwnEndpointForm(),
         "budget": budget,
         "budget_form": budget_form or BudgetForm(instance=budget),
@@ -164,6 +175,9 @@ def remove_key(request: AuthenticatedHttpRequest, endpoint: str) -> HttpResponse
 @login_required
 @require_POST
 def add_endpoint(request: AuthenticatedHttpRequest) -> HttpResponse:
+    if guard.mode() == "off":
+        messages.error(request, guard.OFF_MESSAGE)
+        return render(request, SETTINGS, _settings_context(request), status=403)
     form = OwnEndpointForm(request.POST, instance=ProviderEndpoint(owner=request.user))
     if not form.is_valid():
         return render(request, SETTINGS, _settings_context(request, add_form=form), status=422)
@@ -184,6 +198,9 @@ def _own_endpoint(request: AuthenticatedHttpRequest, pk: int) -> ProviderEndpoin
 @require_http_methods(["GET", "POST"])
 def edit_endpoint(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     endpoint = _own_endpoint(request, pk)
+    if request.method == "POST" and guard.mode() == "off":
+        messages.error(request, guard.OFF_MESSAGE)
+        return redirect("settings")
     # Validation writes the submitted values onto the instance: the page keeps the saved name.
     context: dict[str, Any] = {"endpoint": endpoint, "saved_name": endpoint.name}
     form = OwnEndpointForm(request.POST or None, instance=endpoint)
