@@ -267,6 +267,24 @@ FUSIONROOM_MAX_PROMPT_CHARS = env_int("FUSIONROOM_MAX_PROMPT_CHARS", 100_000)
 FUSIONROOM_MAX_THREAD_CHARS = env_int("FUSIONROOM_MAX_THREAD_CHARS", 400_000)
 FUSIONROOM_MAX_CONCURRENT_RUNS = env_int("FUSIONROOM_MAX_CONCURRENT_RUNS", 3)
 FUSIONROOM_MAX_RUNS_PER_MINUTE = env_int("FUSIONROOM_MAX_RUNS_PER_MINUTE", 10)
+# Imports (chat/export.py), checked before anything is written: the defaults hold a long real
+# conversation (a thousand turns of re-runs) and refuse files made to fill the database.
+FUSIONROOM_MAX_IMPORT_BYTES = env_int("FUSIONROOM_MAX_IMPORT_BYTES", 20 * 1024 * 1024)
+# An export nests about ten deep; deeper is a file built to exhaust the parser.
+FUSIONROOM_MAX_IMPORT_DEPTH = env_int("FUSIONROOM_MAX_IMPORT_DEPTH", 32)
+FUSIONROOM_MAX_IMPORT_TURNS = env_int("FUSIONROOM_MAX_IMPORT_TURNS", 1000)
+FUSIONROOM_MAX_IMPORT_RUNS_PER_TURN = env_int("FUSIONROOM_MAX_IMPORT_RUNS_PER_TURN", 50)
+# Turns, runs and seat answers together: the rows one import may write.
+FUSIONROOM_MAX_IMPORT_ROWS = env_int("FUSIONROOM_MAX_IMPORT_ROWS", 20_000)
+# Any one text of the file (an answer, its reasoning, a note, a source's title...).
+FUSIONROOM_MAX_IMPORT_TEXT_CHARS = env_int("FUSIONROOM_MAX_IMPORT_TEXT_CHARS", 200_000)
+# Any other list of the file (tool steps, sources, domains, an analysis's points).
+FUSIONROOM_MAX_IMPORT_LIST_ITEMS = env_int("FUSIONROOM_MAX_IMPORT_LIST_ITEMS", 500)
+# Imports and forks a user may make within the window (chat/import_limit.py).
+FUSIONROOM_MAX_IMPORTS = env_int("FUSIONROOM_MAX_IMPORTS", 20)
+FUSIONROOM_IMPORT_WINDOW_SECONDS = env_int("FUSIONROOM_IMPORT_WINDOW_SECONDS", 60 * 60)
+# Imports and forks writing at once, server-wide; more wait their turn (chat/import_limit.py).
+FUSIONROOM_CONCURRENT_IMPORTS = env_int("FUSIONROOM_CONCURRENT_IMPORTS", 1)
 # Mark runs left "running" by a dead process as interrupted when this process starts serving.
 FUSIONROOM_RECOVER_RUNS = env_bool("FUSIONROOM_RECOVER_RUNS", default=True)
 FUSIONROOM_PUBLIC_URL = env_str("FUSIONROOM_PUBLIC_URL", "http://127.0.0.1:8000")
