@@ -213,6 +213,15 @@ if not DEBUG:
 FUSIONROOM_SIGNIN_MAX_FAILURES = env_int("FUSIONROOM_SIGNIN_MAX_FAILURES", 5)
 FUSIONROOM_SIGNIN_MAX_FAILURES_PER_IP = env_int("FUSIONROOM_SIGNIN_MAX_FAILURES_PER_IP", 20)
 FUSIONROOM_SIGNIN_WINDOW_SECONDS = env_int("FUSIONROOM_SIGNIN_WINDOW_SECONDS", 15 * 60)
+# Sign-up: "open", anyone may make an account (development and demo mode); "closed", staff make
+# them in the admin or with `manage.py adduser`. Production (DJANGO_DEBUG=0) is closed unless set.
+FUSIONROOM_SIGNUP = env_str("FUSIONROOM_SIGNUP", "open" if DEBUG else "closed").strip().lower()
+if FUSIONROOM_SIGNUP not in {"open", "closed"}:
+    raise ImproperlyConfigured(f"FUSIONROOM_SIGNUP must be open or closed; got {FUSIONROOM_SIGNUP!r}")
+# Sign-up attempts from one address within the window (accounts/signup_limit.py): each says
+# whether a username is taken, so they are counted like failed sign-ins.
+FUSIONROOM_SIGNUP_MAX_PER_IP = env_int("FUSIONROOM_SIGNUP_MAX_PER_IP", 10)
+FUSIONROOM_SIGNUP_WINDOW_SECONDS = env_int("FUSIONROOM_SIGNUP_WINDOW_SECONDS", 60 * 60)
 # Behind a proxy, the header it puts the client's address in (e.g. X-Forwarded-For: its last
 # entry is used, the one the proxy added); unset, the address of the connection.
 FUSIONROOM_CLIENT_IP_HEADER = env_str("FUSIONROOM_CLIENT_IP_HEADER")
