@@ -241,10 +241,22 @@ WHITENOISE_AUTOREFRESH = DEBUG
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A share link's token is its key: no log line holds one (fusionroom/logs.py; Daphne's own
+    # access log is redacted by `python -m fusionroom.serve`).
+    "filters": {"share_tokens": {"()": "fusionroom.logs.RedactShareTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["share_tokens"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # One line per HTTP request to a model API is noise at INFO; DEBUG still shows it.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        # One line per HTTP request to a model API is noise at INFO; DEBUG still shows it.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        # runserver's request lines, "Not Found: /s/<token>/", and Daphne's own: redacted at the
+        # logger too, so a handler added elsewhere gets the redacted line.
+        **{
+            name: {"filters": ["share_tokens"]}
+            for name in ("django.channels.server", "django.request", "django.server", "daphne")
+        },
+    },
 }
 
 # --- Models and endpoints -------------------------------------------------------------
@@ -297,6 +309,11 @@ FUSIONROOM_CONCURRENT_IMPORTS = env_int("FUSIONROOM_CONCURRENT_IMPORTS", 1)
 # Mark runs left "running" by a dead process as interrupted when this process starts serving.
 FUSIONROOM_RECOVER_RUNS = env_bool("FUSIONROOM_RECOVER_RUNS", default=True)
 FUSIONROOM_PUBLIC_URL = env_str("FUSIONROOM_PUBLIC_URL", "http://127.0.0.1:8000")
+# Origins a run socket is accepted from besides its own request's scheme, host and port and
+# CSRF_TRUSTED_ORIGINS (fusionroom/origins.py): by default the public URL, when it is set.
+FUSIONROOM_SOCKET_ORIGINS = env_list(
+    "FUSIONROOM_SOCKET_ORIGINS", [FUSIONROOM_PUBLIC_URL] if env_str("FUSIONROOM_PUBLIC_URL") else []
+)
 # Point demo mode at a simulator that is already running instead of starting one.
 FUSIONROOM_SIMULATOR_URL = env_str("FUSIONROOM_SIMULATOR_URL")
 # More OpenAI-compatible endpoints for everyone (Ollama, vLLM, Groq...): a JSON or TOML file
