@@ -30,7 +30,7 @@ venv: $(BIN)/.installed
 run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py check
-	$(BIN)/daphne -b $(HOST) -p $(PORT) fusionroom.asgi:application
+	$(BIN)/python -m fusionroom.serve -b $(HOST) -p $(PORT) fusionroom.asgi:application
 
 # Two web processes, two run workers and a round-robin load balancer on PORT, on PostgreSQL and
 # Redis (DATABASE_URL, REDIS_URL; the database is created if missing). See docs/deploy.md.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
@@ -12,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from accounts import signin_limit
+from accounts import signin_limit, signup_limit
 from accounts.forms import SignUpForm
 
 
@@ -44,11 +45,25 @@ class SignInView(LoginView):
 
 @require_http_methods(["GET", "POST"])
 def sign_up(request: HttpRequest) -> HttpResponse:
+    """Sign-up while FUSIONROOM_SIGNUP is open, at most so many attempts an address; when closed,
+    a page saying staff create accounts, and every POST refused."""
     if request.user.is_authenticated:
         return redirect("home")
+    if settings.FUSIONROOM_SIGNUP != "open":
+        status = 403 if request.method == "POST" else 200
+        return render(request, "registration/signup_closed.html", status=status)
     form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user)
-        return redirect("home")
+    if request.method == "POST":
+        address = signin_limit.client_address(request)
+        if signup_limit.is_refused(address):
+            # Refused before the form is read: an attempt now says nothing about the username.
+            context = {"form": SignUpForm(), "refusal": signup_limit.refusal_message()}
+            response = render(request, "registration/signup.html", context, status=429)
+            response["Retry-After"] = str(signup_limit.window_seconds())
+            return response
+        signup_limit.record_attempt(address)
+        if form.is_valid():
+            user = form.save()
+            login(request, user)
+            return redirect("home")
     return render(request, "registration/signup.html", {"form": form})

@@ -9,4 +9,4 @@ from django.http import HttpRequest
 
 
 def fusionroom(request: HttpRequest) -> dict[str, Any]:
-    return {"demo": settings.FUSIONROOM_DEMO}
+    return {"demo": settings.FUSIONROOM_DEMO, "signup_open": settings.FUSIONROOM_SIGNUP == "open"}

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import accumulate
 from typing import Annotated, Any, Literal, Self
 
+from django.conf import settings
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.text import slugify
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from chat import import_limit
 from chat.forms import MAX_PROMPT_CHARS
 from chat.fusion.analysis import Analysis, Wording, analysis_markdown
 from chat.fusion.events import CallStats, Source
@@ -20,10 +26,7 @@ from chat.models import Conversation, Run, SeatAnswer, Turn
 
 FORMAT = "fusionroom.conversation"
 VERSION = 1
-MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_SEATS = 8
-MAX_TURNS = 1000
-MAX_RUNS_PER_TURN = 50
 # A copied run has no task executing it: it can never finish, so it must not say "running".
 INTERRUPTED_NOTE = "It was still running when this copy was made; what had arrived by then is kept."
 
@@ -87,7 +90,7 @@ class RunDocument(_Document):
     duration_ms: Amount | None
     started_at: datetime
     finished_at: datetime | None
-    answers: Annotated[list[AnswerDocument], Field(max_length=MAX_SEATS)]
+    answers: Annotated[list[AnswerDocument], Field(max_length=MAX_SEATS)]  # answers per run
 
     @model_validator(mode="after")
     def _seats_are_numbered_once(self) -> Self:
@@ -101,7 +104,7 @@ class TurnDocument(_Document):
     position: Count
     prompt: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)]
     created_at: datetime
-    runs: Annotated[list[RunDocument], Field(max_length=MAX_RUNS_PER_TURN)]
+    runs: list[RunDocument]
 
     @model_validator(mode="after")
     def _retries_point_back(self) -> Self:
@@ -117,7 +120,7 @@ class ConversationDocument(_Document):
     format: Literal["fusionroom.conversation"]
     version: Literal[1]
     title: Annotated[str, Field(max_length=200)]
-    turns: Annotated[list[TurnDocument], Field(max_length=MAX_TURNS)]
+    turns: list[TurnDocument]
 
     @model_validator(mode="after")
     def _positions_are_unique(self) -> Self:
@@ -238,17 +241,107 @@ def _readable(error: ValidationError, limit: int = 5) -> str:
     return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
 
 
-def parse_document(data: bytes) -> ConversationDocument:
-    """The validated document in a file; ImportRefused with a message a person can act on."""
-    if len(data) > MAX_FILE_BYTES:
-        raise ImportRefused(f"This file is too large: at most {MAX_FILE_BYTES // (1024 * 1024)} MB.")
+@dataclass(frozen=True)
+class ImportLimits:
+    """How much one file may hold (FUSIONROOM_MAX_IMPORT_* settings), all checked before any write."""
+
+    bytes: int
+    depth: int
+    turns: int
+    runs_per_turn: int
+    rows: int
+    text_chars: int
+    list_items: int
+
+    @classmethod
+    def from_settings(cls) -> ImportLimits:
+        return cls(
+            bytes=settings.FUSIONROOM_MAX_IMPORT_BYTES,
+            depth=settings.FUSIONROOM_MAX_IMPORT_DEPTH,
+            turns=settings.FUSIONROOM_MAX_IMPORT_TURNS,
+            runs_per_turn=settings.FUSIONROOM_MAX_IMPORT_RUNS_PER_TURN,
+            rows=settings.FUSIONROOM_MAX_IMPORT_ROWS,
+            text_chars=settings.FUSIONROOM_MAX_IMPORT_TEXT_CHARS,
+            list_items=settings.FUSIONROOM_MAX_IMPORT_LIST_ITEMS,
+        )
+
+
+def too_large_message(limits: ImportLimits) -> str:
+    return f"This file is too large: at most {limits.bytes / (1024 * 1024):g} MB."
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def nesting_depth(text: str) -> int:
+    """How deeply the JSON text's arrays and objects nest, counted without parsing it (strings
+    removed, then brackets), so no file can reach the parser's recursion with it."""
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def _texts_and_lists(value: object, location: tuple[int | str, ...]) -> Iterator[tuple[str, object]]:
+    """Every string and every list in a document, with where it is."""
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _texts_and_lists(getattr(value, name), (*location, name))
+    elif isinstance(value, list):
+        yield _where(location), value
+        for number, item in enumerate(value):
+            yield from _texts_and_lists(item, (*location, number))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts_and_lists(item, (*location, str(key)))
+    elif isinstance(value, str):
+        yield _where(location), value
+
+
+def _over_a_limit(document: ConversationDocument, limits: ImportLimits) -> str:
+    """Why the document holds more than an import may write, naming the field; "" when it does not."""
+    if len(document.turns) > limits.turns:
+        return f"turns: {len(document.turns):,} turns; at most {limits.turns:,}"
+    rows = len(document.turns)
+    for number, turn in enumerate(document.turns):
+        if len(turn.runs) > limits.runs_per_turn:
+            return f"turns.{number}.runs: {len(turn.runs):,} runs; at most {limits.runs_per_turn:,} a turn"
+        rows += sum(1 + len(run.answers) for run in turn.runs)
+    if rows > limits.rows:
+        return f"turns: {rows:,} turns, runs and answers in all; at most {limits.rows:,}"
+    for where, value in _texts_and_lists(document, ()):
+        if isinstance(value, str) and len(value) > limits.text_chars:
+            return f"{where}: {len(value):,} characters; at most {limits.text_chars:,}"
+        counted = where not in {"turns"} and not where.endswith((".runs", ".answers"))
+        if isinstance(value, list) and counted and len(value) > limits.list_items:
+            return f"{where}: {len(value):,} items; at most {limits.list_items:,}"
+    return ""
+
+
+def parse_document(data: bytes, limits: ImportLimits | None = None) -> ConversationDocument:
+    """The validated document in a file, within the limits; ImportRefused with a message a person
+    can act on, naming the field that is wrong or too large."""
+    limits = limits or ImportLimits.from_settings()
+    if len(data) > limits.bytes:
+        raise ImportRefused(too_large_message(limits))
     try:
-        raw = json.loads(data)
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ImportRefused("This file is not text: choose a JSON file exported by FusionRoom.") from None
+    if (depth := nesting_depth(text)) > limits.depth:
+        raise ImportRefused(
+            f"This file nests {depth} levels deep; an export nests at most {limits.depth}: "
+            "choose a JSON file exported by FusionRoom."
+        )
+    try:
+        raw = json.loads(text)
     except json.JSONDecodeError as error:
         raise ImportRefused(
             f"This file is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})."
+        ) from None
+    except RecursionError:  # the depth check should have caught it; never a 500 either way
+        raise ImportRefused(
+            "This file nests too deeply: choose a JSON file exported by FusionRoom."
         ) from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise ImportRefused(
@@ -260,9 +353,12 @@ def parse_document(data: bytes) -> ConversationDocument:
             f"this FusionRoom reads version {VERSION}."
         )
     try:
-        return ConversationDocument.model_validate(raw)
+        document = ConversationDocument.model_validate(raw)
     except ValidationError as error:
         raise ImportRefused(f"This file does not match the export format: {_readable(error)}.") from None
+    if problem := _over_a_limit(document, limits):
+        raise ImportRefused(f"This file holds more than an import may: {problem}.")
+    return document
 
 
 def _settled(run: RunDocument) -> RunDocument:
@@ -324,26 +420,58 @@ def _create_runs(turn: Turn, documents: Iterable[RunDocument]) -> list[Run]:
     return created
 
 
-@transaction.atomic
+# A conversation still hidden this long after its import began was left by a process that died.
+ABANDONED_AFTER = timedelta(hours=1)
+
+
+def _create_turn(conversation: Conversation, document: TurnDocument) -> None:
+    turn = Turn.objects.create(conversation=conversation, position=document.position, prompt=document.prompt)
+    runs = _create_runs(turn, document.runs)
+    # update() writes the times as they are; save() would stamp auto_now_add fields again.
+    Turn.objects.filter(pk=turn.pk).update(created_at=document.created_at)
+    Run.objects.bulk_update(runs, ["started_at"])
+
+
+def discard(conversation: Conversation) -> None:
+    """Delete a conversation a turn at a time, so no deletion holds the write lock for long."""
+    for pk in conversation.turns.values_list("pk", flat=True):
+        Turn.objects.filter(pk=pk).delete()
+    conversation.delete()
+
+
+def discard_abandoned_imports(owner: Any) -> None:
+    for conversation in Conversation.objects.filter(
+        owner=owner, importing=True, created_at__lt=timezone.now() - ABANDONED_AFTER
+    ):
+        discard(conversation)
+
+
 def import_document(document: ConversationDocument, owner: Any, *, title: str | None = None) -> Conversation:
     """A new conversation of `owner` made from the document, all or nothing.
 
-    Times are kept as in the document, so exporting the copy gives the same document back. A run
-    that was still running becomes interrupted: nothing executes a copy.
+    Written a turn per transaction, one import at a time and pausing between turns, so a large
+    import never holds the database's write lock for long; the conversation stays hidden
+    (`importing`) until its last turn is in, and is deleted if the import fails. Times are kept
+    as in the document, so exporting the copy gives the same document back. A run that was
+    still running becomes interrupted: nothing executes a copy.
     """
-    conversation = Conversation.objects.create(owner=owner, title=document.title if title is None else title)
-    turns: list[Turn] = []
-    runs: list[Run] = []
-    for turn_document in sorted(document.turns, key=lambda turn: turn.position):
-        turn = Turn.objects.create(
-            conversation=conversation, position=turn_document.position, prompt=turn_document.prompt
+    with import_limit.writing_slot():
+        discard_abandoned_imports(owner)
+        conversation = Conversation.objects.create(
+            owner=owner, title=document.title if title is None else title, importing=True
         )
-        turn.created_at = turn_document.created_at
-        turns.append(turn)
-        runs.extend(_create_runs(turn, turn_document.runs))
-    # bulk_update writes the attributes as they are; save() would stamp auto_now_add fields again.
-    Turn.objects.bulk_update(turns, ["created_at"])
-    Run.objects.bulk_update(runs, ["started_at"])
+        try:
+            for turn_document in sorted(document.turns, key=lambda turn: turn.position):
+                began = time.monotonic()
+                with transaction.atomic():
+                    _create_turn(conversation, turn_document)
+                # As long again with the lock free: a writer waiting for it finds it free often.
+                time.sleep(time.monotonic() - began)
+            Conversation.objects.filter(pk=conversation.pk).update(importing=False)
+        except BaseException:
+            discard(conversation)
+            raise
+    conversation.importing = False
     return conversation
 
 

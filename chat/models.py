@@ -76,7 +76,7 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
     def for_user(self, user: Any) -> ConversationQuerySet:
         if not user.is_authenticated:
             return self.none()
-        return self.filter(owner=user)
+        return self.filter(owner=user, importing=False)
 
 
 class Conversation(models.Model):
@@ -86,6 +86,8 @@ class Conversation(models.Model):
     title = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # An import or fork is written a turn at a time; until its last turn is in, nobody sees it.
+    importing = models.BooleanField(default=False)
 
     objects = ConversationQuerySet.as_manager()
 

@@ -12,16 +12,17 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from chat.routing import channel_routes, websocket_urlpatterns  # noqa: E402
 from chat.runs.startup import RecoverRunsOnStart  # noqa: E402
+from fusionroom.origins import SameOriginValidator  # noqa: E402
 
 application = RecoverRunsOnStart(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),  # type: ignore[arg-type]
+            # The Origin must be this site exactly: scheme, host and port (fusionroom/origins.py).
+            "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),  # type: ignore[arg-type]
             # Only `manage.py runworker` serves this: messages of the channel layer, no client.
             "channel": ChannelNameRouter(channel_routes),
         }

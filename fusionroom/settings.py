@@ -213,6 +213,15 @@ if not DEBUG:
 FUSIONROOM_SIGNIN_MAX_FAILURES = env_int("FUSIONROOM_SIGNIN_MAX_FAILURES", 5)
 FUSIONROOM_SIGNIN_MAX_FAILURES_PER_IP = env_int("FUSIONROOM_SIGNIN_MAX_FAILURES_PER_IP", 20)
 FUSIONROOM_SIGNIN_WINDOW_SECONDS = env_int("FUSIONROOM_SIGNIN_WINDOW_SECONDS", 15 * 60)
+# Sign-up: "open", anyone may make an account (development and demo mode); "closed", staff make
+# them in the admin or with `manage.py adduser`. Production (DJANGO_DEBUG=0) is closed unless set.
+FUSIONROOM_SIGNUP = env_str("FUSIONROOM_SIGNUP", "open" if DEBUG else "closed").strip().lower()
+if FUSIONROOM_SIGNUP not in {"open", "closed"}:
+    raise ImproperlyConfigured(f"FUSIONROOM_SIGNUP must be open or closed; got {FUSIONROOM_SIGNUP!r}")
+# Sign-up attempts from one address within the window (accounts/signup_limit.py): each says
+# whether a username is taken, so they are counted like failed sign-ins.
+FUSIONROOM_SIGNUP_MAX_PER_IP = env_int("FUSIONROOM_SIGNUP_MAX_PER_IP", 10)
+FUSIONROOM_SIGNUP_WINDOW_SECONDS = env_int("FUSIONROOM_SIGNUP_WINDOW_SECONDS", 60 * 60)
 # Behind a proxy, the header it puts the client's address in (e.g. X-Forwarded-For: its last
 # entry is used, the one the proxy added); unset, the address of the connection.
 FUSIONROOM_CLIENT_IP_HEADER = env_str("FUSIONROOM_CLIENT_IP_HEADER")
@@ -232,10 +241,22 @@ WHITENOISE_AUTOREFRESH = DEBUG
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A share link's token is its key: no log line holds one (fusionroom/logs.py; Daphne's own
+    # access log is redacted by `python -m fusionroom.serve`).
+    "filters": {"share_tokens": {"()": "fusionroom.logs.RedactShareTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["share_tokens"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # One line per HTTP request to a model API is noise at INFO; DEBUG still shows it.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        # One line per HTTP request to a model API is noise at INFO; DEBUG still shows it.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        # runserver's request lines, "Not Found: /s/<token>/", and Daphne's own: redacted at the
+        # logger too, so a handler added elsewhere gets the redacted line.
+        **{
+            name: {"filters": ["share_tokens"]}
+            for name in ("django.channels.server", "django.request", "django.server", "daphne")
+        },
+    },
 }
 
 # --- Models and endpoints -------------------------------------------------------------
@@ -282,9 +303,32 @@ for _limit in (
         raise ImproperlyConfigured(f"{_limit} must be at least 1.")
 FUSIONROOM_MAX_CONCURRENT_RUNS = env_int("FUSIONROOM_MAX_CONCURRENT_RUNS", 3)
 FUSIONROOM_MAX_RUNS_PER_MINUTE = env_int("FUSIONROOM_MAX_RUNS_PER_MINUTE", 10)
+# Imports (chat/export.py), checked before anything is written: the defaults hold a long real
+# conversation (a thousand turns of re-runs) and refuse files made to fill the database.
+FUSIONROOM_MAX_IMPORT_BYTES = env_int("FUSIONROOM_MAX_IMPORT_BYTES", 20 * 1024 * 1024)
+# An export nests about ten deep; deeper is a file built to exhaust the parser.
+FUSIONROOM_MAX_IMPORT_DEPTH = env_int("FUSIONROOM_MAX_IMPORT_DEPTH", 32)
+FUSIONROOM_MAX_IMPORT_TURNS = env_int("FUSIONROOM_MAX_IMPORT_TURNS", 1000)
+FUSIONROOM_MAX_IMPORT_RUNS_PER_TURN = env_int("FUSIONROOM_MAX_IMPORT_RUNS_PER_TURN", 50)
+# Turns, runs and seat answers together: the rows one import may write.
+FUSIONROOM_MAX_IMPORT_ROWS = env_int("FUSIONROOM_MAX_IMPORT_ROWS", 20_000)
+# Any one text of the file (an answer, its reasoning, a note, a source's title...).
+FUSIONROOM_MAX_IMPORT_TEXT_CHARS = env_int("FUSIONROOM_MAX_IMPORT_TEXT_CHARS", 200_000)
+# Any other list of the file (tool steps, sources, domains, an analysis's points).
+FUSIONROOM_MAX_IMPORT_LIST_ITEMS = env_int("FUSIONROOM_MAX_IMPORT_LIST_ITEMS", 500)
+# Imports and forks a user may make within the window (chat/import_limit.py).
+FUSIONROOM_MAX_IMPORTS = env_int("FUSIONROOM_MAX_IMPORTS", 20)
+FUSIONROOM_IMPORT_WINDOW_SECONDS = env_int("FUSIONROOM_IMPORT_WINDOW_SECONDS", 60 * 60)
+# Imports and forks writing at once, server-wide; more wait their turn (chat/import_limit.py).
+FUSIONROOM_CONCURRENT_IMPORTS = env_int("FUSIONROOM_CONCURRENT_IMPORTS", 1)
 # Mark runs left "running" by a dead process as interrupted when this process starts serving.
 FUSIONROOM_RECOVER_RUNS = env_bool("FUSIONROOM_RECOVER_RUNS", default=True)
 FUSIONROOM_PUBLIC_URL = env_str("FUSIONROOM_PUBLIC_URL", "http://127.0.0.1:8000")
+# Origins a run socket is accepted from besides its own request's scheme, host and port and
+# CSRF_TRUSTED_ORIGINS (fusionroom/origins.py): by default the public URL, when it is set.
+FUSIONROOM_SOCKET_ORIGINS = env_list(
+    "FUSIONROOM_SOCKET_ORIGINS", [FUSIONROOM_PUBLIC_URL] if env_str("FUSIONROOM_PUBLIC_URL") else []
+)
 # Point demo mode at a simulator that is already running instead of starting one.
 FUSIONROOM_SIMULATOR_URL = env_str("FUSIONROOM_SIMULATOR_URL")
 # More OpenAI-compatible endpoints for everyone (Ollama, vLLM, Groq...): a JSON or TOML file

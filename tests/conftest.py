@@ -13,6 +13,7 @@ from asgiref.sync import SyncToAsync
 from channels.layers import BaseChannelLayer, channel_layers, get_channel_layer
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import connections
 from django.test import Client
 
@@ -70,6 +71,15 @@ def no_demo_simulator(settings: Any) -> None:
     """Demo mode must not start its own simulator in tests: those that need one start it and
     point FUSIONROOM_SIMULATOR_URL at it. Nothing listens on port 9, so a stray call fails fast."""
     settings.FUSIONROOM_SIMULATOR_URL = settings.FUSIONROOM_SIMULATOR_URL or "http://127.0.0.1:9/v1"
+
+
+@pytest.fixture(autouse=True)
+def clean_cache() -> Iterator[None]:
+    """Counters of the sign-in, sign-up and import limits start at nothing in every test (user
+    ids come back after a rollback, so a counter would otherwise carry over)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def saved_rows() -> dict[str, int]:

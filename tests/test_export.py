@@ -127,7 +127,7 @@ def test_json_downloads_as_a_versioned_document(as_alice: Client, conversation: 
 # Rows' own keys and links, which a copy gets anew, and a run's liveness, which belongs to the
 # process executing it; everything else must travel in the document.
 NOT_EXPORTED = {
-    Conversation: {"id", "owner", "created_at", "updated_at"},
+    Conversation: {"id", "owner", "created_at", "updated_at", "importing"},
     Turn: {"id", "conversation"},
     Run: {"id", "turn", "panel", "heartbeat_at"},
     SeatAnswer: {"id", "run"},

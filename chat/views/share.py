@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chat import export, sharing
+from chat import export, import_limit, sharing
 from chat.models import Conversation, ShareLink
 from chat.views.requests import AuthenticatedHttpRequest, HtmxHttpRequest
 
@@ -67,7 +67,10 @@ def _shared_link(token: str) -> ShareLink:
 @require_GET
 def shared(request: HtmxHttpRequest, token: str) -> HttpResponse:
     """The conversation as it was shared, for anyone with the link; nothing on it writes."""
-    link = _shared_link(token)
+    return _shared_page(request, _shared_link(token))
+
+
+def _shared_page(request: HtmxHttpRequest, link: ShareLink, fork_problem: str = "") -> HttpResponse:
     conversation = link.conversation
     referrer_policy = _referrer_policy(request)
     context = {
@@ -77,8 +80,9 @@ def shared(request: HtmxHttpRequest, token: str) -> HttpResponse:
         "owner_name": conversation.owner.get_username() if link.show_owner else "",
         "login_to_fork": f"{reverse('login')}?{urlencode({'next': link.get_absolute_url()})}",
         "referrer_policy": referrer_policy,
+        "fork_problem": fork_problem,
     }
-    response = render(request, "chat/shared.html", context)
+    response = render(request, "chat/shared.html", context, status=429 if fork_problem else 200)
     for name, value in SHARED_PAGE_HEADERS.items():
         response.headers[name] = value
     response.headers["Referrer-Policy"] = referrer_policy
@@ -90,7 +94,14 @@ def fork_shared(request: HtmxHttpRequest, token: str) -> HttpResponseBase:
     link = _shared_link(token)
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?{urlencode({'next': link.get_absolute_url()})}")
-    copy = sharing.fork(link, request.user)
+    if not import_limit.take(request.user):
+        response = _shared_page(request, link, fork_problem=import_limit.refusal_message())
+        response["Retry-After"] = str(import_limit.window_seconds())
+        return response
+    try:
+        copy = sharing.fork(link, request.user)
+    except import_limit.Busy as busy:
+        return _shared_page(request, link, fork_problem=str(busy))
     messages.success(request, "Forked into your conversations: ask a follow-up to go on with it.")
     return redirect(copy)
 
@@ -119,20 +130,30 @@ def _attachment(content: str, content_type: str, conversation: Conversation, ext
 @login_required
 @require_http_methods(["GET", "POST"])
 def import_conversation(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """A conversation exported as JSON, recreated in the importer's account; all of it or nothing."""
+    """A conversation exported as JSON, recreated in the importer's account; all of it or nothing,
+    within the import limits (chat/export.py) and the imports a user may make (chat/import_limit.py)."""
     error = ""
+    status = 422
     if request.method == "POST":
         upload = request.FILES.get("file")
+        limits = export.ImportLimits.from_settings()
         if upload is None:
             error = "Choose a JSON file exported by FusionRoom."
-        elif upload.size is not None and upload.size > export.MAX_FILE_BYTES:
-            error = f"This file is too large: at most {export.MAX_FILE_BYTES // (1024 * 1024)} MB."
+        elif not import_limit.take(request.user):
+            error, status = import_limit.refusal_message(), 429
+        elif upload.size is not None and upload.size > limits.bytes:
+            error = export.too_large_message(limits)
         else:
             try:
                 conversation = export.import_file(upload.read(), request.user)
             except export.ImportRefused as refused:
                 error = str(refused)
+            except import_limit.Busy as busy:
+                error, status = str(busy), 503
             else:
                 messages.success(request, f"Imported “{conversation}”.")
                 return redirect(conversation)
-    return render(request, "chat/import.html", {"error": error}, status=422 if error else 200)
+    response = render(request, "chat/import.html", {"error": error}, status=status if error else 200)
+    if error and status == 429:
+        response["Retry-After"] = str(import_limit.window_seconds())
+    return response
