@@ -230,6 +230,9 @@ class Run(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     cost = models.FloatField(null=True, blank=True)
+    # What the start gate expected the run to cost (with a spend budget set): reserved against
+    # the budget while the run is going, so runs started at once cannot overspend it together.
+    estimated_cost = models.FloatField(null=True, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
 
     started_at = models.DateTimeField(auto_now_add=True)

@@ -96,7 +96,10 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers and one writer work at once; the busy timeout waits out a
-    # concurrent writer instead of failing with "database is locked".
+    # concurrent writer instead of failing with "database is locked". IMMEDIATE: a transaction
+    # takes the write lock at BEGIN, not at its first write, so two of them cannot both read and
+    # then both write. The start gate relies on it (chat.runs.gate.hold_starts: SQLite has no
+    # SELECT ... FOR UPDATE), so keep transactions short and free of network calls.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",

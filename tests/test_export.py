@@ -124,12 +124,13 @@ def test_json_downloads_as_a_versioned_document(as_alice: Client, conversation: 
     assert first["analysis"]["blind_spots"] == ["Nobody mentioned testing the restore."]
 
 
-# Rows' own keys and links, which a copy gets anew, and a run's liveness, which belongs to the
-# process executing it; everything else must travel in the document.
+# Rows' own keys and links, which a copy gets anew, a run's liveness, which belongs to the
+# process executing it, and the estimate a running run holds against its owner's budget (a copy
+# never runs); everything else must travel in the document.
 NOT_EXPORTED = {
     Conversation: {"id", "owner", "created_at", "updated_at", "importing"},
     Turn: {"id", "conversation"},
-    Run: {"id", "turn", "panel", "heartbeat_at"},
+    Run: {"id", "turn", "panel", "heartbeat_at", "estimated_cost"},
     SeatAnswer: {"id", "run"},
 }
 DOCUMENTS = {

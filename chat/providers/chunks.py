@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from chat.providers.errors import ProviderError, meaning_of_status
 from chat.providers.text import safe_text
@@ -53,10 +55,20 @@ class _Choice(_Wire):
     finish_reason: str | None = None
 
 
+def _unreported_if_impossible[N: (int, float)](value: N | None) -> N | None:
+    # A count or cost below zero, NaN or infinite cannot be true: read as if it were not sent,
+    # so it is never saved, never lowers a total or a spend, and the catalog price is used.
+    return value if value is not None and math.isfinite(value) and value >= 0 else None
+
+
+# Wrong types stay malformed events; a number of the right type that cannot be true is unknown.
+type _Reported[N: (int, float)] = Annotated[N | None, AfterValidator(_unreported_if_impossible)]
+
+
 class _Usage(_Wire):
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cost: float | None = None
+    prompt_tokens: _Reported[int] = None
+    completion_tokens: _Reported[int] = None
+    cost: _Reported[float] = None
 
 
 class _Error(_Wire):

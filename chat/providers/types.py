@@ -42,12 +42,15 @@ class ChatRequest(BaseModel):
 
 
 class Usage(BaseModel):
+    """What a call used, as its endpoint reported it (chat.providers.chunks drops impossible figures)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    # OpenRouter reports the dollar cost of the call; other providers leave it out.
-    cost: float | None = None
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)
+    # OpenRouter reports the dollar cost of the call; other providers leave it out. Never
+    # negative or non-finite: it is saved and added to what a budget has spent.
+    cost: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class TextDelta(BaseModel):

@@ -1,6 +1,7 @@
 """The start gate: what a user may start now (concurrent runs, runs a minute, thread size, budget).
 
-Every path that starts a run passes it, in the transaction that creates the run (chat.runs.lifecycle).
+Every path that starts a run passes it, in the transaction that creates the run (chat.runs.lifecycle),
+with the user's starts held one at a time (hold_starts): starts sent at once cannot all fit.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from decimal import Decimal
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Sum
+from django.db.models import Case, Sum, Value, When
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from chat.endpoints.catalog import Catalog, estimate_run, load_catalog
@@ -28,6 +30,9 @@ class LimitReached(Exception):
         self.message = message
 
 
+PERIOD_ADJECTIVES: dict[str, str] = {SpendBudget.Period.DAY: "daily", SpendBudget.Period.MONTH: "monthly"}
+
+
 def period_start(period: str) -> datetime:
     now = timezone.now()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -40,12 +45,36 @@ def spent_since(user: User, since: datetime) -> Decimal:
     return Decimal(str(total or 0))
 
 
-def check_can_start(user: User, *, thread_chars: int, estimate: float | None) -> None:
-    """Raise LimitReached when the user may not start another run now. Call it in a transaction.
+def committed_since(user: User, since: datetime) -> Decimal:
+    """What the user's runs since then cost or may yet cost: saved costs, and for each run still
+    going at least its start's estimate (a run saves its cost only when it ends)."""
+    saved = Coalesce("cost", Value(0.0))
+    reserved = Greatest(saved, Coalesce("estimated_cost", Value(0.0)))
+    total = (
+        Run.objects.of_owner(user)
+        .filter(started_at__gte=since)
+        .aggregate(total=Sum(Case(When(status=Run.Status.RUNNING, then=reserved), default=saved)))["total"]
+    )
+    return Decimal(str(total or 0))
 
-    The budget row is locked for the rest of the transaction, so two runs started at the same
-    moment cannot both squeeze under the limit.
+
+def hold_starts(user: User) -> None:
+    """Lock the user's row until the transaction ends: that user's starts pass the gate one at
+    a time, everyone else's are not held up. Call it first in the transaction that starts a run.
+
+    PostgreSQL takes FOR NO KEY UPDATE (rows that only refer to the user are not blocked). On
+    SQLite the lock is a no-op, and the database's own write lock does the same: every
+    transaction begins IMMEDIATE (fusionroom/settings.py), so a second start waits at BEGIN.
     """
+    list(User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk", flat=True))
+
+
+def check_can_start(user: User, *, thread_chars: int, estimate: float | None) -> None:
+    """Raise LimitReached when the user may not start another run now. Call it in the
+    transaction that creates the run: it holds the user's starts (hold_starts) until that
+    transaction ends, so starts at the same moment are counted one after another.
+    """
+    hold_starts(user)
     running = Run.objects.of_owner(user).active().count()
     if running >= settings.FUSIONROOM_MAX_CONCURRENT_RUNS:
         raise LimitReached(
@@ -61,15 +90,14 @@ def check_can_start(user: User, *, thread_chars: int, estimate: float | None) ->
             f"This conversation is too long to send ({thread_chars:,} characters, the limit is "
             f"{settings.FUSIONROOM_MAX_THREAD_CHARS:,}): start a new chat, or fork it."
         )
-    budget = SpendBudget.objects.select_for_update().filter(user=user).first()
+    budget = SpendBudget.objects.filter(user=user).first()
     if budget is None:
         return
-    spent = spent_since(user, period_start(budget.period))
-    remaining = budget.limit_usd - spent
+    remaining = budget.limit_usd - committed_since(user, period_start(budget.period))
     expected = Decimal(str(estimate)) if estimate is not None else Decimal(0)
     if remaining <= 0 or expected > remaining:
         raise LimitReached(
-            f"This run would go over your {budget.period}ly budget of ${budget.limit_usd}: "
+            f"This run would go over your {PERIOD_ADJECTIVES[budget.period]} budget of ${budget.limit_usd}: "
             f"${max(remaining, Decimal(0)):.4f} is left and the run is estimated at ${expected:.4f}."
         )
 

@@ -28,7 +28,7 @@ from chat.providers.types import Endpoint
 from chat.runs import dispatch
 from chat.runs.creation import KEPT_STATUSES, create_retry, create_run, create_turn_and_run
 from chat.runs.execution import Loaded, fusion_request, loaded_new_run
-from chat.runs.gate import LimitReached, budget_catalog, check_can_start, estimate
+from chat.runs.gate import LimitReached, budget_catalog, check_can_start, estimate, hold_starts
 from chat.runs.services import Services, current
 from chat.runs.toolbox import toolbox_for
 
@@ -81,9 +81,8 @@ class Opened:
 
 
 def _refuse_if_busy(turn: Turn, retried: Run | None) -> None:
-    # The turn's row is locked first (where the database can), so two retries of one turn
-    # cannot both see it idle.
-    Turn.objects.select_for_update().filter(pk=turn.pk).first()
+    # Read with the user's starts held (hold_starts), so two retries of one turn cannot both
+    # see it idle.
     running = set(turn.runs.filter(status=Run.Status.RUNNING).values_list("pk", flat=True))
     if running:
         raise RunBusy(BUSY_RUN if retried is not None and retried.pk in running else BUSY_TURN)
@@ -97,24 +96,32 @@ def _gate(
     judge: str,
     writer: str,
     catalog: Catalog | None,
-) -> None:
-    """The start gate for a run that asks `asked`, the judge and the writer about this thread."""
+) -> float | None:
+    """The start gate for a run that asks `asked`, the judge and the writer about this thread;
+    returns the run's estimate, which the run reserves against the budget while it goes."""
+    expected = estimate(asked, judge, writer, catalog)
     check_can_start(
         user,
         thread_chars=len(prompt) + sum(len(message["content"]) for message in thread),
-        estimate=estimate(asked, judge, writer, catalog),
+        estimate=expected,
     )
+    return expected
 
 
 def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: bool | None = None) -> Opened:
-    """Pass the start gate and create the run's rows, in one transaction; raise LimitReached
-    (or RunBusy) when the run may not start. Sync: views call it in their database thread."""
+    """Pass the start gate and create the run's rows, in one transaction that holds the user's
+    starts (so starts sent at once pass one at a time); raise LimitReached (or RunBusy) when
+    the run may not start. Sync: views call it in their database thread."""
     simulated = settings.FUSIONROOM_DEMO if simulated is None else simulated
     with transaction.atomic():
+        # First: everything below, the busy check too, reads with this user's starts held.
+        hold_starts(user)
         match what:
             case Ask(conversation=conversation, prompt=prompt, panel=panel):
                 thread = conversation.thread_messages() if conversation else []
-                _gate(user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog)
+                expected = _gate(
+                    user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog
+                )
                 conversation = conversation or Conversation.objects.create(owner=user)
                 run = create_turn_and_run(conversation, prompt, panel, simulated=simulated)
             case Retry(run=earlier):
@@ -124,14 +131,19 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                 # Kept answers are not asked again, so they cost nothing again.
                 answers = earlier.answers.order_by("index")
                 asked = [answer.model for answer in answers if answer.status not in KEPT_STATUSES]
-                _gate(user, turn.prompt, thread, asked, earlier.judge, earlier.writer, catalog)
+                expected = _gate(user, turn.prompt, thread, asked, earlier.judge, earlier.writer, catalog)
                 run = create_retry(earlier, simulated=simulated)
             case Rerun(turn=turn, panel=panel):
                 _refuse_if_busy(turn, None)
                 thread = turn.conversation.thread_messages(before=turn)
-                _gate(user, turn.prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog)
+                expected = _gate(
+                    user, turn.prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog
+                )
                 latest = turn.runs.order_by("-pk").first()
                 run = create_run(turn, panel, simulated=simulated, retry_of=latest)
+        if expected is not None:
+            run.estimated_cost = expected
+            run.save(update_fields=["estimated_cost"])
     # Read here while this thread is ours: each further trip to the database thread would
     # wait behind the run's own.
     return Opened(run, loaded_new_run(run, thread, user))

@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from chat.fusion.calls import cost_of_call
 from chat.providers.chunks import ChunkReader
 from chat.providers.errors import ProviderError
-from chat.providers.types import ReasoningDelta, TextDelta, ToolCallDelta, Usage, UsageReport
+from chat.providers.types import ModelInfo, ReasoningDelta, TextDelta, ToolCallDelta, Usage, UsageReport
 
 
 def chunk(delta: dict[str, Any] | None = None, finish_reason: str | None = None, **extra: Any) -> str:
@@ -112,6 +114,48 @@ def test_it_reports_usage_without_cost_as_unknown_cost() -> None:
     )
 
     assert ChunkReader().read(payload) == [UsageReport(usage=Usage(prompt_tokens=5, completion_tokens=7))]
+
+
+def usage_payload(prompt_tokens: str, completion_tokens: str, cost: str) -> str:
+    return (
+        f'{{"choices": [], "usage": {{"prompt_tokens": {prompt_tokens}, '
+        f'"completion_tokens": {completion_tokens}, "cost": {cost}}}}}'
+    )
+
+
+@pytest.mark.parametrize("cost", ["-0.5", "-1e-9", "NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_cost_that_cannot_be_true_is_read_as_unknown(cost: str) -> None:
+    events = ChunkReader().read(usage_payload("12", "30", cost))
+
+    assert events == [UsageReport(usage=Usage(prompt_tokens=12, completion_tokens=30, cost=None))]
+
+
+def test_negative_token_counts_are_read_as_unreported() -> None:
+    events = ChunkReader().read(usage_payload("-1000", "-5", "0.001"))
+
+    assert events == [UsageReport(usage=Usage(prompt_tokens=0, completion_tokens=0, cost=0.001))]
+
+
+def test_a_zero_cost_is_a_true_cost() -> None:
+    [report] = ChunkReader().read(usage_payload("12", "30", "0"))
+
+    assert isinstance(report, UsageReport) and report.usage.cost == 0
+
+
+@pytest.mark.parametrize("cost", ["-0.5", "NaN", "Infinity"])
+def test_a_call_whose_cost_cannot_be_true_is_priced_from_the_catalog(cost: str) -> None:
+    [report] = ChunkReader().read(usage_payload("1000", "500", cost))
+    info = ModelInfo(id="m", name="m", endpoint="e", prompt_price=1e-6, completion_price=2e-6)
+
+    assert isinstance(report, UsageReport)
+    assert cost_of_call(report.usage, info) == pytest.approx(1000 * 1e-6 + 500 * 2e-6)
+
+
+@pytest.mark.parametrize("field", ["prompt_tokens", "completion_tokens", "cost"])
+@pytest.mark.parametrize("value", [-1, float("nan"), float("inf")])
+def test_usage_itself_refuses_a_figure_that_cannot_be_true(field: str, value: float) -> None:
+    with pytest.raises(ValidationError):
+        Usage.model_validate({field: value})
 
 
 def test_it_reports_usage_sent_alongside_the_last_delta_after_it() -> None:

@@ -151,6 +151,18 @@ async def test_it_reports_usage_before_the_end(make_client: MakeClient, request_
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("cost", [-1.0, float("nan"), float("inf")])
+async def test_an_endpoints_impossible_cost_arrives_as_unknown(
+    cost: float, make_client: MakeClient, request_: ChatRequest
+) -> None:
+    provider = Provider(streaming(sse(text_chunk("Hi"), usage_chunk(10, 2, cost=cost), "[DONE]")))
+
+    events = await collect(make_client(provider).stream(request_))
+
+    assert events[-2] == UsageReport(usage=Usage(prompt_tokens=10, completion_tokens=2, cost=None))
+
+
+@pytest.mark.asyncio
 async def test_it_reads_events_split_across_network_chunks(
     make_client: MakeClient, request_: ChatRequest
 ) -> None:
