@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("chat", "0006_web_tools"),
+        ("chat", "0007_conversation_importing"),
     ]
 
     operations = [
