@@ -201,7 +201,7 @@ def prepare(env: dict[str, str]) -> None:
 
 
 async def run_cluster(host: str, port: int, webs: int, workers: int, env: dict[str, str]) -> None:
-    daphne = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", "0", "fusionroom.asgi:application"]
+    daphne = [PYTHON, "-m", "fusionroom.serve", "-b", "127.0.0.1", "-p", "0", "fusionroom.asgi:application"]
     web_children = [Child(f"web-{n}", daphne, env) for n in range(1, webs + 1)]
     worker = [PYTHON, "manage.py", "runworker", "fusion-runs"]
     children = web_children + [Child(f"worker-{n}", worker, env) for n in range(1, workers + 1)]
