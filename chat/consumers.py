@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -18,6 +19,8 @@ from chat.runs.protocol import (
     MAX_CLIENT_MESSAGE_BYTES,
     error_frame,
 )
+
+SYNC_REFUSED = "A snapshot is already on its way; ask again in a moment."
 
 
 @database_sync_to_async
@@ -38,6 +41,14 @@ class RunConsumer(AsyncWebsocketConsumer):
     account_groups: tuple[str, ...] = ()
     # How the socket learns a run's status and whether its user may watch it (a seam for tests).
     run_status = staticmethod(run_status)
+    # A snapshot is the whole run, rendered and sent: a client may ask for one at most every
+    # SYNC_INTERVAL seconds, and not while the last one it asked for is on its way (unless that
+    # was SYNC_PATIENCE seconds ago: a run that ended answers no more).
+    SYNC_INTERVAL = 1.0
+    SYNC_PATIENCE = 10.0
+    # When the client last asked for a snapshot, and whether it has arrived since.
+    client_sync_at: float | None = None
+    client_sync_pending = False
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections before handling any message, a trip to the
@@ -104,12 +115,26 @@ class RunConsumer(AsyncWebsocketConsumer):
             return
         action = message.get("action") if isinstance(message, dict) else None
         if action == "sync":
+            if not self._may_sync(time.monotonic()):
+                await self.send(text_data=error_frame(SYNC_REFUSED))
+                return
             self.synced = False
             await self._ask_for_snapshot()
         elif action == "ping":
             await self.send(text_data=protocol.clear_error_frame())
         else:
             await self.send(text_data=error_frame(f"Unknown action {str(action)[:40]!r}."))
+
+    def _may_sync(self, now: float) -> bool:
+        """Whether a client's sync may ask for a snapshot now; if so, it counts as asked."""
+        last = self.client_sync_at
+        if last is not None:
+            if now - last < self.SYNC_INTERVAL:
+                return False
+            if self.client_sync_pending and now - last < self.SYNC_PATIENCE:
+                return False
+        self.client_sync_at, self.client_sync_pending = now, True
+        return True
 
     async def _ask_for_snapshot(self) -> None:
         await self.channel_layer.group_send(
@@ -135,5 +160,6 @@ class RunConsumer(AsyncWebsocketConsumer):
 
     async def run_snapshot(self, message: dict[str, Any]) -> None:
         self.synced = True
+        self.client_sync_pending = False
         self.last_seq = message.get("seq")
         await self.send(text_data=message["html"])

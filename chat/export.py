@@ -23,6 +23,7 @@ from chat.forms import MAX_PROMPT_CHARS
 from chat.fusion.analysis import Analysis, Wording, analysis_markdown
 from chat.fusion.events import CallStats, Source
 from chat.models import Conversation, Run, SeatAnswer, Turn
+from chat.rendering import render_answer
 
 FORMAT = "fusionroom.conversation"
 VERSION = 1
@@ -404,6 +405,8 @@ def _create_runs(turn: Turn, documents: Iterable[RunDocument]) -> list[Run]:
             analysis_error=document.analysis_error,
             analysis_stats=document.analysis_stats.model_dump() if document.analysis_stats else None,
             fused_text=document.fused_text,
+            # Rendered here from the text, never taken from the document: the HTML is shown as is.
+            fused_html=render_answer(document.fused_text),
             fused_error=document.fused_error,
             fused_stats=document.fused_stats.model_dump() if document.fused_stats else None,
             prompt_tokens=document.prompt_tokens,
@@ -414,7 +417,8 @@ def _create_runs(turn: Turn, documents: Iterable[RunDocument]) -> list[Run]:
         )
         run.started_at = document.started_at  # auto_now_add overrides it on insert
         SeatAnswer.objects.bulk_create(
-            SeatAnswer(run=run, **answer.model_dump()) for answer in document.answers
+            SeatAnswer(run=run, html=render_answer(answer.text), **answer.model_dump())
+            for answer in document.answers
         )
         created.append(run)
     return created

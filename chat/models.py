@@ -224,6 +224,9 @@ class Run(models.Model):
     analysis_stats = models.JSONField(null=True, blank=True)
 
     fused_text = models.TextField(blank=True)
+    # fused_text rendered once it is final (chat.rendering.render_answer), so that showing a
+    # finished run, a shared one above all, costs no markdown work; empty until then.
+    fused_html = models.TextField(blank=True, editable=False)
     fused_error = models.TextField(blank=True)
     fused_stats = models.JSONField(null=True, blank=True)
 
@@ -308,6 +311,8 @@ class SeatAnswer(models.Model):
     model = models.CharField(max_length=200)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.WAITING)
     text = models.TextField(blank=True)
+    # text rendered once the answer is final (chat.rendering.render_answer); empty until then.
+    html = models.TextField(blank=True, editable=False)
     reasoning = models.TextField(blank=True)
     error = models.TextField(blank=True)
     prompt_tokens = models.PositiveIntegerField(default=0)

@@ -80,9 +80,42 @@ def sanitize(html: str) -> str:
 _CELL_ALIGN = re.compile(r'<(td|th) style="text-align:(left|right|center)">')
 
 
+# Bidirectional embeddings, overrides and isolates reorder the text around them: a model name or
+# an answer could show "gpt-4" for what reads otherwise, or make code look unlike what it is.
+# Each becomes U+FFFD, so a reader sees that something was there and nothing is reordered.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_BIDI_TABLE = dict.fromkeys(map(ord, BIDI_CONTROLS), "\ufffd")
+
+
+def neutralize_bidi(text: str) -> str:
+    """The text with every bidirectional override, embedding and isolate shown as U+FFFD."""
+    return text.translate(_BIDI_TABLE)
+
+
 def render_markdown(text: str) -> str:
     """Safe HTML for untrusted markdown: no raw HTML, only http(s)/mailto links, no images."""
-    return sanitize(_CELL_ALIGN.sub(r'<\1 align="\2">', _markdown().render(text)))
+    html = _markdown().render(neutralize_bidi(text))
+    return sanitize(_CELL_ALIGN.sub(r'<\1 align="\2">', html))
+
+
+# What one call of render_markdown may be given while a stream is shown, and for a finished answer
+# longer than WHOLE_LIMIT: markdown-it costs up to ~15 µs a character on hostile text ("[[[["),
+# so a block of BLOCK_LIMIT costs at most a few tens of milliseconds, wherever it runs.
+BLOCK_LIMIT = 2_000
+# A finished answer up to this length is rendered whole (lists and links that span blocks join
+# up); a longer one is rendered block by block, which costs time linear in its length.
+WHOLE_LIMIT = 32_000
+
+
+def render_answer(text: str) -> str:
+    """The HTML kept for a finished answer: `render_markdown` of the whole text, or of its blocks
+    (as StreamingMarkdown cuts them) when it is longer than WHOLE_LIMIT. Slow for a long text:
+    call it off the event loop, and once."""
+    if len(text) <= WHOLE_LIMIT:
+        return render_markdown(text)
+    stream = StreamingMarkdown()
+    settled, tail = stream.feed(text)
+    return "".join(settled) + tail
 
 
 def _fence_marker(line: str) -> str | None:
@@ -108,15 +141,26 @@ class StreamingMarkdown:
     Text is cut into blocks at blank lines outside fenced code. A block followed by a blank
     line is final: it is rendered once and never again. Only the unfinished last block is
     re-rendered on each update, so the cost of a stream grows with its length, not with its
-    square. When the answer is complete, `render_markdown` of the whole text gives the exact
-    final HTML (lists or links that span blocks then join up).
+    square. When the answer is complete, `render_answer` of the whole text gives the final HTML
+    (lists or links that span blocks then join up).
+
+    No block, and no tail, is longer than `block_limit`: text that goes on without a blank line
+    (a thousand lines of "[", an unclosed code fence) is cut by force at the last line end
+    within the limit (mid-line when one line is longer), so every feed costs at most a bounded
+    render however the text looks. A cut inside a fence reopens it in the next block, so the
+    code goes on as code.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, block_limit: int = BLOCK_LIMIT) -> None:
+        self.block_limit = block_limit
         self.blocks: list[str] = []  # rendered HTML of the settled blocks
         self._pending = ""  # text after the last settled block
         self._fence: str | None = None  # the open fence at the start of _pending's scan
+        self._fence_line = ""  # the line that opened it, to reopen it after a forced cut
+        self._reopen = ""  # that line, when _pending starts inside a fence cut by force
+        self._mid_line = False  # _pending starts in the middle of a line cut by force
         self._scanned = 0  # how far into _pending lines have been checked for a boundary
+        self._tail = ""
 
     def feed(self, text: str) -> tuple[list[str], str]:
         """Add text; return the blocks that became settled, and the HTML of the unsettled tail."""
@@ -125,26 +169,41 @@ class StreamingMarkdown:
         while (cut := self._next_boundary()) is not None:
             block, self._pending = self._pending[:cut], self._pending[cut:]
             self._scanned = 0
-            html = render_markdown(block)
+            html = render_markdown(self._reopen + block)
+            # A cut inside a fence leaves the rest of the fence to the next block.
+            self._reopen = self._fence_line if self._fence is not None else ""
             self.blocks.append(html)
             settled.append(html)
-        return settled, self.tail_html()
+        self._tail = render_markdown(self._reopen + self._pending) if self._pending.strip() else ""
+        return settled, self._tail
 
     def tail_html(self) -> str:
-        return render_markdown(self._pending) if self._pending.strip() else ""
+        """The HTML of the unsettled tail, as the last feed rendered it."""
+        return self._tail
 
     def _next_boundary(self) -> int | None:
         # Scan only complete lines not seen yet; a boundary is the end of a blank line
-        # outside any fence, with real text before it.
+        # outside any fence, with real text before it, or a forced cut at the size limit.
+        limit = self.block_limit
         while True:
             newline = self._pending.find("\n", self._scanned)
-            if newline < 0:
-                return None
+            if newline < 0 or newline >= limit:
+                if newline < 0 and len(self._pending) <= limit:
+                    return None
+                # The next line ends past the limit: cut before it, or inside it when it is
+                # the first; a line cut in two opens no fence where the cut falls.
+                if self._scanned == 0:
+                    self._mid_line = True
+                    return limit
+                return self._scanned
             line = self._pending[self._scanned : newline]
+            continued, self._mid_line = self._mid_line and self._scanned == 0, False
             self._scanned = newline + 1
+            if continued:
+                continue
             marker = _fence_marker(line)
             if self._fence is None and marker is not None:
-                self._fence = marker
+                self._fence, self._fence_line = marker, line.strip()[:200] + "\n"
             elif self._fence is not None and _closes(line, self._fence):
                 self._fence = None
             elif self._fence is None and not line.strip() and self._pending[:newline].strip():

@@ -12,6 +12,7 @@ from chat.models import Conversation, Panel, Run, SeatAnswer, Turn
 KEPT_STATUSES = (SeatAnswer.Status.DONE, SeatAnswer.Status.INCOMPLETE)
 KEPT_FIELDS = (
     "text",
+    "html",
     "tool_activity",
     "sources",
     "reasoning",

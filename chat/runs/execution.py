@@ -26,12 +26,13 @@ from chat.fusion.request import FusionRequest, OutputLimits, ReusedAnswer
 from chat.models import Run, SeatAnswer
 from chat.providers.protocol import ModelClient
 from chat.providers.types import Endpoint, ModelInfo
+from chat.rendering import render_answer
 from chat.runs import protocol
 from chat.runs.creation import reused_answers
 from chat.runs.frames import Frames
 from chat.runs.pacing import Pacing
 from chat.runs.services import Services
-from chat.runs.state import RunState
+from chat.runs.state import Change, RunState
 from chat.runs.toolbox import toolbox_for
 from chat.webtools.options import WebToolOptions
 
@@ -137,6 +138,8 @@ class Runner:
         self.group = protocol.run_group(state.run.pk)
         # Frames go out one at a time, in the order they were made: a text frame made before
         # a column's final frame must not overtake it, whatever the channel layer does.
+        # Everything that reads or changes the frames holds it too, which is what lets their
+        # rendering run in a thread: nothing else touches them meanwhile.
         self.sending = asyncio.Lock()
         self.seq = 0  # the number of the last message published to the group
 
@@ -149,15 +152,37 @@ class Runner:
 
     async def publish_pending_text(self) -> None:
         async with self.sending:
-            await self._send_frames(self.frames.pending_text())
+            await self._send_frames(await self._pending_text())
+
+    async def _pending_text(self) -> list[str]:
+        # Markdown is rendered in a thread: a frame's cost is bounded (chat.rendering), but
+        # hostile text costs tens of milliseconds a block, which would stall every other socket.
+        if not self.frames.pending_columns():
+            return []
+        return await asyncio.to_thread(self.frames.pending_text)
+
+    async def _show(self, changes: list[Change]) -> list[str]:
+        """The frames for these changes; final texts are rendered first, once, in a thread."""
+        if not Frames.is_heavy(changes):
+            return self.frames.show(changes)
+        await self.render_final_texts()
+        return await asyncio.to_thread(self.frames.show, changes)
+
+    async def render_final_texts(self) -> None:
+        """Render every final text not rendered yet, off the loop, and keep its HTML in the state
+        (set here, on the loop: the save clock reads the state's changes meanwhile)."""
+        for column, text in self.state.unrendered():
+            self.state.set_html(column, await asyncio.to_thread(render_answer, text))
 
     async def send_snapshot(self, reply_to: str | None) -> None:
         if self.layer is None:
             return
         async with self.sending:
             # Pending text first, so that the snapshot and the frames after it line up.
-            await self._send_frames(self.frames.pending_text())
-            html, final = self.frames.run_frame(), not self.state.run.is_running
+            await self._send_frames(await self._pending_text())
+            await self.render_final_texts()
+            html = await asyncio.to_thread(self.frames.run_frame)
+            final = not self.state.run.is_running
             if reply_to:
                 try:
                     await self.layer.send(
@@ -234,7 +259,7 @@ class Runner:
                 # Fold and send under the lock: a snapshot cannot slip between an event's
                 # effect on the state and the frames that show it.
                 async with self.sending:
-                    await self._send_frames(self.frames.show(self.state.apply(event)))
+                    await self._send_frames(await self._show(self.state.apply(event)))
                 for listener in self.listeners:
                     listener.put_nowait(event)
             await producer
@@ -305,6 +330,8 @@ async def execute_run(
         if state.run.is_running:  # the pipeline ended without RunDone: treat it as stopped
             state.end(Run.Status.STOPPED, note=ENDED_EARLY_NOTE)
         await runner.publish_pending_text()
+        async with runner.sending:  # the answers it stopped are final too: render them once
+            await runner.render_final_texts()
         await runner.save()
         # A snapshot, not a frame: a viewer still waiting for its first snapshot drops frames,
         # and one that joined as the run ended would otherwise never see the end.

@@ -1,8 +1,9 @@
 """A live run's HTML frames: the changes of chat.runs.state, rendered for its viewers.
 
 Text is framed in settled markdown blocks plus an unsettled tail (chat.rendering), so the cost
-of a frame does not grow with the length of the answer. Every id a frame addresses comes from
-chat.runs.protocol.
+of a frame does not grow with the length of the answer, whatever the text looks like. A final
+text is shown from its kept HTML (RunState.set_html), never rendered here. Every id a frame
+addresses comes from chat.runs.protocol.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
-from chat.rendering import StreamingMarkdown
+from chat.rendering import StreamingMarkdown, neutralize_bidi
 from chat.runs.protocol import FUSED, Column, column_dom_id
 from chat.runs.state import Change, RunState
 
@@ -106,6 +107,11 @@ class Frames:
             case part:  # progress, analysis, fused-header: a partial of the same name
                 return self._render(part)
 
+    @staticmethod
+    def is_heavy(changes: list[Change]) -> bool:
+        """Whether showing these changes renders a whole column or run (best done off the loop)."""
+        return any(change.part in ("seat", "fused", "run") for change in changes)
+
     def _finish(self, column: Column) -> None:
         # The final frame carries the whole text: text still waiting for the frame clock
         # must not be appended after it.
@@ -134,7 +140,7 @@ class Frames:
                 f'<div id="{column_dom_id(self.run_id, column, "tail")}" hx-swap-oob="innerHTML">{tail}</div>'
             )
         if live.unsent_reasoning:
-            reasoning = escape("".join(live.unsent_reasoning))
+            reasoning = escape(neutralize_bidi("".join(live.unsent_reasoning)))
             live.unsent_reasoning = []
             reasoning_id = column_dom_id(self.run_id, column, "reasoning")
             parts.append(f'<div id="{reasoning_id}" hx-swap-oob="beforeend">{reasoning}</div>')

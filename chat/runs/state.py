@@ -162,6 +162,27 @@ class RunState:
         self._dirty_run.update(run_values)
         self._set_run(**totals)
 
+    def unrendered(self) -> list[tuple[Column, str]]:
+        """The columns whose text is final but not rendered yet, with that text."""
+        columns: list[tuple[Column, str]] = [
+            (answer.index, answer.text)
+            for answer in self.answers
+            if answer.status not in SeatAnswer.UNFINISHED and answer.text and not answer.html
+        ]
+        run = self.run
+        fused_final = not run.is_running or run.fused_stats is not None or bool(run.fused_error)
+        if fused_final and run.fused_text and not run.fused_html:
+            columns.append((FUSED, run.fused_text))
+        return columns
+
+    def set_html(self, column: Column, html: str) -> None:
+        """Keep a final text's rendered HTML, saved with the next flush."""
+        if column == FUSED:
+            self._set_run(fused_html=html)
+        else:
+            assert isinstance(column, int)
+            self._set_answer(column, html=html)
+
     def beat(self) -> None:
         """Say the run is alive: saved with the next flush, watched by the interrupted-run sweep."""
         self._set_run(heartbeat_at=timezone.now())

@@ -9,7 +9,8 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 
 from chat import formatting
-from chat.rendering import render_markdown
+from chat.models import Run, SeatAnswer
+from chat.rendering import neutralize_bidi, render_answer, render_markdown
 
 register = template.Library()
 
@@ -18,6 +19,26 @@ register = template.Library()
 def markdown(text: str) -> SafeString:
     # render_markdown escapes raw HTML and sanitises the result, so marking it safe is sound.
     return mark_safe(render_markdown(text or ""))  # noqa: S308
+
+
+@register.filter
+def answer_html(answer: SeatAnswer) -> SafeString:
+    """A seat's answer as HTML: the kept rendering once final, else its text rendered now."""
+    # Both come from chat.rendering (never from outside: imports render again), so safe.
+    return mark_safe(answer.html or render_answer(answer.text or ""))  # noqa: S308
+
+
+@register.filter
+def fused_html(run: Run) -> SafeString:
+    """The run's fused answer as HTML, like answer_html."""
+    return mark_safe(run.fused_html or render_answer(run.fused_text or ""))  # noqa: S308
+
+
+@register.filter
+def bidi_safe(text: Any) -> str:
+    """Text (a model name, above all) with bidirectional overrides shown as U+FFFD, so a name
+    cannot pass for another; autoescaping still applies."""
+    return neutralize_bidi(str(text))
 
 
 @register.filter
