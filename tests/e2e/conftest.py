@@ -72,6 +72,9 @@ def daphne_server(
         "FUSIONROOM_DEMO": "1",
         "FUSIONROOM_SIMULATOR_URL": simulator.base_url,
         "DJANGO_DEBUG": "1",
+        # Every browser test signs its people up from 127.0.0.1, on this one server: the
+        # per-address sign-up limit would refuse the eleventh (tests/security covers the limit).
+        "FUSIONROOM_SIGNUP_MAX_PER_IP": "100000",
     }
     # On Redis (make test-cluster) runs execute in a worker process, as in production.
     worker = None
