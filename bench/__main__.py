@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cluster, live, report, screen
+from bench import cluster, hostile_render, live, report, screen
 from bench.common import BUDGET, FIVE, ROOT, app_env, machine, median, migrate, pct
 from bench.simproc import SimulatorProcess
 
@@ -273,7 +273,7 @@ def run_bounds(database: Path, quick: bool) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smallest sizes: a smoke test, not figures")
-    parser.add_argument("--only", default="live,inproc,bounds")
+    parser.add_argument("--only", default="live,inproc,bounds,hostile_render")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/README.md")
     args = parser.parse_args()
     started = time.monotonic()
@@ -308,6 +308,10 @@ def main() -> None:
         database = scratch / "bounds.sqlite3"
         migrate(database, "http://127.0.0.1:9/v1")
         results["bounds"] = run_bounds(database, args.quick)
+    if "hostile_render" in args.only:
+        results["hostile_render"] = asyncio.run(
+            hostile_render.measure(scratch / "hostile.sqlite3", scratch, args.quick)
+        )
     results["elapsed_s"] = time.monotonic() - started
     (ROOT / "var").mkdir(exist_ok=True)
     name = "bench-quick.json" if args.quick else "bench-full.json"

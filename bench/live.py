@@ -25,11 +25,14 @@ _NONCE = 0
 
 
 class Daphne:
-    def __init__(self, database: Path, simulator_url: str, log: Path) -> None:
+    def __init__(
+        self, database: Path, simulator_url: str, log: Path, settings: dict[str, str] | None = None
+    ) -> None:
+        """`settings`: environment variables set for the app beyond `app_env`'s."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "0", "fusionroom.asgi:application"],
             cwd=ROOT,
-            env=app_env(database, simulator_url),
+            env={**app_env(database, simulator_url), **(settings or {})},
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -49,7 +52,11 @@ class Daphne:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=10)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a thread still busy (a long render): do not wait for it
+            self.process.kill()
+            self.process.wait(timeout=10)
         self.drain.wait(timeout=10)
 
 

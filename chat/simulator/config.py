@@ -23,6 +23,7 @@ Fault = Literal[
     "endless_answer",  # streams answer text until the client hangs up
     "endless_reasoning",  # streams reasoning until the client hangs up
     "endless_tool_arguments",  # starts a web_search call whose arguments never end
+    "flood_answer",  # streams fault_body_bytes characters of fault_text repeated, then ends as an answer does
 ]
 
 # Faults that stream until the client hangs up.
@@ -65,6 +66,8 @@ class SimulatedModel(BaseModel):
     fault_after_tokens: int = Field(default=5, ge=0)
     # The size of a huge_error body and of a giant_line: the attack is 200 MB.
     fault_body_bytes: int = Field(default=200 * 1024 * 1024, ge=0)
+    # What a flood_answer repeats: hostile markdown ("[\n", an unclosed fence) makes it a rendering attack.
+    fault_text: str = Field(default="and so on ", min_length=1)
     # The Retry-After a rate_limit fault sends, in seconds.
     retry_after_s: float = Field(default=1.0, ge=0)
 

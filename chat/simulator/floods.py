@@ -14,6 +14,17 @@ _ERROR_CLOSING = b'"}}'
 ENDLESS_TEXT = ("and so on " * 100)[:1000]
 
 
+def answer_flood(unit: str, total_chars: int, chunk_chars: int = 1000) -> Iterator[str]:
+    """`unit` repeated to `total_chars` characters, handed out `chunk_chars` at a time."""
+    repeated = unit * (chunk_chars // len(unit) + 2)
+    offset = sent = 0
+    while sent < total_chars:
+        size = min(chunk_chars, total_chars - sent)
+        yield repeated[offset : offset + size]
+        sent += size
+        offset = (offset + size) % len(unit)
+
+
 def error_flood(total_bytes: int) -> Iterator[bytes]:
     """A JSON error object of `total_bytes`, its message padded out: a gateway's giant error page."""
     yield from _framed(_ERROR_OPENING, total_bytes, _ERROR_CLOSING)

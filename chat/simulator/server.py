@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from chat.simulator.catalog import openrouter_listing
 from chat.simulator.config import ENDLESS_FAULTS, HTTP_FAULT_STATUS, Fault, SimulatedModel
 from chat.simulator.control import Controls, ShuttingDown
-from chat.simulator.floods import ENDLESS_TEXT, catalog_flood, error_flood, giant_line
+from chat.simulator.floods import ENDLESS_TEXT, answer_flood, catalog_flood, error_flood, giant_line
 from chat.simulator.json_schema import SchemaError
 from chat.simulator.replies import compose_reply, json_mode
 from chat.simulator.request_log import Outcome, RequestRecord
@@ -208,12 +208,18 @@ class _Handlers:
             call.keep_alive = keep_alive
             if call.record.fault in ENDLESS_FAULTS:
                 await self._send_endlessly(response, call)
-            await self._send_pieces(response, call)
+            if call.record.fault == "flood_answer":
+                await self._send_flood(response, call)
+            else:
+                await self._send_pieces(response, call)
             if call.record.fault in MID_STREAM_FAULTS:
                 await self._fail_stream(response, call)
             else:
                 await response.write(sse(call.envelope.chunk({}, call.finish_reason)))
-                await response.write(sse(call.envelope.usage_chunk(call.usage(len(call.pieces)))))
+                sent = (
+                    call.record.completion_tokens if call.record.fault == "flood_answer" else len(call.pieces)
+                )
+                await response.write(sse(call.envelope.usage_chunk(call.usage(sent))))
                 await response.write(DONE)
                 await response.write_eof()
                 self.log.finish(call.record, "completed")
@@ -279,6 +285,19 @@ class _Handlers:
             call.record.completion_tokens += 1
             self.log.first_token(call.record)
             await self.controls.pause(1 / call.model.tokens_per_second)
+
+    async def _send_flood(self, response: web.StreamResponse, call: _Call) -> None:
+        """A long answer of fault_text repeated to fault_body_bytes characters, a thousand
+        characters a chunk at the model's pace (tokens_per_second chunks a second)."""
+        start, interval = self.controls.now(), self.controls.time_scale / call.model.tokens_per_second
+        for position, text in enumerate(answer_flood(call.model.fault_text, call.model.fault_body_bytes)):
+            if position:
+                await self.controls.pause_until(start + position * interval)
+            chunk = sse(call.envelope.chunk(call.envelope.delta(Piece("content", text), first=position == 0)))
+            await response.write(chunk)
+            call.record.bytes_sent += len(chunk)
+            call.record.completion_tokens += 1
+            self.log.first_token(call.record)
 
     async def _fail_stream(self, response: web.StreamResponse, call: _Call) -> None:
         fault = call.record.fault

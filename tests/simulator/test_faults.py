@@ -10,7 +10,7 @@ import pytest
 
 from chat.simulator import Simulator
 
-from .helpers import Stream, ask, read_sse
+from .helpers import Stream, ask, read_sse, stream_answer
 
 MODEL = "moonshotai/kimi-k2.6"
 
@@ -189,3 +189,21 @@ async def test_a_whole_request_can_get_an_error_with_status_200(
 
     assert response.status_code == 200
     assert response.json()["error"]["code"] == 502
+
+
+@pytest.mark.asyncio
+async def test_a_flood_answer_streams_its_text_repeated_to_length_then_ends(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    sim.configure(
+        MODEL, fault="flood_answer", fault_text="[\n", fault_body_bytes=5_001, tokens_per_second=1000
+    )
+
+    stream = await stream_answer(client, ask(MODEL))
+
+    assert stream.text == ("[\n" * 2501)[:5_001]
+    assert [len(delta.get("content") or "") for delta in stream.deltas if delta.get("content")] == [
+        1000
+    ] * 5 + [1]
+    assert stream.done
+    assert stream.chunks[-1]["usage"]["completion_tokens"] == 6
