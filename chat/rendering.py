@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from functools import lru_cache
+from html import escape
 
 import nh3
 from markdown_it import MarkdownIt
@@ -107,15 +110,68 @@ BLOCK_LIMIT = 2_000
 WHOLE_LIMIT = 32_000
 
 
-def render_answer(text: str) -> str:
+def render_answer(text: str, budget: RenderBudget | None = None) -> str:
     """The HTML kept for a finished answer: `render_markdown` of the whole text, or of its blocks
     (as StreamingMarkdown cuts them) when it is longer than WHOLE_LIMIT. Slow for a long text:
-    call it off the event loop, and once."""
-    if len(text) <= WHOLE_LIMIT:
-        return render_markdown(text)
-    stream = StreamingMarkdown()
+    call it off the event loop, and once. With the `budget` its stream used, what the budget
+    no longer covers is kept as plain text."""
+    if len(text) <= WHOLE_LIMIT and (budget is None or not budget.exhausted):
+        return budget.render(text) if budget is not None else render_markdown(text)
+    stream = StreamingMarkdown(budget=budget)
     settled, tail = stream.feed(text)
     return "".join(settled) + tail
+
+
+def plain_html(text: str) -> str:
+    """Text shown as it is, escaped, in paragraphs: costs nothing to make whatever the text is."""
+    return "<p>" + escape(neutralize_bidi(text)).replace("\n", "<br>\n") + "</p>" if text.strip() else ""
+
+
+# What rendering one streaming column's markdown may cost, in CPU time: a burst, then a steady
+# share of a core. Prose costs ~5 µs a character and a column's tail is re-rendered every frame,
+# so a real model's stream (even a fast local one) spends a few per cent of a core; an endpoint
+# sending hundreds of kilobytes a second of markdown that is costly to parse spends far more,
+# in a thread that holds the interpreter every other user's pages need (bench row 10).
+RENDER_BURST_SECONDS = 0.25
+RENDER_SHARE = 0.1
+
+
+class RenderBudget:
+    """The CPU time a stream may spend rendering markdown; past it, its text is shown as plain
+    text (`plain_html`) until the budget has refilled. Measured with the rendering thread's own
+    CPU clock, so waiting for the interpreter does not count."""
+
+    def __init__(
+        self,
+        burst_seconds: float = RENDER_BURST_SECONDS,
+        share: float = RENDER_SHARE,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        cpu_clock: Callable[[], float] = time.thread_time,
+    ) -> None:
+        self.burst_seconds = burst_seconds
+        self.share = share
+        self.left = burst_seconds
+        self._clock, self._cpu_clock = clock, cpu_clock
+        self._refilled_at = clock()
+
+    @property
+    def exhausted(self) -> bool:
+        self._refill()
+        return self.left <= 0
+
+    def render(self, text: str) -> str:
+        if self.exhausted:
+            return plain_html(text)
+        started = self._cpu_clock()
+        html = render_markdown(text)
+        self.left -= self._cpu_clock() - started
+        return html
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self.left = min(self.burst_seconds, self.left + (now - self._refilled_at) * self.share)
+        self._refilled_at = now
 
 
 def _fence_marker(line: str) -> str | None:
@@ -151,8 +207,9 @@ class StreamingMarkdown:
     code goes on as code.
     """
 
-    def __init__(self, block_limit: int = BLOCK_LIMIT) -> None:
+    def __init__(self, block_limit: int = BLOCK_LIMIT, budget: RenderBudget | None = None) -> None:
         self.block_limit = block_limit
+        self.budget = budget or RenderBudget()
         self.blocks: list[str] = []  # rendered HTML of the settled blocks
         self._pending = ""  # text after the last settled block
         self._fence: str | None = None  # the open fence at the start of _pending's scan
@@ -169,12 +226,12 @@ class StreamingMarkdown:
         while (cut := self._next_boundary()) is not None:
             block, self._pending = self._pending[:cut], self._pending[cut:]
             self._scanned = 0
-            html = render_markdown(self._reopen + block)
+            html = self.budget.render(self._reopen + block)
             # A cut inside a fence leaves the rest of the fence to the next block.
             self._reopen = self._fence_line if self._fence is not None else ""
             self.blocks.append(html)
             settled.append(html)
-        self._tail = render_markdown(self._reopen + self._pending) if self._pending.strip() else ""
+        self._tail = self.budget.render(self._reopen + self._pending) if self._pending.strip() else ""
         return settled, self._tail
 
     def tail_html(self) -> str:

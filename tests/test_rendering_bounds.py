@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.template import Context, Template
 
 import chat.rendering
-from chat.rendering import BLOCK_LIMIT, StreamingMarkdown, neutralize_bidi, render_answer, render_markdown
+from chat.rendering import (
+    BLOCK_LIMIT,
+    RenderBudget,
+    StreamingMarkdown,
+    neutralize_bidi,
+    render_answer,
+    render_markdown,
+)
 
 PATHOLOGICAL = {
     "brackets": "[\n",
@@ -137,3 +146,61 @@ def test_the_template_filter_neutralises_a_model_name_and_still_escapes_it() -> 
 
 def test_text_without_controls_is_left_alone() -> None:
     assert neutralize_bidi("שלום, hello — ok") == "שלום, hello — ok"
+
+
+# -- the render budget: a stream that is costly to render is shown as plain text ---------------
+
+
+class FakeClocks:
+    """Wall time and the rendering thread's CPU time, moved by the test."""
+
+    def __init__(self) -> None:
+        self.wall = 0.0
+        self.cpu = 0.0
+
+    def costing(self, seconds: float) -> None:
+        self.cpu += seconds
+
+
+def budget_on(clocks: FakeClocks, **options: Any) -> RenderBudget:
+    return RenderBudget(clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu, **options)
+
+
+def test_a_stream_within_its_budget_is_rendered_as_markdown() -> None:
+    clocks = FakeClocks()
+    stream = StreamingMarkdown(budget=budget_on(clocks, burst_seconds=1.0))
+
+    settled, _ = stream.feed("**bold**\n\n")
+
+    assert settled == [render_markdown("**bold**\n\n")]
+
+
+def test_past_its_budget_a_stream_is_plain_text_until_the_budget_refills(monkeypatch: Any) -> None:
+    clocks = FakeClocks()
+    budget = budget_on(clocks, burst_seconds=0.5, share=0.1)
+    real = chat.rendering.render_markdown
+
+    def costly(text: str) -> str:
+        clocks.costing(0.6)  # one render spends more than the whole burst
+        return real(text)
+
+    monkeypatch.setattr(chat.rendering, "render_markdown", costly)
+    stream = StreamingMarkdown(budget=budget)
+
+    first, _ = stream.feed("**one**\n\n")
+    second, _ = stream.feed("**<two>**\n\n")
+    clocks.wall += 2.0  # 2 s at a tenth of a core: 0.2 s back, the budget is positive again
+    third, _ = stream.feed("**three**\n\n")
+
+    assert "<strong>one</strong>" in first[0]
+    assert second == ["<p>**&lt;two&gt;**<br>\n<br>\n</p>"]  # escaped, never parsed
+    assert "<strong>three</strong>" in third[0]
+
+
+def test_a_finished_answer_keeps_the_plain_text_its_stream_could_not_afford() -> None:
+    clocks = FakeClocks()
+    budget = budget_on(clocks, burst_seconds=0.0)
+
+    html = render_answer("[x](javascript:alert(1)) <b>hi</b>", budget)
+
+    assert html == "<p>[x](javascript:alert(1)) &lt;b&gt;hi&lt;/b&gt;</p>"

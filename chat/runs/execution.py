@@ -172,7 +172,9 @@ class Runner:
         """Render every final text not rendered yet, off the loop, and keep its HTML in the state
         (set here, on the loop: the save clock reads the state's changes meanwhile)."""
         for column, text in self.state.unrendered():
-            self.state.set_html(column, await asyncio.to_thread(render_answer, text))
+            # Under the budget its stream had: what a hostile stream made costly stays plain text.
+            budget = self.frames.columns[column].markdown.budget
+            self.state.set_html(column, await asyncio.to_thread(render_answer, text, budget))
 
     async def send_snapshot(self, reply_to: str | None) -> None:
         if self.layer is None:
