@@ -244,23 +244,12 @@ async def capacity(
     return figures
 
 
-def run_inproc(database: Path, quick: bool) -> dict[str, Any]:
+def run_module(module: str, database: Path, quick: bool) -> dict[str, Any]:
+    """Run a benchmark module in a process of its own (it starts its own simulator) and return
+    the JSON line it prints last."""
     env = app_env(database, "http://127.0.0.1:9/v1")  # replaced inside by its own simulator
     out = subprocess.run(
-        [sys.executable, "-m", "bench.inproc", *(["--quick"] if quick else [])],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def run_bounds(database: Path, quick: bool) -> dict[str, Any]:
-    env = app_env(database, "http://127.0.0.1:9/v1")  # replaced inside by its own simulator
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.bounds", *(["--quick"] if quick else [])],
+        [sys.executable, "-m", module, *(["--quick"] if quick else [])],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -303,11 +292,11 @@ def main() -> None:
     if "inproc" in args.only:
         database = scratch / "inproc.sqlite3"
         migrate(database, "http://127.0.0.1:9/v1")
-        results["inproc"] = run_inproc(database, args.quick)
+        results["inproc"] = run_module("bench.inproc", database, args.quick)
     if "bounds" in args.only:
         database = scratch / "bounds.sqlite3"
         migrate(database, "http://127.0.0.1:9/v1")
-        results["bounds"] = run_bounds(database, args.quick)
+        results["bounds"] = run_module("bench.bounds", database, args.quick)
     if "hostile_render" in args.only:
         results["hostile_render"] = asyncio.run(
             hostile_render.measure(scratch / "hostile.sqlite3", scratch, args.quick)
