@@ -209,7 +209,9 @@ class StreamingMarkdown:
 
     def __init__(self, block_limit: int = BLOCK_LIMIT, budget: RenderBudget | None = None) -> None:
         self.block_limit = block_limit
-        self.budget = budget or RenderBudget()
+        # A live stream has a budget (chat.runs.frames); without one, every block is markdown.
+        self.budget = budget
+        self._render = budget.render if budget is not None else render_markdown
         self.blocks: list[str] = []  # rendered HTML of the settled blocks
         self._pending = ""  # text after the last settled block
         self._fence: str | None = None  # the open fence at the start of _pending's scan
@@ -226,12 +228,12 @@ class StreamingMarkdown:
         while (cut := self._next_boundary()) is not None:
             block, self._pending = self._pending[:cut], self._pending[cut:]
             self._scanned = 0
-            html = self.budget.render(self._reopen + block)
+            html = self._render(self._reopen + block)
             # A cut inside a fence leaves the rest of the fence to the next block.
             self._reopen = self._fence_line if self._fence is not None else ""
             self.blocks.append(html)
             settled.append(html)
-        self._tail = self.budget.render(self._reopen + self._pending) if self._pending.strip() else ""
+        self._tail = self._render(self._reopen + self._pending) if self._pending.strip() else ""
         return settled, self._tail
 
     def tail_html(self) -> str:

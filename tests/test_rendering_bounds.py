@@ -204,3 +204,9 @@ def test_a_finished_answer_keeps_the_plain_text_its_stream_could_not_afford() ->
     html = render_answer("[x](javascript:alert(1)) <b>hi</b>", budget)
 
     assert html == "<p>[x](javascript:alert(1)) &lt;b&gt;hi&lt;/b&gt;</p>"
+
+
+def test_a_live_column_streams_under_a_rendering_budget() -> None:
+    from chat.runs.frames import StreamingColumn
+
+    assert isinstance(StreamingColumn().markdown.budget, RenderBudget)

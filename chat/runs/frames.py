@@ -14,7 +14,7 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
-from chat.rendering import StreamingMarkdown, neutralize_bidi
+from chat.rendering import RenderBudget, StreamingMarkdown, neutralize_bidi
 from chat.runs.protocol import FUSED, Column, column_dom_id
 from chat.runs.state import Change, RunState
 
@@ -23,7 +23,8 @@ from chat.runs.state import Change, RunState
 class StreamingColumn:
     """Text of one column that has arrived, and how much of it the browser has been sent."""
 
-    markdown: StreamingMarkdown = field(default_factory=StreamingMarkdown)
+    # Under a rendering budget: a hostile stream must not hold the interpreter (chat.rendering).
+    markdown: StreamingMarkdown = field(default_factory=lambda: StreamingMarkdown(budget=RenderBudget()))
     unsent: list[str] = field(default_factory=list)
     unsent_reasoning: list[str] = field(default_factory=list)
     framed_once: bool = False
