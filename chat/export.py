@@ -479,8 +479,27 @@ def import_document(document: ConversationDocument, owner: Any, *, title: str | 
     return conversation
 
 
+IMPORTED_SUFFIX = " (imported)"
+_TITLE_LENGTH = 200
+
+
+def imported_title(title: str, owner: Any) -> str:
+    """The title of an import: the original's, marked "(imported)", or "(imported 2)" and on when
+    the owner has that one already, so the copy is never mistaken for its original in the list."""
+    base = title.strip() or "Untitled conversation"
+    taken = set(Conversation.objects.filter(owner=owner).values_list("title", flat=True))
+    number = 1
+    while True:
+        suffix = IMPORTED_SUFFIX if number == 1 else f" (imported {number})"
+        candidate = base[: _TITLE_LENGTH - len(suffix)] + suffix
+        if candidate not in taken:
+            return candidate
+        number += 1
+
+
 def import_file(data: bytes, owner: Any) -> Conversation:
-    return import_document(parse_document(data), owner)
+    document = parse_document(data)
+    return import_document(document, owner, title=imported_title(document.title, owner))
 
 
 # -- Markdown -------------------------------------------------------------------------------

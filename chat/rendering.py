@@ -34,6 +34,11 @@ _ALLOWED_ATTRIBUTES = {
     "code": {"class"},
 }
 _LINK_SCHEMES = {"http", "https", "mailto"}
+# Each block takes its direction from its own first strong letter: an Arabic paragraph reads
+# right-to-left next to an English one, and a list item next to code, whatever the page's direction.
+_AUTO_DIRECTION = {
+    tag: {"dir": "auto"} for tag in ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "td", "th")
+}
 _FORMATTER = HtmlFormatter(nowrap=True)
 
 
@@ -73,7 +78,7 @@ def sanitize(html: str) -> str:
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes=_LINK_SCHEMES,
         link_rel="noopener noreferrer nofollow",
-        set_tag_attribute_values={"a": {"target": "_blank"}},
+        set_tag_attribute_values={"a": {"target": "_blank"}, **_AUTO_DIRECTION},
         strip_comments=True,
     )
 
@@ -124,7 +129,9 @@ def render_answer(text: str, budget: RenderBudget | None = None) -> str:
 
 def plain_html(text: str) -> str:
     """Text shown as it is, escaped, in paragraphs: costs nothing to make whatever the text is."""
-    return "<p>" + escape(neutralize_bidi(text)).replace("\n", "<br>\n") + "</p>" if text.strip() else ""
+    if not text.strip():
+        return ""
+    return '<p dir="auto">' + escape(neutralize_bidi(text)).replace("\n", "<br>\n") + "</p>"
 
 
 # What rendering one streaming column's markdown may cost, in CPU time: a burst, then a steady

@@ -101,6 +101,20 @@ def test_markdown_keeps_text_as_written_and_quotes_every_line_of_a_prompt(
     assert "&amp;" not in text and "&#x27;" not in text
 
 
+def test_a_models_headings_rank_below_the_exports_own_sections(as_alice: Client, alice: User) -> None:
+    conversation = Conversation.objects.create(owner=alice, title="Headings")
+    turn = add_turn(conversation, 0, PROMPT)
+    fused = "Intro\n\n### Fused answer\n\nFake."
+    add_run(turn, texts=["# Big title\n\n## Part\n\nText.", "b", "c"], fused=fused)
+
+    text = as_alice.get(f"/c/{conversation.pk}/export.md").content.decode()
+
+    assert "\n##### Big title\n" in text and "\n###### Part\n" in text
+    assert "\n##### Fused answer\n" in text
+    assert "\n### Fused answer" in text  # the document's own section, once
+    assert text.count("\n### Fused answer") == 1
+
+
 # -- JSON -------------------------------------------------------------------------------------
 
 
@@ -159,7 +173,8 @@ def test_export_then_import_gives_the_same_document_back(
 
     copy = Conversation.objects.get(owner=bob)
     assert response.status_code == 302 and response.url == copy.get_absolute_url()
-    assert exported(as_bob, copy) == before
+    # Everything but the title, which says it is an import.
+    assert exported(as_bob, copy) == {**before, "title": f"{before['title']} (imported)"}
 
 
 def test_an_imported_conversation_is_the_importers_and_leaves_the_original_alone(
@@ -172,6 +187,40 @@ def test_an_imported_conversation_is_the_importers_and_leaves_the_original_alone
     assert Run.objects.filter(turn__conversation=copy, panel__isnull=False).count() == 0
     assert as_bob.get(copy.get_absolute_url()).status_code == 200
     assert Conversation.objects.filter(owner=conversation.owner).count() == 1
+
+
+def test_an_imported_conversation_is_titled_as_an_import(
+    as_alice: Client, alice: User, conversation: Conversation
+) -> None:
+    as_alice.post("/import/", {"file": upload(export.export_json(conversation))})
+
+    titles = set(Conversation.objects.filter(owner=alice).values_list("title", flat=True))
+    assert titles == {"Plan a database migration", "Plan a database migration (imported)"}
+
+
+def test_a_second_import_of_the_same_conversation_gets_a_title_of_its_own(
+    as_alice: Client, alice: User, conversation: Conversation
+) -> None:
+    for _ in range(3):
+        as_alice.post("/import/", {"file": upload(export.export_json(conversation))})
+
+    titles = sorted(Conversation.objects.filter(owner=alice).values_list("title", flat=True))
+    assert titles == [
+        "Plan a database migration",
+        "Plan a database migration (imported 2)",
+        "Plan a database migration (imported 3)",
+        "Plan a database migration (imported)",
+    ]
+
+
+def test_an_imported_title_stays_within_the_title_limit(alice: User) -> None:
+    title = export.imported_title("x" * 200, alice)
+
+    assert len(title) == 200 and title.endswith(" (imported)")
+
+
+def test_an_untitled_import_gets_a_title(alice: User) -> None:
+    assert export.imported_title("  ", alice) == "Untitled conversation (imported)"
 
 
 def test_an_imported_running_run_becomes_interrupted(alice: User, bob: User) -> None:

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import chat.rendering
-from chat.rendering import StreamingMarkdown, render_markdown
-from tests.html import tags
+from chat.rendering import StreamingMarkdown, plain_html, render_markdown
+from tests.html import attr, tags
 
 # -- reading the output ----------------------------------------------------------------------
 
@@ -291,14 +291,14 @@ def test_a_table_renders_as_a_table() -> None:
     names = [el.name for el in tags(rendered)]
     assert names.count("table") == 1
     assert names.count("tr") == 3
-    assert "<th>model</th>" in rendered
-    assert "<td>solo</td>" in rendered
+    assert '<th dir="auto">model</th>' in rendered
+    assert '<td dir="auto">solo</td>' in rendered
 
 
 def test_a_right_aligned_table_column_keeps_its_alignment() -> None:
     rendered = render_markdown("| model | score |\n|---|---:|\n| fusion | 69.0 |")
 
-    assert '<td align="right">69.0</td>' in rendered
+    assert '<td align="right" dir="auto">69.0</td>' in rendered
 
 
 def test_strikethrough_renders() -> None:
@@ -473,3 +473,15 @@ def test_the_cost_of_streaming_grows_linearly_with_the_answer(monkeypatch: pytes
     per_character_long = characters_rendered_streaming(long, monkeypatch) / len(long)
 
     assert per_character_long < 1.5 * per_character_short
+
+
+def test_every_block_takes_its_direction_from_its_own_text() -> None:
+    rendered = render_markdown("# عنوان\n\nשלום עולם\n\n- one\n\n> quoted")
+
+    blocks = [el for el in tags(rendered) if el.name in {"h1", "p", "li", "blockquote"}]
+    assert [attr(el, "dir") for el in blocks] == ["auto"] * len(blocks)
+    assert len(blocks) >= 5
+
+
+def test_plain_text_kept_past_the_budget_takes_its_direction_from_its_text() -> None:
+    assert plain_html("שלום").startswith('<p dir="auto">')

@@ -99,7 +99,7 @@ def test_a_fence_closed_after_a_forced_cut_ends_and_what_follows_is_text_again()
     text = "```\n" + "code line\n" * 400 + "```\n\nAfter the *code*.\n\n"
     markdown, tail = stream(text, delta=500)
 
-    assert markdown.blocks[-1].endswith("<p>After the <em>code</em>.</p>\n")
+    assert markdown.blocks[-1].endswith('<p dir="auto">After the <em>code</em>.</p>\n')
     assert tail == ""
 
 
@@ -107,7 +107,7 @@ def test_a_long_answer_is_rendered_block_by_block_with_the_same_text() -> None:
     text = "A paragraph of *words* here.\n\n" * 3_000
     html = render_answer(text)
 
-    assert html.count("<p>A paragraph of <em>words</em> here.</p>") == 3_000
+    assert html.count('<p dir="auto">A paragraph of <em>words</em> here.</p>') == 3_000
 
 
 def test_a_short_answer_is_rendered_whole() -> None:
@@ -193,7 +193,7 @@ def test_past_its_budget_a_stream_is_plain_text_until_the_budget_refills(monkeyp
     third, _ = stream.feed("**three**\n\n")
 
     assert "<strong>one</strong>" in first[0]
-    assert second == ["<p>**&lt;two&gt;**<br>\n<br>\n</p>"]  # escaped, never parsed
+    assert second == ['<p dir="auto">**&lt;two&gt;**<br>\n<br>\n</p>']  # escaped, never parsed
     assert "<strong>three</strong>" in third[0]
 
 
@@ -203,7 +203,7 @@ def test_a_finished_answer_keeps_the_plain_text_its_stream_could_not_afford() ->
 
     html = render_answer("[x](javascript:alert(1)) <b>hi</b>", budget)
 
-    assert html == "<p>[x](javascript:alert(1)) &lt;b&gt;hi&lt;/b&gt;</p>"
+    assert html == '<p dir="auto">[x](javascript:alert(1)) &lt;b&gt;hi&lt;/b&gt;</p>'
 
 
 def test_a_live_column_streams_under_a_rendering_budget() -> None:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from chat import sharing
@@ -387,3 +387,56 @@ def test_revoking_twice_keeps_the_first_time(link: ShareLink) -> None:
     link.refresh_from_db()
     assert link.revoked_at == first
     assert first is not None and first <= timezone.now()
+
+
+# -- a link that is gone ----------------------------------------------------------------------
+
+GONE = "This link was revoked or never existed"
+
+
+@override_settings(DEBUG=True)
+def test_a_revoked_link_shows_our_page_even_under_debug(client: Client, link: ShareLink) -> None:
+    sharing.revoke(link)
+
+    response = client.get(f"/s/{link.token}/")
+
+    html = response.content.decode()
+    assert (response.status_code, GONE in html, "URLconf" in html) == (404, True, False)
+
+
+@override_settings(DEBUG=True)
+def test_an_unknown_link_shows_our_page_even_under_debug(client: Client, db: None) -> None:
+    response = client.get(f"/s/{sharing.new_token()}/")
+
+    html = response.content.decode()
+    assert (response.status_code, GONE in html, "URLconf" in html) == (404, True, False)
+
+
+def test_the_gone_page_says_how_to_get_a_new_link(client: Client, db: None) -> None:
+    html = client.get(f"/s/{sharing.new_token()}/").content.decode()
+
+    assert "ask them for a new link" in html
+    assert 'href="/"' in html
+
+
+def test_forking_a_revoked_link_shows_the_gone_page(as_bob: Client, link: ShareLink) -> None:
+    sharing.revoke(link)
+
+    response = as_bob.post(f"/s/{link.token}/fork/")
+
+    assert (response.status_code, GONE in response.content.decode()) == (404, True)
+
+
+def test_the_gone_page_is_not_indexed_and_sends_no_referrer(client: Client, db: None) -> None:
+    response = client.get(f"/s/{sharing.new_token()}/")
+
+    assert response.headers["X-Robots-Tag"] == "noindex, nofollow"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+@override_settings(DEBUG=False)
+def test_an_unknown_page_shows_our_404_page_in_production(client: Client) -> None:
+    response = client.get("/no-such-page/")
+
+    html = response.content.decode()
+    assert (response.status_code, "This page does not exist" in html) == (404, True)

@@ -9,6 +9,7 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 
 from chat import formatting
+from chat.headings import demote_headings
 from chat.models import Run, SeatAnswer
 from chat.rendering import neutralize_bidi, render_answer, render_markdown
 
@@ -74,6 +75,12 @@ def thousands(number: int | None) -> str:
 def blockquote(text: str) -> str:
     """Text as a Markdown quote, every line of it: a prompt cannot start a heading of the export."""
     return "\n".join(f"> {line}" if line else ">" for line in str(text).splitlines())
+
+
+@register.filter
+def demoted_headings(text: str) -> str:
+    """Model Markdown whose headings rank below the export's own sections (chat.headings)."""
+    return demote_headings(str(text))
 
 
 @register.filter

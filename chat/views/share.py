@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -57,17 +57,23 @@ def revoke_share_link(request: HtmxHttpRequest, pk: int, link_pk: int) -> HttpRe
     return _share_panel(request, conversation)
 
 
-def _shared_link(token: str) -> ShareLink:
-    link = sharing.active_link(token)
-    if link is None:
-        raise Http404("This link does not exist or was revoked.")
-    return link
+def _link_gone(request: HtmxHttpRequest) -> HttpResponse:
+    """Our own page, rendered here rather than by raising Http404: under DEBUG Django would answer
+    with its debug page, which lists every URL of the site to whoever holds a revoked link."""
+    response = render(request, "chat/share_gone.html", status=404)
+    for name, value in SHARED_PAGE_HEADERS.items():
+        response.headers[name] = value
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @require_GET
 def shared(request: HtmxHttpRequest, token: str) -> HttpResponse:
     """The conversation as it was shared, for anyone with the link; nothing on it writes."""
-    return _shared_page(request, _shared_link(token))
+    link = sharing.active_link(token)
+    if link is None:
+        return _link_gone(request)
+    return _shared_page(request, link)
 
 
 def _shared_page(request: HtmxHttpRequest, link: ShareLink, fork_problem: str = "") -> HttpResponse:
@@ -91,7 +97,9 @@ def _shared_page(request: HtmxHttpRequest, link: ShareLink, fork_problem: str = 
 
 @require_POST
 def fork_shared(request: HtmxHttpRequest, token: str) -> HttpResponseBase:
-    link = _shared_link(token)
+    link = sharing.active_link(token)
+    if link is None:
+        return _link_gone(request)
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?{urlencode({'next': link.get_absolute_url()})}")
     if not import_limit.take(request.user):

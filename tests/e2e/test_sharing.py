@@ -51,6 +51,31 @@ def test_a_shared_link_is_read_without_an_account_until_it_is_revoked(
         stranger.close()
 
 
+def test_a_revoked_link_shows_a_friendly_page_not_the_debug_one(
+    page: Page, app: str, browser: Browser
+) -> None:
+    # The browser tests' server runs with DJANGO_DEBUG=1, as `make run` does.
+    sign_up(page, app)
+    ask(page)
+    expect_finished(page)
+    url = share(page)
+    page.get_by_role("button", name="Revoke link", exact=True).click()
+    expect(page.get_by_role("textbox", name="Share link", exact=True)).to_have_count(0)
+
+    stranger = browser.new_context()
+    try:
+        gone = stranger.new_page()
+        response = gone.goto(url)
+        assert response is not None and response.status == 404
+        expect(gone.get_by_role("heading", name="This link was revoked or never existed")).to_be_visible()
+        expect(gone.get_by_text("ask them for a new link")).to_be_visible()
+        expect(gone.locator("body")).not_to_contain_text("URLconf")
+        gone.get_by_role("link", name="Go to FusionRoom's home page").click()
+        expect(gone.get_by_role("button", name="Sign in")).to_be_visible()
+    finally:
+        stranger.close()
+
+
 def test_a_signed_in_visitor_forks_a_shared_conversation_and_goes_on_with_it(
     page: Page, app: str, browser: Browser
 ) -> None:
@@ -95,7 +120,9 @@ def test_a_conversation_exported_as_json_imports_as_a_new_one(page: Page, app: s
     page.get_by_label("Conversation file (JSON)").set_input_files(saved)
     page.get_by_role("button", name="Import", exact=True).click()
 
-    expect(page.get_by_text(f"Imported “{original.title}”.")).to_be_visible()
+    expect(page.get_by_text(f"Imported “{original.title} (imported)”.")).to_be_visible()
     copy = Conversation.objects.exclude(pk=original.pk).get()
     assert page.url == f"{app}{copy.get_absolute_url()}"
     expect(page.locator(".fused .totals")).to_contain_text("Run total")
+    # Two entries in the sidebar, told apart: the copy says it is an import.
+    expect(page.locator(".conversation-link")).to_have_text([f"{original.title} (imported)", original.title])

@@ -16,12 +16,14 @@ PLAIN_TAGS = {
     "blockquote", "br", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "li", "p", "pre", "s",
     "strong", "table", "tbody", "thead", "tr", "ul",
 }  # fmt: skip
+# Blocks carry dir="auto" (set by the sanitiser, whatever the input said): direction, nothing else.
+AUTO_DIRECTION = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"}
 ALLOWED: dict[str, set[str]] = {
-    **{tag: set() for tag in PLAIN_TAGS},
+    **{tag: {"dir"} if tag in AUTO_DIRECTION else set() for tag in PLAIN_TAGS},
     "a": {"href", "title", "rel", "target"},
     "ol": {"start"},
-    "td": {"align"},
-    "th": {"align"},
+    "td": {"align", "dir"},
+    "th": {"align", "dir"},
     "span": {"class"},
     "div": {"class"},
     "code": {"class"},
@@ -70,6 +72,8 @@ def problems_in(markup: str) -> list[str]:
                 problems.append(f"attribute {name} on <{tag}>")
             elif name not in ALLOWED[tag]:
                 problems.append(f"unexpected attribute {name} on <{tag}>")
+            elif name == "dir" and value != "auto":
+                problems.append(f"dir={value!r} on <{tag}>")
             elif name == "href" and scheme_a_browser_sees(value or "") not in (SAFE_SCHEMES | {None}):
                 problems.append(f"link to {value!r}")
     return problems
