@@ -84,7 +84,11 @@ class OpenAICompatibleClient:
                 "POST",
                 endpoint_url(self.endpoint, "chat/completions"),
                 json=self._body(request),
-                headers={**endpoint_headers(self.endpoint), "Accept": "text/event-stream"},
+                headers={
+                    **endpoint_headers(self.endpoint),
+                    **request.headers(),
+                    "Accept": "text/event-stream",
+                },
                 timeout=self._timeout,
             ) as response:
                 responding = True

@@ -28,8 +28,15 @@ class Endpoint(BaseModel):
         return self.owner_id is not None
 
 
+# The header that says which seat of a panel a request answers for (0, 1, ...). Providers ignore
+# a header they do not know; the simulator writes each seat its own text from it, so two seats
+# of one model (self-fusion) differ in demo mode as they would with a real model's sampling.
+SEAT_HEADER = "X-FusionRoom-Seat"
+
+
 class ChatRequest(BaseModel):
-    """The body of one POST /chat/completions, minus `stream`, which the client sets."""
+    """The body of one POST /chat/completions, minus `stream`, which the client sets; and `seat`,
+    which is not part of the body but goes in SEAT_HEADER."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -39,6 +46,11 @@ class ChatRequest(BaseModel):
     max_tokens: int | None = None
     response_format: dict[str, Any] | None = None
     tools: list[dict[str, Any]] | None = None
+    seat: int | None = Field(default=None, ge=0, exclude=True)
+
+    def headers(self) -> dict[str, str]:
+        """The request's own headers, besides the endpoint's."""
+        return {} if self.seat is None else {SEAT_HEADER: str(self.seat)}
 
 
 class Usage(BaseModel):

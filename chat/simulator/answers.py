@@ -63,18 +63,29 @@ def debates_for(question: str, count: int = 2) -> list[Debate]:
     return seeded_random("debates", question).sample(DEBATES, count)
 
 
-def write_reasoning(model_id: str, question: str) -> str:
-    own = seeded_random("reasoning", model_id, question)
+def _own_random(model_id: str, question: str, seat: int | None, *prefix: str) -> random.Random:
+    # A seat after the first writes its own text, as a real model sampling again would; its
+    # stance (position_of) stays the model's. Seat 0 and no seat write the same.
+    if seat:
+        return seeded_random(*prefix, model_id, question, f"seat {seat}")
+    return seeded_random(*prefix, model_id, question)
+
+
+def write_reasoning(model_id: str, question: str, *, seat: int | None = None) -> str:
+    own = _own_random(model_id, question, seat, "reasoning")
     debate = debates_for(question)[0]
     return own.choice(REASONING).format(
         subject=subject_of(question).lower(), topic=debate.topic, position=position_of(model_id, debate)
     )
 
 
-def write_answer(model_id: str, question: str, *, answer_tokens: int, sources: Sequence[str] = ()) -> str:
-    """The model's markdown answer, of roughly `answer_tokens` tokens (whole sections, never cut)."""
+def write_answer(
+    model_id: str, question: str, *, answer_tokens: int, sources: Sequence[str] = (), seat: int | None = None
+) -> str:
+    """The model's markdown answer, of roughly `answer_tokens` tokens (whole sections, never cut);
+    each seat of a panel (chat.providers.types.SEAT_HEADER) gets its own."""
     shared = seeded_random("question", question)
-    own = seeded_random(model_id, question)
+    own = _own_random(model_id, question, seat)
     debates = debates_for(question)
     consensus = shared.sample(CONSENSUS_POINTS, 4)
     coverage = shared.sample(COVERAGE_POINTS, 4)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chat.providers.types import SEAT_HEADER
 from chat.simulator.analysis import (
     DEFAULT_ANALYSIS_SCHEMA,
     AnalysisFaker,
@@ -45,6 +47,12 @@ class Reply:
         return "tool_calls" if self.tool_call else "stop"
 
 
+def seat_of(headers: Mapping[str, str]) -> int | None:
+    """The seat a request answers for (SEAT_HEADER), or None without a sound one."""
+    value = headers.get(SEAT_HEADER, "")
+    return int(value) if value.isdigit() and len(value) <= 3 else None
+
+
 def last_user_text(messages: list[dict[str, Any]]) -> str:
     return next((message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
 
@@ -61,17 +69,20 @@ def json_mode(model: SimulatedModel, body: dict[str, Any]) -> str | None:
     return None
 
 
-def compose_reply(model: SimulatedModel, body: dict[str, Any], *, bad_json: bool = False) -> Reply:
+def compose_reply(
+    model: SimulatedModel, body: dict[str, Any], *, bad_json: bool = False, seat: int | None = None
+) -> Reply:
+    """What the model says; a prose answer and its reasoning differ from seat to seat."""
     messages: list[dict[str, Any]] = body.get("messages", [])
     question = last_user_text(messages)
-    reasoning = write_reasoning(model.id, question) if model.sends_reasoning else ""
+    reasoning = write_reasoning(model.id, question, seat=seat) if model.sends_reasoning else ""
     if tool_call := _tool_call(model, body, question):
         return Reply(reasoning=reasoning, tool_call=tool_call)
     mode = json_mode(model, body)
     if mode is not None:
         return Reply(content=_json_content(model, body, raw=mode == "raw", bad=bad_json), reasoning=reasoning)
     sources = _sources(messages)
-    content = write_answer(model.id, question, answer_tokens=model.answer_tokens, sources=sources)
+    content = write_answer(model.id, question, answer_tokens=model.answer_tokens, sources=sources, seat=seat)
     return Reply(content=content, reasoning=reasoning)
 
 

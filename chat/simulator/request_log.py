@@ -38,6 +38,8 @@ class RequestRecord:
     completion_tokens: int = 0
     # Bytes of a flood fault's body (huge_error, giant_line, endless_*) handed to the socket.
     bytes_sent: int = 0
+    # The panel seat it answered for (chat.providers.types.SEAT_HEADER), when it said.
+    seat: int | None = None
 
     @property
     def finished(self) -> bool:

@@ -17,7 +17,7 @@ from chat.simulator.config import ENDLESS_FAULTS, HTTP_FAULT_STATUS, Fault, Simu
 from chat.simulator.control import Controls, ShuttingDown
 from chat.simulator.floods import ENDLESS_TEXT, answer_flood, catalog_flood, error_flood, giant_line
 from chat.simulator.json_schema import SchemaError
-from chat.simulator.replies import compose_reply, json_mode
+from chat.simulator.replies import compose_reply, json_mode, seat_of
 from chat.simulator.request_log import Outcome, RequestRecord
 from chat.simulator.tokens import count_prompt_tokens, usage
 from chat.simulator.web import add_web_routes
@@ -67,7 +67,7 @@ class _Call:
         self.record = record
         self.model = model
         self.prompt_tokens = prompt_tokens
-        reply = compose_reply(model, raw, bad_json=record.fault == "bad_json")
+        reply = compose_reply(model, raw, bad_json=record.fault == "bad_json", seat=record.seat)
         pieces = pieces_of(reply)
         limit = body.token_limit
         self.truncated = limit is not None and len(pieces) > limit
@@ -107,6 +107,7 @@ class _Handlers:
         raw = await _read_json(request)
         fields = raw if isinstance(raw, dict) else {}
         record = self.log.open(str(fields.get("model", "")), fields, stream=fields.get("stream") is True)
+        record.seat = seat_of(request.headers)
         try:
             return await self._answer(request, record, raw)
         except asyncio.CancelledError:

@@ -98,3 +98,18 @@ async def test_the_totals_add_up_every_call(
     assert totals is not None and len(completed) == 5
     assert totals.completion_tokens == sum(record.completion_tokens for record in completed)
     assert totals.cost is not None and totals.cost > 0
+
+
+@pytest.mark.asyncio
+async def test_two_seats_of_one_model_write_different_answers(
+    sim: Simulator, http: httpx.AsyncClient, client: OpenAICompatibleClient
+) -> None:
+    model = "openai/gpt-5.5"
+    request = await budget_request(sim, http, seats=[model, model])
+
+    events = await run_all(request, client)
+
+    answers = {event.seat: event.text for event in events if isinstance(event, SeatDone)}
+    assert answers[0] and answers[1] and answers[0] != answers[1]
+    assert sorted(record.seat for record in sim.requests[:2]) == [0, 1]
+    assert sim.requests[2].seat is None  # the judge answers for no seat

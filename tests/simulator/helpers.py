@@ -61,8 +61,12 @@ async def read_sse(response: httpx.Response, into: Stream | None = None) -> Stre
     return stream
 
 
-async def stream_answer(client: httpx.AsyncClient, body: dict[str, Any]) -> Stream:
-    async with client.stream("POST", "/chat/completions", json={**body, "stream": True}) as response:
+async def stream_answer(
+    client: httpx.AsyncClient, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Stream:
+    async with client.stream(
+        "POST", "/chat/completions", json={**body, "stream": True}, headers=headers
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         return await read_sse(response)

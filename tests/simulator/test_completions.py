@@ -8,7 +8,9 @@ import math
 import httpx
 import pytest
 
+from chat.providers.types import SEAT_HEADER
 from chat.simulator import SimulatedModel, Simulator
+from chat.simulator.replies import seat_of
 
 from .helpers import ask, read_sse, stream_answer
 
@@ -172,3 +174,45 @@ async def test_it_logs_each_request_with_its_timings(sim: Simulator, client: htt
     assert record.outcome == "completed"
     assert record.first_token_at is not None and record.finished_at is not None
     assert record.received_at <= record.first_token_at <= record.finished_at
+
+
+@pytest.mark.asyncio
+async def test_two_seats_of_one_model_answer_differently(client: httpx.AsyncClient) -> None:
+    first = await stream_answer(client, ask(OPUS), headers={SEAT_HEADER: "0"})
+    second = await stream_answer(client, ask(OPUS), headers={SEAT_HEADER: "1"})
+
+    assert first.text != second.text
+
+
+@pytest.mark.asyncio
+async def test_the_same_seat_of_one_model_answers_the_same(client: httpx.AsyncClient) -> None:
+    first = await stream_answer(client, ask(OPUS), headers={SEAT_HEADER: "2"})
+    second = await stream_answer(client, ask(OPUS), headers={SEAT_HEADER: "2"})
+
+    assert first.text == second.text
+
+
+@pytest.mark.asyncio
+async def test_a_seat_keeps_its_models_stance(client: httpx.AsyncClient) -> None:
+    first = await stream_answer(client, ask(OPUS), headers={SEAT_HEADER: "0"})
+    second = await stream_answer(client, ask(OPUS), headers={SEAT_HEADER: "3"})
+
+    assert stance_of(first.text) == stance_of(second.text)
+
+
+def stance_of(text: str) -> str:
+    return text.split("### Where I come down\n\n", 1)[1].split(" I would expect", 1)[0]
+
+
+def test_a_request_without_a_sound_seat_header_has_no_seat() -> None:
+    assert [
+        seat_of({}),
+        seat_of({SEAT_HEADER: "x"}),
+        seat_of({SEAT_HEADER: "-1"}),
+        seat_of({SEAT_HEADER: "4"}),
+    ] == [
+        None,
+        None,
+        None,
+        4,
+    ]
