@@ -85,3 +85,41 @@ def test_a_click_while_the_last_one_is_still_in_flight_loses_no_seat(page: Page,
     expect(seats).to_have_count(2)
     expect(seats.nth(0)).to_contain_text("openai/gpt-5.5")
     expect(seats.nth(1)).to_contain_text("moonshotai/kimi-k2.6")
+
+
+def test_a_name_typed_while_a_seat_is_being_added_survives_the_update(page: Page, app: str) -> None:
+    sign_up(page, app)
+    page.goto(f"{app}/panels/new/")
+    add(page, "openai/gpt-5.5")
+    expect(page.get_by_role("list", name="Seats").get_by_role("listitem")).to_have_count(1)
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)  # the update waits until the name is typed: a slow server, with no clock
+
+    page.route("**/panels/builder/", hold)
+    with page.expect_request("**/panels/builder/"):
+        add(page, "moonshotai/kimi-k2.6")
+    page.get_by_label("Panel name").fill("Typed in time")
+    held[0].continue_()
+
+    expect(page.get_by_role("list", name="Seats").get_by_role("listitem")).to_have_count(2)
+    expect(page.get_by_label("Panel name")).to_have_value("Typed in time")
+    page.get_by_label("Judge").select_option("openai/gpt-5.5")
+    expect(page.get_by_label("Panel name")).to_have_value("Typed in time")
+    page.get_by_role("button", name="Save panel").click()
+    expect(page.get_by_text("Saved the panel")).to_be_visible()
+    expect(page.get_by_role("option", name="Typed in time")).to_have_count(1)
+
+
+def test_the_server_still_fills_in_a_field_nobody_typed_in(page: Page, app: str) -> None:
+    sign_up(page, app)
+    page.goto(f"{app}/panels/new/")
+    page.get_by_label("Panel name").fill("Named before")
+    add(page, "openai/gpt-5.5")
+
+    expect(page.get_by_role("list", name="Seats").get_by_role("listitem")).to_have_count(1)
+    expect(page.get_by_label("Panel name")).to_have_value("Named before")

@@ -1,0 +1,63 @@
+// What the user types survives the swaps of the form it is typed in (the panel builder).
+// A form marked data-keep-typed is replaced by each of its own updates (a seat clicked, a judge
+// picked), and the server makes the new form from the values the request carried: a field typed
+// into after the request left would come back as it was then, wiping what the user typed.
+// So a field typed into since its update was sent keeps its value, and the caret, through the swap.
+(function () {
+  "use strict";
+
+  const sentAt = new WeakMap(); // xhr -> when the request left
+  const typedAt = new Map(); // field id -> when the user last changed it
+  let keep = null; // field id -> {value, checked, start, end}, from a swap's beforeSwap to its afterSwap
+
+  function keptForm(target) {
+    return target && target.matches && target.matches("[data-keep-typed]") ? target : null;
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    sentAt.set(event.detail.xhr, performance.now());
+  });
+
+  document.addEventListener("input", function (event) {
+    const field = event.target;
+    if (field.id && field.form && field.form.matches("[data-keep-typed]")) {
+      typedAt.set(field.id, performance.now());
+    }
+  }, true);
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const form = keptForm(event.detail.target);
+    const sent = sentAt.get(event.detail.xhr);
+    if (!form || sent === undefined) { return; }
+    keep = new Map();
+    typedAt.forEach(function (at, id) {
+      const field = document.getElementById(id);
+      if (at >= sent && field && form.contains(field)) {
+        const focused = document.activeElement === field && typeof field.selectionStart === "number";
+        keep.set(id, {
+          value: field.value,
+          checked: field.checked,
+          start: focused ? field.selectionStart : null,
+          end: focused ? field.selectionEnd : null,
+        });
+      }
+    });
+  });
+
+  document.addEventListener("htmx:afterSwap", function () {
+    if (!keep) { return; }
+    keep.forEach(function (kept, id) {
+      const field = document.getElementById(id);
+      if (!field) { return; }
+      if (field.type === "checkbox" || field.type === "radio") {
+        field.checked = kept.checked;
+      } else {
+        field.value = kept.value;
+      }
+      if (kept.start !== null && document.activeElement === field) {
+        field.setSelectionRange(kept.start, kept.end);
+      }
+    });
+    keep = null;
+  });
+})();
