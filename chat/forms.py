@@ -15,6 +15,18 @@ from chat.models import Panel, ProviderEndpoint, SpendBudget
 MAX_PROMPT_CHARS = settings.FUSIONROOM_MAX_PROMPT_CHARS
 
 
+class PanelSelect(forms.Select):
+    """The panel picker: each option says who sits in its panel (Panel.lineup), in a tooltip and
+    for the line under the picker that static/chat/misc.js keeps in step with the choice."""
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(name, value, *args, **kwargs)
+        panel = getattr(value, "instance", None)
+        if isinstance(panel, Panel):
+            option["attrs"]["title"] = option["attrs"]["data-lineup"] = panel.lineup()
+        return option
+
+
 class MessageForm(forms.Form):
     message = forms.CharField(
         label="Message",
@@ -30,6 +42,7 @@ class MessageForm(forms.Form):
         label="Panel",
         queryset=Panel.objects.none(),
         empty_label=None,
+        widget=PanelSelect(attrs={"aria-describedby": "panel-lineup"}),
         error_messages={"invalid_choice": "Pick one of the panels in the list."},
     )
 

@@ -63,6 +63,18 @@ class Panel(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def lineup(self) -> str:
+        """Who sits in the panel, on one line: "Budget: gemini-3-flash-preview, kimi-k2.6,
+        deepseek-v4-pro → judge gemini-3-flash-preview" (models without their provider)."""
+
+        def short(model: str) -> str:
+            return model.rsplit("/", 1)[-1]
+
+        line = f"{self.name}: {', '.join(short(seat) for seat in self.seats)} → judge {short(self.judge)}"
+        if self.writer and self.writer != self.judge:
+            line += f", writer {short(self.writer)}"
+        return line + (" · web search" if self.web_search else "")
+
     @property
     def web_tools(self) -> WebToolOptions:
         return WebToolOptions.of(self)

@@ -149,7 +149,8 @@ async def panel_save(request: AuthenticatedHttpRequest) -> HttpResponseBase:
 @require_GET
 def panel_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     panels = Panel.objects.filter(owner=request.user).order_by("name")
-    return render(request, "chat/panels.html", {"panels": panels})
+    presets = Panel.objects.filter(owner__isnull=True).order_by("position", "name")
+    return render(request, "chat/panels.html", {"panels": panels, "presets": presets})
 
 
 @login_required

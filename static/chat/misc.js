@@ -61,3 +61,24 @@
     keep = null;
   });
 })();
+
+// The line under the composer's panel picker says who sits in the chosen panel (its option's
+// data-lineup, made by chat.forms.PanelSelect); it follows the choice, and a swapped-in composer.
+(function () {
+  "use strict";
+
+  function showLineup() {
+    const picker = document.querySelector("select[aria-describedby='panel-lineup']");
+    const line = document.getElementById("panel-lineup");
+    if (!picker || !line) { return; }
+    const chosen = picker.selectedOptions[0];
+    line.textContent = chosen ? chosen.dataset.lineup || "" : "";
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("select[aria-describedby='panel-lineup']")) { showLineup(); }
+  });
+  document.addEventListener("htmx:load", showLineup);
+  document.addEventListener("DOMContentLoaded", showLineup);
+  showLineup();
+})();
