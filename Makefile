@@ -15,26 +15,39 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/fusionroom
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 CLUSTER_ENV = DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)"
 
-.PHONY: run run-cluster test test-fast test-cluster lint fmt bench check-python check-deploy screenshots clean
+.PHONY: venv runtime run run-cluster test test-fast test-cluster lint fmt bench check-python check-deploy screenshots clean
 
-# The venv is rebuilt when pyproject.toml changes: the stamp file records the last install.
-$(BIN)/.installed: pyproject.toml
+# What is installed follows pyproject.toml: serving needs its dependencies (the runtime stamp);
+# the tests, linters, benchmarks and screenshots need the dev extra as well (the dev stamp). The
+# project itself is not installed: it runs from this checkout (scripts/dependencies.py says why).
+$(BIN)/python:
 	@test -n "$(PYTHON)" || { scripts/find-python; exit 1; }
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+$(BIN)/.runtime: pyproject.toml | $(BIN)/python
+	$(BIN)/python scripts/dependencies.py > $(VENV)/requirements-runtime.txt
+	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements-runtime.txt
 	@touch $@
 
-venv: $(BIN)/.installed
+$(BIN)/.dev: pyproject.toml $(BIN)/.runtime
+	$(BIN)/python scripts/dependencies.py dev > $(VENV)/requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements-dev.txt
+	@touch $@
 
-run: venv
+# Everything, for working on FusionRoom; `make run` needs only runtime.
+venv: $(BIN)/.dev
+runtime: $(BIN)/.runtime
+
+# Says where to open it (fusionroom/serve.py), then serves.
+run: runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py check
 	$(BIN)/python -m fusionroom.serve -b $(HOST) -p $(PORT) fusionroom.asgi:application
 
 # Two web processes, two run workers and a round-robin load balancer on PORT, on PostgreSQL and
 # Redis (DATABASE_URL, REDIS_URL; the database is created if missing). See docs/deploy.md.
-run-cluster: venv
+run-cluster: runtime
 	DATABASE_URL="$(DATABASE_URL)" REDIS_URL="$(REDIS_URL)" \
 	$(BIN)/python scripts/cluster.py run --host $(HOST) --port $(PORT)
 
@@ -71,7 +84,7 @@ lint: venv
 
 # Django's deployment checks on the production settings (DJANGO_DEBUG=0), with throwaway secrets:
 # see SECURITY.md for what a real deployment sets.
-check-deploy: venv
+check-deploy: runtime
 	DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS=fusionroom.example \
 	DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
 	FUSIONROOM_ENCRYPTION_KEYS="$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
