@@ -5,7 +5,6 @@ cannot reach it."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,18 +17,28 @@ from fusionroom.logs import RedactingAccessLog
 _EVERY_INTERFACE = {"0.0.0.0", "::", "[::]"}
 
 
+def _option(argv: Sequence[str], short: str, long: str, default: str) -> str:
+    """The value of Daphne's option `short`/`long` in argv (`-p 80`, `--port 80`, `--port=80`)."""
+    value = default
+    for position, argument in enumerate(argv):
+        if argument in (short, long) and position + 1 < len(argv):
+            value = argv[position + 1]
+        elif argument.startswith(f"{long}="):
+            value = argument.split("=", 1)[1]
+    return value
+
+
 def address_to_open(argv: Sequence[str]) -> str | None:
-    """The URL a person opens for Daphne started with `argv`, or None when it picks its own port."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("-b", "--bind", default="127.0.0.1")
-    parser.add_argument("-p", "--port", type=int, default=8000)
-    known, _ = parser.parse_known_args(list(argv))
-    if known.port == 0:
+    """The URL a person opens for Daphne started with `argv` (its defaults: 127.0.0.1, port 8000),
+    or None when it picks its own port (`-p 0`) or the port is not a number."""
+    port = _option(argv, "-p", "--port", "8000")
+    if not port.isdigit() or int(port) == 0:
         return None
-    host = "127.0.0.1" if known.bind in _EVERY_INTERFACE else known.bind
+    host = _option(argv, "-b", "--bind", "127.0.0.1")
+    host = "127.0.0.1" if host in _EVERY_INTERFACE else host
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    return f"http://{host}:{known.port}/"
+    return f"http://{host}:{int(port)}/"
 
 
 def _this_python() -> str:

@@ -81,3 +81,9 @@ def test_the_server_prints_the_address_before_daphne_starts() -> None:
     first, *rest = result.stdout.splitlines()
     assert first.startswith("FusionRoom is at http://127.0.0.1:8765/")
     assert any("usage:" in line for line in rest)
+
+
+def test_the_address_is_read_from_either_spelling_of_daphnes_options() -> None:
+    assert address_to_open(["--bind=10.0.0.5", "--port", "8001", "app"]) == "http://10.0.0.5:8001/"
+    assert address_to_open(["app"]) == "http://127.0.0.1:8000/"
+    assert address_to_open(["-p", "not-a-port", "app"]) is None

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.contrib.auth.models import User
+from django.template.loader import render_to_string
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -440,3 +441,10 @@ def test_an_unknown_page_shows_our_404_page_in_production(client: Client) -> Non
 
     html = response.content.decode()
     assert (response.status_code, "This page does not exist" in html) == (404, True)
+
+
+def test_the_500_page_renders_without_a_request() -> None:
+    # Django renders 500.html with an empty context when a view has failed.
+    html = render_to_string("500.html")
+
+    assert "Something went wrong on our side" in html and 'href="/"' in html
