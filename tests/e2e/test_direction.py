@@ -25,6 +25,11 @@ def test_an_arabic_prompt_and_its_answers_read_right_to_left(page: Page, app: st
     for answer in page.locator(".column .markdown").all():
         expect(answer).to_have_attribute("dir", "auto")
     expect(page.locator(".fused .markdown")).to_have_attribute("dir", "auto")
+    # Every point, stance and assessment of the analysis takes its own direction too.
+    analysis = page.get_by_role("region", name="Analysis")
+    items = analysis.locator(".consensus li, .partial li, .unique li, .blind li, .stance p, .assessment")
+    expect(items.first).to_be_visible()
+    assert items.count() == analysis.locator("[dir=auto]").and_(items).count()
     assert direction(page, ".prompt") == "rtl"
     assert page.locator(".prompt").first.evaluate("el => el.matches(':dir(rtl)')")
     # The simulated answer opens with a heading made of the question: that block is Arabic too.
