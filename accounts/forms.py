@@ -1,11 +1,11 @@
-"""The sign-up form: a username and a password twice, nothing else."""
+"""The sign-up form (a username and a password twice, nothing else) and the password change form."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import PasswordChangeForm, UserCreationForm
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
@@ -39,3 +39,9 @@ class SignUpForm(UserCreationForm[User]):
         # Django puts what the password validators say under the confirmation field; it is about
         # the password itself, so it goes under that. A mismatch stays on the confirmation.
         super().validate_password_for_user(user, password_field_name=password_field_name)  # type: ignore[misc]
+
+
+class PasswordChange(PasswordChangeForm):
+    def validate_password_for_user(self, user: User, password_field_name: str = "new_password2") -> None:
+        # As at sign-up: what the validators say is about the new password, not its confirmation.
+        super().validate_password_for_user(user, password_field_name="new_password1")

@@ -118,3 +118,14 @@ def test_every_colour_of_a_stylesheet_comes_from_the_palette(path: Path) -> None
     values = re.findall(r"[a-z-]+\s*:\s*([^;{}]+)", rules)
     literal = re.compile(r"#[0-9a-fA-F]{3,8}\b|\b(?:rgba?|hsla?|oklch|lab|lch)\(|\b(?:white|black)\b")
     assert [value.strip() for value in values if literal.search(value)] == []
+
+
+def test_a_rejected_new_password_is_explained_under_the_new_password(alice: User, as_alice: Client) -> None:
+    alice.set_password(PASSWORD)
+    alice.save()
+    as_alice.force_login(alice)
+    data = {"old_password": PASSWORD, "new_password1": "short", "new_password2": "short"}
+    page = as_alice.post("/accounts/password/", data).content.decode()
+
+    assert "too short" in error_under(page, "new_password1")
+    assert error_under(page, "new_password2") == ""
