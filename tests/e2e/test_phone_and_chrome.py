@@ -301,6 +301,7 @@ def test_dark_mode_follows_the_system_and_light_is_the_default(page: Page, app: 
     page.emulate_media(color_scheme="dark")
     assert page.evaluate(LUMINANCE, ["body", "backgroundColor"]) < 0.05
     assert page.evaluate(LUMINANCE, ["body", "color"]) > 0.6
-    for selector in (".column", ".fused", "#composer textarea", ".badge-demo"):
+    surfaces = [".column", ".fused", "#composer textarea", ".badge-demo", ".chip", ".status-pill.status-done"]
+    for selector in surfaces:
         assert page.evaluate(LUMINANCE, [selector, "backgroundColor"]) < 0.1, selector
     assert page.evaluate(LUMINANCE, [".fused .markdown", "color"]) > 0.6
