@@ -76,14 +76,18 @@
     }
   }, true);
 
+  // Captured before anything else hears it: an Escape that closes the drawer does nothing more
+  // (such as stopping a run). An item's open menu inside the drawer closes first (app.js); the
+  // next Escape closes the drawer.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") { return; }
     const aside = drawer();
-    // An item's open menu inside the drawer closes first (app.js); the next Escape closes the drawer.
     if (aside && aside.classList.contains("is-open") && !aside.querySelector("details[open]")) {
+      event.preventDefault();
+      event.stopPropagation();
       closeDrawer();
     }
-  });
+  }, true);
 
   // Turned wide (a rotated tablet), the sidebar is a sidebar again: nothing may stay inert.
   phone.addEventListener("change", function () { if (!phone.matches) { closeDrawer(); } });

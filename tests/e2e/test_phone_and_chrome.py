@@ -141,6 +141,12 @@ def test_on_a_phone_the_conversations_are_a_drawer_that_opens_and_closes(phone: 
     expect(item).to_be_in_viewport()
     expect(drawer).to_be_visible()
     expect(item).to_be_focused()  # the conversation being read
+    phone.get_by_title("Rename or delete").click()
+    title = phone.get_by_role("textbox", name="Title")
+    expect(title).to_be_focused()
+    phone.keyboard.press("Escape")  # closes the item's menu, not the drawer
+    expect(title).to_be_hidden()
+    expect(item).to_be_visible()
     phone.keyboard.press("Escape")
     expect(item).to_be_hidden()
     expect(toggle).to_be_focused()
