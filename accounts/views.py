@@ -11,6 +11,7 @@ from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts import signin_limit, signup_limit
@@ -43,6 +44,8 @@ class SignInView(LoginView):
         return response
 
 
+# never_cache: a refused sign-up page holds the passwords typed (accounts/forms.py).
+@never_cache
 @require_http_methods(["GET", "POST"])
 def sign_up(request: HttpRequest) -> HttpResponse:
     """Sign-up while FUSIONROOM_SIGNUP is open, at most so many attempts an address; when closed,

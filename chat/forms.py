@@ -140,6 +140,13 @@ class BudgetForm(forms.ModelForm):  # type: ignore[type-arg]
         fields = ("period", "limit_usd")
         labels = {"period": "Budget period", "limit_usd": "Budget in dollars"}
         help_texts = {"limit_usd": "Leave empty for no budget."}
+        # Styled like the rest of the Settings page (static/chat/chrome.css).
+        widgets = {
+            "period": forms.Select(attrs={"class": "form-input"}),
+            "limit_usd": forms.NumberInput(
+                attrs={"class": "form-input", "inputmode": "decimal", "placeholder": "no budget"}
+            ),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
