@@ -18,7 +18,7 @@ MAX_PROMPT_CHARS = settings.FUSIONROOM_MAX_PROMPT_CHARS
 def too_long_message(length: int) -> str:
     return (
         f"That message is {length:,} characters long, over the limit of {MAX_PROMPT_CHARS:,}: "
-        "shorten it, or send it in parts. Your text is kept below."
+        "shorten it, or send it in parts."
     )
 
 

@@ -94,8 +94,10 @@
     syncBusy();
   });
   document.addEventListener("htmx:afterRequest", function (event) {
-    // The box was emptied for a run that started (app.js): the counter follows.
-    if (event.detail.elt && event.detail.elt.id === "composer") { updateCount(); }
+    // The box was emptied for a run that started (app.js): the counter and the estimate follow.
+    const form = event.detail.elt;
+    const box = form && form.id === "composer" && form.querySelector("textarea");
+    if (box) { box.dispatchEvent(new Event("input", { bubbles: true })); }
   });
 
   function start() {
