@@ -96,7 +96,8 @@
   document.addEventListener("htmx:afterRequest", function (event) {
     // The box was emptied for a run that started (app.js): the counter and the estimate follow.
     const form = event.detail.elt;
-    const box = form && form.id === "composer" && form.querySelector("textarea");
+    const started = event.detail.xhr && event.detail.xhr.status < 300;
+    const box = started && form && form.id === "composer" && form.querySelector("textarea");
     if (box) { box.dispatchEvent(new Event("input", { bubbles: true })); }
   });
 

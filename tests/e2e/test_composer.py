@@ -107,6 +107,7 @@ def test_escape_stops_the_run(page: Page, app: str, sim: SimulatorThread) -> Non
     hold_every_seat_mid_answer(sim)
     ask(page)
     expect(stop_button(page)).to_be_visible()
+    page.wait_for_load_state()  # the page's scripts have run: Esc is theirs
 
     page.keyboard.press("Escape")
 
