@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
@@ -28,11 +28,13 @@ class _Asked:
 
 
 def _asked(user: User, pk: int | None, data: QueryDict) -> _Asked | None:
+    conversation = Conversation.objects.for_user(user).filter(pk=pk).first() if pk is not None else None
+    if pk is not None and conversation is None:
+        raise Http404("No such conversation.")
     chosen = data.get("panel", "")
     panel = Panel.objects.for_user(user).filter(pk=chosen).first() if chosen.isdigit() else None
     if panel is None:
         return None
-    conversation = Conversation.objects.for_user(user).filter(pk=pk).first() if pk is not None else None
     thread = conversation.thread_messages() if conversation else []
     try:
         endpoints = endpoints_for(user)
