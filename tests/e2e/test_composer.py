@@ -4,9 +4,11 @@ estimate, long prompts, and editing the last prompt to ask again."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from chat.forms import MAX_PROMPT_CHARS
 from chat.models import SpendBudget
@@ -71,6 +73,28 @@ def test_a_send_over_budget_keeps_the_text_and_says_why_in_view(page: Page, app:
     expect(page.locator(".turn")).to_have_count(1)
 
 
+@pytest.fixture
+def page_without_javascript(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1366, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def test_without_javascript_a_refused_send_is_a_page_with_the_text_in_its_one_composer(
+    page_without_javascript: Page, app: str
+) -> None:
+    page = page_without_javascript
+    sign_up(page, app)
+    SpendBudget.objects.create(user=User.objects.get(username="alice"), period="day", limit_usd=0)
+
+    message_box(page).fill("How should a team of five plan a database migration?")
+    send_button(page).click()
+
+    expect(composer(page).get_by_role("alert")).to_contain_text("over your daily budget")
+    expect(message_box(page)).to_have_value("How should a team of five plan a database migration?")
+    expect(page.locator("form.composer")).to_have_count(1)
+
+
 # -- Send becomes Stop ------------------------------------------------------------------------
 
 
@@ -100,6 +124,24 @@ def test_send_turns_back_once_a_follow_up_has_finished(page: Page, app: str) -> 
     expect(page.locator(".fused .totals")).to_have_count(2)
     expect(send_button(page)).to_be_visible()
     expect(stop_button(page)).to_be_hidden()
+
+
+def test_enter_while_the_run_goes_sends_nothing_and_says_why_keeping_the_text(
+    page: Page, app: str, sim: SimulatorThread
+) -> None:
+    sign_up(page, app)
+    hold_every_seat_mid_answer(sim)
+    ask(page)
+    expect(stop_button(page)).to_be_visible()
+    page.wait_for_load_state()
+
+    message_box(page).fill("And if the team is only three people?")
+    message_box(page).press("Enter")
+
+    expect(composer(page).get_by_role("alert")).to_contain_text("still going")
+    expect(message_box(page)).to_have_value("And if the team is only three people?")
+    expect(page.locator(".turn")).to_have_count(1)
+    expect(stop_button(page)).to_be_visible()
 
 
 def test_escape_stops_the_run(page: Page, app: str, sim: SimulatorThread) -> None:
