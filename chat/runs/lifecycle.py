@@ -5,8 +5,8 @@
     await stop(run.pk); await wait(run.pk)
 
 `start` checks the user's limits and budget (chat.runs.gate) and creates the rows in one
-transaction, for a new message, a retry, a re-run and an edited prompt alike; then the run goes to a worker or
-runs here (chat.runs.dispatch), and ends through the model's transitions (Run.end).
+transaction, for a new message, a retry, a re-run and an edited prompt alike; then the run goes
+to a worker or runs here (chat.runs.dispatch), and ends through the model's transitions (Run.end).
 """
 
 from __future__ import annotations
