@@ -79,6 +79,8 @@ class RunDocument(_Document):
     thread_note: str
     # The position in its turn's `runs` of the run this one re-ran, always an earlier one.
     retry_of: Count | None
+    # The prompt the run was asked when the user edited the turn's (absent: the turn's own).
+    prompt: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)] | None = None
     analysis: Analysis | None
     analysis_error: str
     analysis_stats: CallStats | None
@@ -180,6 +182,7 @@ def _run_document(run: Run, position_of: dict[int, int]) -> RunDocument:
         thread_note=run.thread_note,
         # Alternatives are always of the same turn; a link elsewhere (never made) would be dropped.
         retry_of=position_of.get(run.retry_of_id) if run.retry_of_id is not None else None,
+        prompt=run.prompt,
         analysis=Analysis.model_validate(run.analysis) if run.analysis is not None else None,
         analysis_error=run.analysis_error,
         analysis_stats=CallStats.model_validate(run.analysis_stats) if run.analysis_stats else None,
@@ -401,6 +404,7 @@ def _create_runs(turn: Turn, documents: Iterable[RunDocument]) -> list[Run]:
             note=document.note,
             thread_note=document.thread_note,
             retry_of=created[document.retry_of] if document.retry_of is not None else None,
+            prompt=document.prompt,
             analysis=document.analysis.model_dump() if document.analysis else None,
             analysis_error=document.analysis_error,
             analysis_stats=document.analysis_stats.model_dump() if document.analysis_stats else None,

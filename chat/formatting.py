@@ -27,3 +27,18 @@ def seconds(milliseconds: float | None, *, places: int = 1, spaced: bool = True)
 
 def thousands(number: int | None) -> str:
     return UNKNOWN if number is None else f"{number:,}"
+
+
+# A prompt longer than this is shown by its first lines, the rest behind "Show all": a pasted
+# document must not push its run many screens down.
+PROMPT_PREVIEW_LINES = 8
+PROMPT_PREVIEW_CHARS = 800
+
+
+def prompt_preview(text: str) -> str | None:
+    """The first lines of a long prompt, or None when the prompt is short enough to show whole."""
+    lines = text.splitlines()
+    if len(text) <= PROMPT_PREVIEW_CHARS + 200 and len(lines) <= PROMPT_PREVIEW_LINES + 4:
+        return None
+    head = "\n".join(lines[:PROMPT_PREVIEW_LINES])
+    return head if len(head) <= PROMPT_PREVIEW_CHARS else head[:PROMPT_PREVIEW_CHARS]

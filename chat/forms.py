@@ -27,16 +27,30 @@ class PanelSelect(forms.Select):
         return option
 
 
+def too_long_message(length: int) -> str:
+    return (
+        f"That message is {length:,} characters long, over the limit of {MAX_PROMPT_CHARS:,}: "
+        "shorten it, or send it in parts."
+    )
+
+
 class MessageForm(forms.Form):
+    # No max_length: the browser's maxlength would cut a pasted text silently. The limit is
+    # checked here (clean_message) and shown by a counter (data-limit, static/chat/composer.js).
     message = forms.CharField(
         label="Message",
-        max_length=MAX_PROMPT_CHARS,
         strip=True,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Ask the panel…", "autofocus": True}),
-        error_messages={
-            "required": "Write a message first.",
-            "max_length": "That message is too long (at most %(limit_value)d characters).",
-        },
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "placeholder": "Ask the panel…",
+                "autofocus": True,
+                "dir": "auto",
+                "data-limit": MAX_PROMPT_CHARS,
+                "aria-describedby": "composer-count",
+            }
+        ),
+        error_messages={"required": "Write a message first."},
     )
     panel = forms.ModelChoiceField(
         label="Panel",
@@ -49,6 +63,12 @@ class MessageForm(forms.Form):
     def __init__(self, *args: Any, user: User | AnonymousUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cast("forms.ModelChoiceField[Panel]", self.fields["panel"]).queryset = Panel.objects.for_user(user)
+
+    def clean_message(self) -> str:
+        message: str = self.cleaned_data["message"]
+        if len(message) > MAX_PROMPT_CHARS:
+            raise forms.ValidationError(too_long_message(len(message)), code="max_length")
+        return message
 
 
 # --- Settings: endpoints and keys -----------------------------------------------------------

@@ -120,8 +120,9 @@ class Conversation(models.Model):
         if before is not None:
             turns = turns.filter(position__lt=before.position)
         for turn in turns.prefetch_related("runs"):
-            messages.append({"role": "user", "content": turn.prompt})
-            if answer := turn.fused_answer():
+            prompt, answer = turn.exchange()
+            messages.append({"role": "user", "content": prompt})
+            if answer:
                 messages.append({"role": "assistant", "content": answer})
         return messages
 
@@ -145,12 +146,26 @@ class Turn(models.Model):
         runs = list(self.runs.all())
         return max(runs, key=lambda run: run.pk) if runs else None
 
-    def fused_answer(self) -> str:
-        """The newest fused answer among the turn's runs: what a follow-up builds on."""
-        for run in sorted(self.runs.all(), key=lambda run: run.pk, reverse=True):
+    def exchange(self) -> tuple[str, str]:
+        """The prompt and fused answer a follow-up builds on: the newest run's with a fused
+        answer (else the newest run's prompt and no answer). Both come from one run, so an
+        edited prompt is never paired with the answer to the prompt it replaced."""
+        runs = sorted(self.runs.all(), key=lambda run: run.pk, reverse=True)
+        for run in runs:
             if run.fused_text:
-                return str(run.fused_text)
-        return ""
+                return run.asked_prompt(self), str(run.fused_text)
+        return (runs[0].asked_prompt(self) if runs else self.prompt), ""
+
+    @property
+    def current_prompt(self) -> str:
+        """The prompt of the run shown (the newest): the edited one after an edit."""
+        latest = self.latest_run()
+        return latest.asked_prompt(self) if latest else self.prompt
+
+    @property
+    def is_edited(self) -> bool:
+        """Whether a run of the turn was asked with an edited prompt (each run then shows its own)."""
+        return any(run.prompt is not None for run in self.runs.all())
 
 
 class RunQuerySet(models.QuerySet["Run"]):
@@ -230,6 +245,9 @@ class Run(models.Model):
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="alternatives"
     )
+    # The prompt this run was asked when it is not the turn's own (the user edited it and asked
+    # again); None: the turn's prompt. Read it through asked_prompt().
+    prompt = models.TextField(null=True, blank=True)
 
     analysis = models.JSONField(null=True, blank=True)
     analysis_error = models.TextField(blank=True)
@@ -271,6 +289,23 @@ class Run(models.Model):
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    def asked_prompt(self, turn: Turn | None = None) -> str:
+        """The prompt this run was asked: its own when edited, else its turn's (pass the turn
+        when it is in hand, to spare reading it)."""
+        if self.prompt is not None:
+            return self.prompt
+        return (turn or self.turn).prompt
+
+    @property
+    def prompt_shown(self) -> str:
+        """asked_prompt() for templates."""
+        return self.asked_prompt()
+
+    @property
+    def is_edit(self) -> bool:
+        """Whether the run asked again with another prompt than the run it follows."""
+        return self.retry_of is not None and self.prompt != self.retry_of.prompt
 
     @property
     def web_tools(self) -> WebToolOptions:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from chat.views import chat as views
+from chat.views import composer as composer_views
 from chat.views import history as history_views
 from chat.views import panels as panel_views
 from chat.views import settings as settings_views
@@ -19,6 +20,9 @@ urlpatterns = [
     path("runs/<int:pk>/stop/", views.stop_run, name="stop_run"),
     path("runs/<int:pk>/retry/", views.retry_run, name="retry_run"),
     path("turns/<int:pk>/rerun/", views.rerun_turn, name="rerun_turn"),
+    path("turns/<int:pk>/edit/", views.edit_turn, name="edit_turn"),
+    path("estimate/", composer_views.composer_estimate, name="composer_estimate_first"),
+    path("c/<int:pk>/estimate/", composer_views.composer_estimate, name="composer_estimate"),
     path("panels/", panel_views.panel_list, name="panel_list"),
     path("panels/new/", panel_views.panel_builder, name="panel_builder"),
     path("panels/<int:pk>/edit/", panel_views.panel_builder, name="panel_edit"),

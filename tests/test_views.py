@@ -255,9 +255,18 @@ def test_bob_cannot_stop_alices_run(as_bob: Client, run: Run, stop_requests: lis
 
 
 def test_alice_can_stop_her_run(as_alice: Client, run: Run, stop_requests: list[int]) -> None:
-    response = as_alice.post(f"/runs/{run.pk}/stop/")
+    response = as_alice.post(f"/runs/{run.pk}/stop/", headers={"HX-Request": "true"})
 
     assert response.status_code == 204
+    assert stop_requests == [run.pk]
+
+
+def test_stopping_without_javascript_goes_back_to_the_conversation(
+    as_alice: Client, run: Run, stop_requests: list[int]
+) -> None:
+    response = as_alice.post(f"/runs/{run.pk}/stop/")
+
+    assert response.status_code == 302 and response.url == f"/c/{run.turn.conversation_id}/"
     assert stop_requests == [run.pk]
 
 
@@ -331,7 +340,7 @@ def test_a_message_over_the_size_limit_is_refused_with_a_clear_message(
     )
 
     assert response.status_code == 422
-    assert f"That message is too long (at most {MAX_PROMPT_CHARS} characters)." in text(page(response))
+    assert f"over the limit of {MAX_PROMPT_CHARS:,}" in text(page(response))
     assert saved_rows() == before
 
 
@@ -390,6 +399,7 @@ async def test_sending_a_follow_up_with_htmx_starts_its_run_and_returns_the_new_
     presets: dict[str, Panel],
     started_runs: list[int],
 ) -> None:
+    await Run.objects.filter(turn__conversation=conversation).aupdate(status=Run.Status.DONE)
     await async_client.aforce_login(alice)
 
     response = await async_client.post(
@@ -417,6 +427,7 @@ async def test_a_send_hands_its_run_what_the_run_would_read_back_itself(
 ) -> None:
     handed: list[execution.Loaded | None] = []
     run_services(dispatch=lambda run_id, loaded, services: handed.append(loaded))
+    await Run.objects.filter(turn__conversation=conversation).aupdate(status=Run.Status.DONE)
     await async_client.aforce_login(alice)
 
     await async_client.post(

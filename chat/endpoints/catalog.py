@@ -138,11 +138,15 @@ class Estimate:
     unpriced: list[str]
 
 
-def estimate_run(seats: list[str], judge: str, writer: str, catalog: Catalog) -> Estimate:
+def estimate_run(
+    seats: list[str], judge: str, writer: str, catalog: Catalog, *, prompt_tokens: int = TYPICAL_PROMPT_TOKENS
+) -> Estimate:
+    """The cost of asking `prompt_tokens` (the thread and the question) of every seat, then
+    the judge and the writer, with answers of a typical length."""
     answers = TYPICAL_ANSWER_TOKENS * len(seats)
-    calls = [(seat, TYPICAL_PROMPT_TOKENS, TYPICAL_ANSWER_TOKENS) for seat in seats]
-    calls.append((judge, TYPICAL_PROMPT_TOKENS + answers, TYPICAL_ANALYSIS_TOKENS))
-    calls.append((writer, TYPICAL_PROMPT_TOKENS + answers + TYPICAL_ANALYSIS_TOKENS, TYPICAL_FUSED_TOKENS))
+    calls = [(seat, prompt_tokens, TYPICAL_ANSWER_TOKENS) for seat in seats]
+    calls.append((judge, prompt_tokens + answers, TYPICAL_ANALYSIS_TOKENS))
+    calls.append((writer, prompt_tokens + answers + TYPICAL_ANALYSIS_TOKENS, TYPICAL_FUSED_TOKENS))
     total = 0.0
     unpriced: list[str] = []
     for ref, prompt_tokens, completion_tokens in calls:

@@ -3,7 +3,7 @@ the API, the tool loop and the evaluation harness.
 
     lifecycle   start / stop / wait / events: the interface every surface calls
     gate        what a user may start now (limits, budget), checked on every path
-    creation    the rows of a new run, a retry, a re-run
+    creation    the rows of a new run, a retry, a re-run, an edited prompt's run
     dispatch    where a run executes: a run worker, or this process
     execution   executing here: events folded (state), rendered (frames), saved and published
     recovery    runs whose process died: interrupted, swept, shown
@@ -19,6 +19,7 @@ from __future__ import annotations
 from chat.runs.gate import LimitReached
 from chat.runs.lifecycle import (
     Ask,
+    Edit,
     Opened,
     Rerun,
     Retry,
@@ -36,6 +37,7 @@ from chat.runs.services import Services
 
 __all__ = [
     "Ask",
+    "Edit",
     "LimitReached",
     "Opened",
     "Rerun",

@@ -36,7 +36,10 @@ def create_turn_and_run(conversation: Conversation, prompt: str, panel: Panel, *
     return create_run(turn, panel, simulated=simulated)
 
 
-def create_run(turn: Turn, panel: Panel, *, simulated: bool, retry_of: Run | None = None) -> Run:
+def create_run(
+    turn: Turn, panel: Panel, *, simulated: bool, retry_of: Run | None = None, prompt: str | None = None
+) -> Run:
+    """A run of `turn` by `panel`; `prompt`, when given, replaces the turn's (an edit)."""
     run = Run.objects.create(
         turn=turn,
         panel=panel if panel.pk else None,  # a panel made up for one run (the terminal's) is not kept
@@ -45,6 +48,7 @@ def create_run(turn: Turn, panel: Panel, *, simulated: bool, retry_of: Run | Non
         writer=panel.writer_model,
         simulated=simulated,
         retry_of=retry_of,
+        prompt=prompt,
         **panel.web_tools.fields(),
     )
     SeatAnswer.objects.bulk_create(
@@ -66,6 +70,7 @@ def create_retry(run: Run, *, simulated: bool) -> Run:
         writer=run.writer,
         simulated=simulated,
         retry_of=run,
+        prompt=run.prompt,  # a retry asks what the retried run asked
         **run.web_tools.fields(),
     )
     copies = []

@@ -75,7 +75,7 @@ def _loaded(run: Run, thread: list[dict[str, str]], endpoints: list[Endpoint]) -
     return Loaded(
         run=run,
         answers=list(run.answers.order_by("index")),
-        messages=[*thread, {"role": "user", "content": run.turn.prompt}],
+        messages=[*thread, {"role": "user", "content": run.asked_prompt()}],
         endpoints=endpoints,
     )
 

@@ -16,8 +16,9 @@ from django.db.models import Case, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from chat.endpoints.catalog import Catalog, estimate_run, load_catalog
+from chat.endpoints.catalog import TYPICAL_PROMPT_TOKENS, Catalog, estimate_run, load_catalog
 from chat.endpoints.resolve import endpoints_for
+from chat.fusion.context import estimate_tokens
 from chat.models import Run, SpendBudget
 from chat.providers.types import Endpoint
 
@@ -115,8 +116,21 @@ async def budget_catalog(user: User | AnonymousUser) -> Catalog | None:
     return None if found is None else await load_catalog(found)
 
 
-def estimate(seats: list[str], judge: str, writer: str, catalog: Catalog | None) -> float | None:
+def prompt_tokens(thread: list[dict[str, str]], prompt: str) -> int:
+    """The tokens a seat is sent for `prompt` after `thread`, for estimates: a typical question's
+    at least (the estimate beside Send and the gate's are the same one)."""
+    return max(TYPICAL_PROMPT_TOKENS, estimate_tokens([*thread, {"role": "user", "content": prompt}]))
+
+
+def estimate(
+    seats: list[str],
+    judge: str,
+    writer: str,
+    catalog: Catalog | None,
+    *,
+    prompt_tokens: int = TYPICAL_PROMPT_TOKENS,
+) -> float | None:
     """What asking these seats, the judge and the writer is expected to cost; None without a catalog."""
     if catalog is None:
         return None
-    return estimate_run(seats, judge, writer, catalog).cost
+    return estimate_run(seats, judge, writer, catalog, prompt_tokens=prompt_tokens).cost

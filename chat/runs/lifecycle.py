@@ -5,8 +5,8 @@
     await stop(run.pk); await wait(run.pk)
 
 `start` checks the user's limits and budget (chat.runs.gate) and creates the rows in one
-transaction, for a new message, a retry and a re-run alike; then the run goes to a worker or
-runs here (chat.runs.dispatch), and ends through the model's transitions (Run.end).
+transaction, for a new message, a retry, a re-run and an edited prompt alike; then the run goes
+to a worker or runs here (chat.runs.dispatch), and ends through the model's transitions (Run.end).
 """
 
 from __future__ import annotations
@@ -28,7 +28,14 @@ from chat.providers.types import Endpoint
 from chat.runs import dispatch
 from chat.runs.creation import KEPT_STATUSES, create_retry, create_run, create_turn_and_run
 from chat.runs.execution import Loaded, fusion_request, loaded_new_run
-from chat.runs.gate import LimitReached, budget_catalog, check_can_start, estimate, hold_starts
+from chat.runs.gate import (
+    LimitReached,
+    budget_catalog,
+    check_can_start,
+    estimate,
+    hold_starts,
+    prompt_tokens,
+)
 from chat.runs.services import Services, current
 from chat.runs.toolbox import toolbox_for
 
@@ -57,15 +64,30 @@ class Rerun:
     panel: Panel
 
 
-type Start = Ask | Retry | Rerun
+@dataclass(frozen=True)
+class Edit:
+    """The conversation's last turn asked again with an edited prompt; the earlier runs stay,
+    as alternatives, each with the prompt it was asked."""
+
+    turn: Turn
+    prompt: str
+    panel: Panel
+
+
+type Start = Ask | Retry | Rerun | Edit
 
 
 class RunBusy(LimitReached):
-    """A run of the turn is still going: a retry or re-run would race it."""
+    """A run of the turn (for a follow-up: of the conversation) is still going: a new run would race it."""
 
 
 BUSY_RUN = "This run is still going: stop it first, or wait for it."
 BUSY_TURN = "A run of this turn is still going: stop it first, or wait for it."
+BUSY_FOLLOW_UP = (
+    "The last run of this conversation is still going: stop it or wait for its fused answer, "
+    "then send your follow-up (it builds on that answer)."
+)
+NOT_LAST_TURN = "Only the last prompt of a conversation can be edited: the turns after it build on it."
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,13 @@ def _refuse_if_busy(turn: Turn, retried: Run | None) -> None:
         raise RunBusy(BUSY_RUN if retried is not None and retried.pk in running else BUSY_TURN)
 
 
+def _refuse_follow_up_if_busy(conversation: Conversation) -> None:
+    # A follow-up is asked with the thread's fused answers: one still being written would be
+    # left out, and the follow-up would silently get the wrong context.
+    if Run.objects.filter(turn__conversation=conversation).active().exists():
+        raise RunBusy(BUSY_FOLLOW_UP)
+
+
 def _gate(
     user: User,
     prompt: str,
@@ -99,7 +128,7 @@ def _gate(
 ) -> float | None:
     """The start gate for a run that asks `asked`, the judge and the writer about this thread;
     returns the run's estimate, which the run reserves against the budget while it goes."""
-    expected = estimate(asked, judge, writer, catalog)
+    expected = estimate(asked, judge, writer, catalog, prompt_tokens=prompt_tokens(thread, prompt))
     check_can_start(
         user,
         thread_chars=len(prompt) + sum(len(message["content"]) for message in thread),
@@ -118,6 +147,8 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
         hold_starts(user)
         match what:
             case Ask(conversation=conversation, prompt=prompt, panel=panel):
+                if conversation is not None:
+                    _refuse_follow_up_if_busy(conversation)
                 thread = conversation.thread_messages() if conversation else []
                 expected = _gate(
                     user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog
@@ -131,16 +162,36 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                 # Kept answers are not asked again, so they cost nothing again.
                 answers = earlier.answers.order_by("index")
                 asked = [answer.model for answer in answers if answer.status not in KEPT_STATUSES]
-                expected = _gate(user, turn.prompt, thread, asked, earlier.judge, earlier.writer, catalog)
+                prompt = earlier.asked_prompt(turn)
+                expected = _gate(user, prompt, thread, asked, earlier.judge, earlier.writer, catalog)
                 run = create_retry(earlier, simulated=simulated)
             case Rerun(turn=turn, panel=panel):
                 _refuse_if_busy(turn, None)
                 thread = turn.conversation.thread_messages(before=turn)
+                latest = turn.runs.order_by("-pk").first()
+                # A re-run asks what the run shown asked: after an edit, the edited prompt.
+                edited = latest.prompt if latest else None
                 expected = _gate(
-                    user, turn.prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog
+                    user,
+                    edited or turn.prompt,
+                    thread,
+                    list(panel.seats),
+                    panel.judge,
+                    panel.writer_model,
+                    catalog,
+                )
+                run = create_run(turn, panel, simulated=simulated, retry_of=latest, prompt=edited)
+            case Edit(turn=turn, prompt=prompt, panel=panel):
+                _refuse_if_busy(turn, None)
+                if turn.conversation.turns.filter(position__gt=turn.position).exists():
+                    raise LimitReached(NOT_LAST_TURN)
+                thread = turn.conversation.thread_messages(before=turn)
+                expected = _gate(
+                    user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog
                 )
                 latest = turn.runs.order_by("-pk").first()
-                run = create_run(turn, panel, simulated=simulated, retry_of=latest)
+                own = None if prompt == turn.prompt else prompt
+                run = create_run(turn, panel, simulated=simulated, retry_of=latest, prompt=own)
         if expected is not None:
             run.estimated_cost = expected
             run.save(update_fields=["estimated_cost"])

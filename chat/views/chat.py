@@ -1,4 +1,4 @@
-"""The chatroom: its pages, sending a message, retrying, re-running and stopping a run."""
+"""The chatroom: its pages, sending a message, retrying, re-running, editing and stopping a run."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from typing import Any, cast
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from chat import runs
 from chat.endpoints.catalog import Catalog
@@ -28,8 +29,12 @@ def _chat_context(
 ) -> dict[str, Any]:
     user = request.user
     turns = []
+    running = None
     if conversation is not None:
         turns = list(conversation.turns.prefetch_related("runs__answers"))
+        # The composer's Send is a Stop while a run of the conversation is going (the gate
+        # refuses a follow-up then); static/chat/composer.js keeps it in step with the frames.
+        running = Run.objects.filter(turn__conversation=conversation).active().order_by("-pk").first()
     if form is None:
         last_run = (
             Run.objects.filter(turn__conversation=conversation).order_by("-pk").first()
@@ -47,6 +52,7 @@ def _chat_context(
         **history_views.chat_page_context(request, conversation),
         "turns": turns,
         "form": form,
+        "running": running,
         "demo": settings.FUSIONROOM_DEMO,
         "owner_view": True,
     }
@@ -76,9 +82,13 @@ def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def _refuse(
     request: AuthenticatedHttpRequest, conversation: Conversation | None, form: MessageForm
 ) -> HttpResponse:
+    """The composer again, holding the user's text and saying why: in place of the one on the
+    page (never added to the thread), or the whole page without JavaScript."""
     context = _chat_context(request, conversation, form)
-    template = "chat/chat.html#composer" if request.htmx else "chat/chat.html"
-    return render(request, template, context, status=422)
+    if not request.htmx:
+        return render(request, "chat/chat.html", context, status=422)
+    response = render(request, "chat/chat.html#composer", context, status=422)
+    return reswap(retarget(response, "#composer"), "outerHTML")
 
 
 @dataclass
@@ -182,10 +192,57 @@ async def rerun_turn(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
 
 @login_required
 @require_POST
-async def stop_run(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+async def edit_turn(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
+    """Ask the last turn again with an edited prompt; the earlier runs stay, as alternatives."""
     user = await request.auser()
-    exists = await Run.objects.for_user(user).filter(pk=pk).aexists()
-    if not exists:
+    turn = await Turn.objects.filter(conversation__owner=user, pk=pk).select_related("conversation").afirst()
+    if turn is None:
+        raise Http404("No such turn.")
+    form = MessageForm(request.POST, user=user)
+    if not await sync_to_async(form.is_valid)():
+        return await sync_to_async(_refuse_edit)(request, turn, form, " ".join(_errors(form)))
+    what = runs.Edit(turn, form.cleaned_data["message"], form.cleaned_data["panel"])
+    try:
+        run = await runs.start(user, what)
+    except runs.LimitReached as refused:
+        return await sync_to_async(_refuse_edit)(request, turn, form, refused.message)
+    if not request.htmx:
+        return redirect(turn.conversation.get_absolute_url())
+    return await sync_to_async(_render_turn)(request, run)
+
+
+def _errors(form: MessageForm) -> list[str]:
+    return [str(error) for errors in form.errors.values() for error in errors]
+
+
+def _refuse_edit(
+    request: AuthenticatedHttpRequest, turn: Turn, form: MessageForm, message: str
+) -> HttpResponse:
+    """The prompt editor again, holding the edited text and saying why it was not asked."""
+    if not request.htmx:
+        messages.error(request, message)
+        return redirect(turn.conversation.get_absolute_url())
+    latest = turn.latest_run()
+    context = {
+        "turn": turn,
+        "edited": form.data.get("message", ""),
+        "panel_pk": form.data.get("panel", latest.panel_id if latest else ""),
+        "edit_error": message,
+        "owner_view": True,
+    }
+    response = render(request, "chat/run.html#edit-prompt", context, status=422)
+    return reswap(retarget(response, f"#edit-{turn.pk}"), "outerHTML")
+
+
+@login_required
+@require_POST
+async def stop_run(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
+    user = await request.auser()
+    run = await Run.objects.for_user(user).filter(pk=pk).select_related("turn__conversation").afirst()
+    if run is None:
         raise Http404("No such run.")
     await runs.stop(pk)
+    if not request.htmx:
+        # The composer's Stop works without JavaScript too: back to the conversation.
+        return redirect(run.turn.conversation.get_absolute_url())
     return HttpResponse(status=204)

@@ -24,7 +24,8 @@
 
   document.addEventListener("htmx:afterRequest", function (event) {
     const form = event.detail.elt;
-    if (form.id === "composer" && event.detail.successful) {
+    // Only a run that started empties the box: a refusal (422) comes back holding the text.
+    if (form.id === "composer" && event.detail.successful && event.detail.xhr.status < 300) {
       const box = form.querySelector("textarea");
       if (box) { box.value = ""; box.focus(); }
     }

@@ -109,7 +109,8 @@ def test_stop_ends_the_run_keeps_the_text_and_closes_every_upstream_request(
     ask(page)
     for model in BUDGET:
         expect(answer_of(page, model)).not_to_be_empty()
-    page.get_by_role("button", name="Stop").click()
+    # The run's own Stop (the composer's Send is a Stop too meanwhile: tests/e2e/test_composer.py).
+    page.locator("section.run").get_by_role("button", name="Stop").click()
     expect(page.get_by_role("status")).to_contain_text("Stopped")
     for model in BUDGET:
         expect(column(page, model)).to_contain_text("Stopped")
