@@ -92,11 +92,6 @@ def test_no_page_pans_sideways_on_a_390_px_phone(phone: Page, app: str, browser:
     assert overflowing == []
 
 
-@pytest.mark.xfail(
-    reason="Under DJANGO_DEBUG (as these tests run) Django's own debug 404 page is shown, until the "
-    "share link's own 'gone' page (issue 17, point 7) is merged; drop this mark then.",
-    strict=False,
-)
 def test_a_revoked_or_unknown_share_link_fits_a_390_px_phone(phone: Page, app: str) -> None:
     sign_up(phone, app)
     conversation = Conversation.objects.create(owner=User.objects.get(username="alice"), title="Shared once")
