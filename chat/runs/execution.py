@@ -18,6 +18,7 @@ from channels.layers import BaseChannelLayer
 from django.conf import settings
 from django.contrib.auth.models import User
 
+from chat import formatting
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for
 from chat.fusion.events import Event
@@ -38,7 +39,12 @@ from chat.webtools.options import WebToolOptions
 
 logger = logging.getLogger(__name__)
 
-STOPPED_NOTE = "Stopped by the user. What arrived before is kept."
+
+def stopped_note(elapsed_ms: float) -> str:
+    """The run's status once its owner stopped it: one sentence (what arrived stays on the page)."""
+    return f"Stopped by you after {formatting.seconds(elapsed_ms)}."
+
+
 CRASHED_NOTE = "The run failed because of an error in FusionRoom itself."
 ENDED_EARLY_NOTE = "The run ended early. What arrived before is kept."
 
@@ -321,7 +327,9 @@ async def execute_run(
         pipeline.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pipeline
-        state.end(Run.Status.STOPPED, note=STOPPED_NOTE)
+        # The note and the run's duration say the same time.
+        elapsed = state.run.elapsed_ms()
+        state.end(Run.Status.STOPPED, note=stopped_note(elapsed), duration_ms=elapsed)
     except Exception:
         logger.exception("Run %s crashed", run_id)
         state.end(Run.Status.FAILED, note=CRASHED_NOTE)
