@@ -58,19 +58,22 @@
   function isEditable(element) {
     return element && element.closest && element.closest("input, textarea, select, [contenteditable]");
   }
+  // The page scrolling soon after the reader's own wheel, touch or key is the reader moving;
+  // a swipe along the columns or a scroll inside one scrolls no page, and is not.
   const SCROLL_KEYS = ["ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End", " "];
-  window.addEventListener("wheel", readerMoved, { passive: true });
-  window.addEventListener("touchmove", readerMoved, { passive: true });
+  let inputAt = 0;
+  function input() { inputAt = Date.now(); }
+  window.addEventListener("wheel", input, { passive: true });
+  window.addEventListener("touchmove", input, { passive: true });
   window.addEventListener("keydown", function (event) {
-    if (SCROLL_KEYS.includes(event.key) && !isEditable(event.target)) {
-      readerMoved();
-    }
+    if (SCROLL_KEYS.includes(event.key) && !isEditable(event.target)) { input(); }
   });
   window.addEventListener("mousedown", function (event) {
-    if (event.target === document.documentElement) { // the page's scroll bar
-      readerMoved();
-    }
+    if (event.target === document.documentElement) { input(); } // the page's scroll bar
   });
+  window.addEventListener("scroll", function () {
+    if (Date.now() - inputAt < 600) { readerMoved(); }
+  }, { passive: true });
 
   function showFused(run) {
     const fused = run.querySelector(".fused");
@@ -80,6 +83,11 @@
   }
 
   // --- New turns -------------------------------------------------------------------------------
+
+  // Someone who opens a conversation while its last run is going (a first message lands on
+  // its new page; a reload) is following that run too.
+  const lastTurn = thread.querySelector("article.turn:last-of-type");
+  if (lastTurn) { follow(lastTurn); }
 
   const knownTurns = new Set(Array.from(thread.querySelectorAll("article.turn"), function (turn) { return turn.id; }));
 

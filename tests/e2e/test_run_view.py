@@ -51,6 +51,14 @@ def expect_finished(page: Page, runs: int = 1) -> None:
     expect(page.locator(".fused .totals")).to_have_count(runs)
 
 
+def expect_finished_and_followed(page: Page) -> None:
+    """The first run of a new conversation has finished, and the page, following it, has brought
+    its fused answer into view and stopped scrolling: what a test does next starts from there."""
+    expect_finished(page)
+    expect(page.get_by_role("region", name="Fused answer")).to_be_in_viewport()
+    scrolling_settles(page)
+
+
 def last_run(page: Page) -> Locator:
     return page.locator("section.run").last
 
@@ -146,27 +154,26 @@ def test_a_reader_who_scrolled_away_during_the_run_is_left_where_they_are(
     ask(page, "Let me read the earlier turns meanwhile")
     expect_near_the_top(page, page.locator("article.turn").last.locator(".prompt"))
 
-    # Back up to an earlier turn, with the wheel over the new prompt (not over a column, which
-    # would scroll itself).
-    box = page.locator("article.turn").last.locator(".prompt").bounding_box()
-    assert box is not None
+    # Back up to the top of the conversation, with the keyboard.
     before = page.evaluate("window.scrollY")
-    page.mouse.move(box["x"] + 10, box["y"] + 10)
-    page.mouse.wheel(0, -3000)
+    page.locator("article.turn").last.locator(".prompt").click()
+    page.keyboard.press("Home")
     page.wait_for_function("before => window.scrollY < before - 1500", arg=before)
     expect(page.locator("article.turn").last.locator(".prompt")).not_to_be_in_viewport()
     sim.release()
     expect_finished(page, 3)
+    scrolling_settles(page)
 
+    assert page.evaluate("window.scrollY") == 0
     expect(last_run(page).get_by_role("region", name="Fused answer")).not_to_be_in_viewport()
-    expect(page.locator("article.turn").last.locator(".prompt")).not_to_be_in_viewport()
 
 
 def test_jump_to_fused_answer_brings_it_into_view(page: Page, app: str) -> None:
     sign_up(page, app)
     ask(page)
-    expect_finished(page)
+    expect_finished_and_followed(page)
     page.evaluate("window.scrollTo(0, 0)")
+    expect(page.get_by_role("region", name="Fused answer")).not_to_be_in_viewport()
 
     page.get_by_role("link", name="Jump to fused answer").click()
 
@@ -176,7 +183,7 @@ def test_jump_to_fused_answer_brings_it_into_view(page: Page, app: str) -> None:
 def test_each_stage_pill_is_a_link_that_scrolls_to_its_part_of_the_run(page: Page, app: str) -> None:
     sign_up(page, app)
     ask(page)
-    expect_finished(page)
+    expect_finished_and_followed(page)
     stages = page.get_by_role("list", name="Stages")
     expect(stages.get_by_role("listitem")).to_have_class(["past", "past", "past"])
 
@@ -196,7 +203,7 @@ def test_every_column_of_a_five_seat_run_is_reached_from_the_seat_strip(page: Pa
     panel_of("alice", "Five", FIVE)
     page.reload()
     ask(page, panel="Five")
-    expect_finished(page)
+    expect_finished_and_followed(page)
     strip = page.get_by_role("navigation", name="Seats")
     expect(strip).to_contain_text(re.compile(r"5 seats · [1-4] in view"))
     expect(page.locator(".columns-frame.more-right")).to_have_count(1)  # the cue that there is more
@@ -215,7 +222,7 @@ def test_every_column_of_a_five_seat_run_is_reached_from_the_seat_strip(page: Pa
 def test_seats_show_short_names_with_the_full_model_on_hover(page: Page, app: str) -> None:
     sign_up(page, app)
     ask(page)
-    expect_finished(page)
+    expect_finished_and_followed(page)
     head = page.get_by_role("region", name=f"Seat 1: {BUDGET[0]}").locator(".model")
     expect(head).to_have_text("gemini-3-flash")
     expect(head).to_have_attribute("title", BUDGET[0])
@@ -226,7 +233,7 @@ def test_twin_seats_are_told_apart_by_more_than_their_number(page: Page, app: st
     panel_of("alice", "Twins", ["moonshotai/kimi-k2.6", "moonshotai/kimi-k2.6", "deepseek/deepseek-v4-pro"])
     page.reload()
     ask(page, panel="Twins")
-    expect_finished(page)
+    expect_finished_and_followed(page)
 
     names = page.locator(".column .seat-head .model")
     expect(names).to_have_text(["kimi-k2.6 · A", "kimi-k2.6 · B", "deepseek-v4-pro"])
@@ -240,7 +247,7 @@ def test_twin_seats_are_told_apart_by_more_than_their_number(page: Page, app: st
 def test_on_a_phone_one_seat_shows_at_a_time_and_the_strip_switches_seats(page: Page, app: str) -> None:
     sign_up(page, app)
     ask(page)
-    expect_finished(page)
+    expect_finished_and_followed(page)
     page.set_viewport_size({"width": 390, "height": 844})
     strip = page.get_by_role("navigation", name="Seats")
     assert columns_in_view(page) == 1
@@ -307,7 +314,7 @@ def test_a_chip_scrolls_only_the_columns_and_highlights_its_seat(page: Page, app
     panel_of("alice", "Five", FIVE)
     page.reload()
     ask(page, panel="Five")
-    expect_finished(page)
+    expect_finished_and_followed(page)
     last = len(FIVE) - 1
     chip = page.locator(f".analysis .chip[title='{FIVE[last]}']").first
     expect(chip).to_have_text(re.compile(r"#5 llama-4-maverick"))
@@ -330,7 +337,7 @@ def test_a_chip_scrolls_only_the_columns_and_highlights_its_seat(page: Page, app
 def test_consensus_spans_the_analysis_instead_of_a_third_of_it(page: Page, app: str) -> None:
     sign_up(page, app)
     ask(page)
-    expect_finished(page)
+    expect_finished_and_followed(page)
     grid = page.locator(".analysis-grid").bounding_box()
     consensus = page.locator(".block.consensus").bounding_box()
     assert grid is not None and consensus is not None
