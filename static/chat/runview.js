@@ -91,12 +91,24 @@
 
   const knownTurns = new Set(Array.from(thread.querySelectorAll("article.turn"), function (turn) { return turn.id; }));
 
+  // A turn this page asked for arrives soon after its POST; one that another tab sent (shown
+  // here live) must not move this page.
+  let postedAt = 0;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const config = event.detail && event.detail.requestConfig;
+    if (config && String(config.verb).toLowerCase() === "post") { postedAt = Date.now(); }
+  });
+
   function turnArrived(turn) {
-    if (knownTurns.has(turn.id)) {
+    const known = knownTurns.has(turn.id);
+    knownTurns.add(turn.id);
+    if (Date.now() - postedAt > 60000) {
+      return;
+    }
+    if (known) {
       follow(turn); // a retry or a re-run replaced the turn: the reader is already there
       return;
     }
-    knownTurns.add(turn.id);
     // Room below the prompt, so that it can reach the top of the viewport.
     thread.querySelectorAll("article.turn.fresh").forEach(function (old) { old.classList.remove("fresh"); });
     turn.classList.add("fresh");

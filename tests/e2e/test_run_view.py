@@ -168,6 +168,25 @@ def test_a_reader_who_scrolled_away_during_the_run_is_left_where_they_are(
     expect(last_run(page).get_by_role("region", name="Fused answer")).not_to_be_in_viewport()
 
 
+def test_a_turn_that_arrives_without_this_page_sending_it_does_not_move_the_page(
+    page: Page, app: str
+) -> None:
+    sign_up(page, app)
+    conversation = long_conversation("alice", turns=2)
+    page.goto(f"{app}{conversation.get_absolute_url()}")
+    page.evaluate("window.scrollTo(0, 0)")
+
+    # As a turn sent from another tab would appear in this one.
+    page.locator("#thread").evaluate(
+        "t => t.insertAdjacentHTML('beforeend',"
+        ' \'<article class="turn" id="turn-elsewhere"><div class="prompt">From elsewhere</div></article>\')'
+    )
+    expect(page.get_by_text("From elsewhere")).to_be_attached()
+    scrolling_settles(page)
+
+    assert page.evaluate("window.scrollY") == 0
+
+
 def test_jump_to_fused_answer_brings_it_into_view(page: Page, app: str) -> None:
     sign_up(page, app)
     ask(page)
