@@ -258,6 +258,9 @@ async def test_stop_keeps_what_arrived_marks_writing_seats_stopped_and_closes_th
         SeatAnswer.Status.STOPPED,
     ]
     assert [seat.text for seat in answers] == ["Before the stop.", SEAT_TEXTS[1], "Gamma was "]
+    # The run's totals are what the one call that finished reported.
+    assert (row.prompt_tokens, row.completion_tokens) == (10, 20)
+    assert row.cost == answers[1].cost
     assert sorted(fake.interrupted) == [SEATS[0], SEATS[2]]
     assert sorted(fake.closed) == sorted(SEATS)
 

@@ -323,6 +323,10 @@ def test_after_stop_the_pills_the_tokens_and_the_status_say_where_it_stopped(
     for model in BUDGET:
         tokens = page.get_by_role("region", name=model).locator(".seat-meta .tokens")
         expect(tokens).to_have_text(re.compile(r"^≈ [\d,]+ tok$"))
+    # No call finished, so none reported a count: the run's total says so rather than "0 tokens".
+    expect(page.get_by_role("region", name="Fused answer").locator(".totals")).to_contain_text(
+        "tokens not reported"
+    )
 
 
 # -- analysis chips (point 9) -------------------------------------------------------------------
