@@ -1,6 +1,8 @@
-"""How figures read to people: money, durations and counts, one way for pages, exports and the terminal."""
+"""How figures and model names read to people, one way for pages, exports and the terminal."""
 
 from __future__ import annotations
+
+import re
 
 UNKNOWN = "—"
 
@@ -42,3 +44,37 @@ def prompt_preview(text: str) -> str | None:
         return None
     head = "\n".join(lines[:PROMPT_PREVIEW_LINES])
     return head if len(head) <= PROMPT_PREVIEW_CHARS else head[:PROMPT_PREVIEW_CHARS]
+
+
+# A model's id ends in words that say when or how it was released, not which model it is.
+_RELEASE_TAIL = re.compile(r"-(?:preview|latest|exp)(?:-\d{2}-\d{2})?$|-(?:\d{8}|\d{4}-\d{2}-\d{2})$")
+
+
+def short_model_name(model: str) -> str:
+    """A model id as a seat's name: "google/gemini-3-flash-preview" reads "gemini-3-flash"."""
+    name = model.rsplit("/", 1)[-1]
+    while shorter := _RELEASE_TAIL.sub("", name):
+        if shorter == name:
+            break
+        name = shorter
+    return name or model
+
+
+def seat_labels(models: list[str]) -> list[str]:
+    """Each seat's short name; seats whose short names are the same are lettered in order
+    ("kimi-k2.6 · A", "kimi-k2.6 · B"), so twins differ by more than their number."""
+    names = [short_model_name(model) for model in models]
+    seen: dict[str, int] = {}
+    labels = []
+    for name in names:
+        if names.count(name) == 1:
+            labels.append(name)
+            continue
+        seen[name] = seen.get(name, 0) + 1
+        labels.append(f"{name} · {_letter(seen[name])}")
+    return labels
+
+
+def _letter(number: int) -> str:
+    """A, B, ... Z, then 27, 28: a panel of more than 26 twins is not worth letters."""
+    return chr(ord("A") + number - 1) if number <= 26 else str(number)

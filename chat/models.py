@@ -307,6 +307,10 @@ class Run(models.Model):
         """Whether the run asked again with another prompt than the run it follows."""
         return self.retry_of is not None and self.prompt != self.retry_of.prompt
 
+    def elapsed_ms(self) -> float:
+        """How long the run has been going."""
+        return (timezone.now() - self.started_at).total_seconds() * 1000
+
     @property
     def web_tools(self) -> WebToolOptions:
         """The panel's web-tool settings when the run started."""
@@ -316,10 +320,14 @@ class Run(models.Model):
 
     @staticmethod
     def ended_values(status: Run.Status, *, note: str) -> dict[str, Any]:
-        """The run's fields once it has ended with `status` (never RUNNING)."""
+        """The run's fields once it has ended with `status` (never RUNNING). A run that did not
+        finish (stopped, interrupted, failed) keeps its stage: the page shows where it ended."""
         if status == Run.Status.RUNNING:
             raise ValueError("A run cannot end as running.")
-        return {"status": status, "stage": Run.Stage.FINISHED, "note": note, "finished_at": timezone.now()}
+        values: dict[str, Any] = {"status": status, "note": note, "finished_at": timezone.now()}
+        if status in (Run.Status.DONE, Run.Status.DEGRADED):
+            values["stage"] = Run.Stage.FINISHED
+        return values
 
     def end(
         self, status: Run.Status, *, note: str, answers: list[SeatAnswer]
@@ -330,7 +338,7 @@ class Run(models.Model):
         here: the caller saves the changed fields (chat.runs.state does, with its next flush)."""
         run_values = Run.ended_values(status, note=note)
         if status == Run.Status.STOPPED and not self.duration_ms:
-            run_values["duration_ms"] = (timezone.now() - self.started_at).total_seconds() * 1000
+            run_values["duration_ms"] = self.elapsed_ms()
         answer_values = {
             answer.index: SeatAnswer.ended_values(status, note=note, began=True)
             for answer in answers

@@ -735,6 +735,17 @@ def test_refreshing_the_spend_with_htmx_returns_it_open(
     assert " open data-fresh>" in opening.group(1)
 
 
+def test_refreshing_the_spend_as_a_run_ends_keeps_it_closed_when_asked(
+    as_alice: Client, priced_conversation: Conversation
+) -> None:
+    response = as_alice.get(f"/c/{priced_conversation.pk}/spend/?open=0", headers=htmx())
+
+    opening = re.match(r"\s*(<details[^>]*>)", response.content.decode())
+    assert opening is not None
+    assert 'id="spend"' in opening.group(1)
+    assert " open" not in opening.group(1)
+
+
 def test_bob_gets_404_for_alices_spend(as_bob: Client, priced_conversation: Conversation) -> None:
     assert as_bob.get(f"/c/{priced_conversation.pk}/spend/", headers=htmx()).status_code == 404
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from channels.layers import BaseChannelLayer
 from django.contrib.auth.models import User
 from django.db import connection
 
+from chat import formatting
 from chat.fusion.events import SeatDelta, SeatStarted
 from chat.models import Run, SeatAnswer
 from chat.providers.errors import ProviderError
@@ -197,7 +199,7 @@ async def test_a_run_whose_every_seat_fails_is_saved_as_failed_with_a_note(
 
     row, answers = await saved(run)
     assert row.status == Run.Status.FAILED
-    assert row.stage == Run.Stage.FINISHED
+    assert row.stage == Run.Stage.PANEL  # where it ended: no analysis or fused answer began
     assert "Every seat failed" in row.note
     assert "alpha/one is down" in row.note
     assert [seat.status for seat in answers] == [SeatAnswer.Status.FAILED] * 3
@@ -247,13 +249,18 @@ async def test_stop_keeps_what_arrived_marks_writing_seats_stopped_and_closes_th
 
     row, answers = await saved(run)
     assert row.status == Run.Status.STOPPED
-    assert row.stage == Run.Stage.FINISHED
+    assert row.stage == Run.Stage.PANEL  # stopped while the panel was answering
+    assert re.fullmatch(r"Stopped by you after \d+\.\d s\.", row.note)
+    assert row.note == f"Stopped by you after {formatting.seconds(row.duration_ms)}."
     assert [seat.status for seat in answers] == [
         SeatAnswer.Status.STOPPED,
         SeatAnswer.Status.DONE,
         SeatAnswer.Status.STOPPED,
     ]
     assert [seat.text for seat in answers] == ["Before the stop.", SEAT_TEXTS[1], "Gamma was "]
+    # The run's totals are what the one call that finished reported.
+    assert (row.prompt_tokens, row.completion_tokens) == (10, 20)
+    assert row.cost == answers[1].cost
     assert sorted(fake.interrupted) == [SEATS[0], SEATS[2]]
     assert sorted(fake.closed) == sorted(SEATS)
 

@@ -36,7 +36,7 @@ STOP_REQUEST_SECONDS = 600
 HAND_OVER_FAILED_NOTE = (
     "FusionRoom could not hand this run to a worker, so no model was asked. Try again in a moment."
 )
-STOPPED_BEFORE_START_NOTE = "Stopped by the user before it began. No model was asked."
+STOPPED_BEFORE_START_NOTE = "Stopped by you before it began: no model was asked."
 
 
 def dispatch(run_id: int, loaded: Loaded | None = None, services: Services | None = None) -> None:

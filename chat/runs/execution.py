@@ -18,6 +18,7 @@ from channels.layers import BaseChannelLayer
 from django.conf import settings
 from django.contrib.auth.models import User
 
+from chat import formatting
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for
 from chat.fusion.events import Event
@@ -38,7 +39,34 @@ from chat.webtools.options import WebToolOptions
 
 logger = logging.getLogger(__name__)
 
-STOPPED_NOTE = "Stopped by the user. What arrived before is kept."
+
+def stopped_note(elapsed_ms: float) -> str:
+    """The run's status once its owner stopped it: one sentence (what arrived stays on the page)."""
+    return f"Stopped by you after {formatting.seconds(elapsed_ms)}."
+
+
+def reported_totals(state: RunState) -> dict[str, Any]:
+    """What the calls that finished before a run was cut short reported (a stopped stream
+    reports nothing): the run's totals when no RunDone brought them. Reused answers were
+    counted by their own run."""
+    calls = [
+        (answer.prompt_tokens, answer.completion_tokens, answer.cost)
+        for answer in state.answers
+        if not answer.reused
+    ]
+    for stats in (state.run.analysis_stats, state.run.fused_stats):
+        if stats:
+            calls.append(
+                (stats.get("prompt_tokens", 0), stats.get("completion_tokens", 0), stats.get("cost"))
+            )
+    costs = [cost for _, _, cost in calls if cost is not None]
+    return {
+        "prompt_tokens": sum(prompt for prompt, _, _ in calls),
+        "completion_tokens": sum(completion for _, completion, _ in calls),
+        "cost": sum(costs) if costs else None,
+    }
+
+
 CRASHED_NOTE = "The run failed because of an error in FusionRoom itself."
 ENDED_EARLY_NOTE = "The run ended early. What arrived before is kept."
 
@@ -321,7 +349,11 @@ async def execute_run(
         pipeline.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pipeline
-        state.end(Run.Status.STOPPED, note=STOPPED_NOTE)
+        # The note and the run's duration say the same time.
+        elapsed = state.run.elapsed_ms()
+        state.end(
+            Run.Status.STOPPED, note=stopped_note(elapsed), duration_ms=elapsed, **reported_totals(state)
+        )
     except Exception:
         logger.exception("Run %s crashed", run_id)
         state.end(Run.Status.FAILED, note=CRASHED_NOTE)
@@ -330,7 +362,7 @@ async def execute_run(
             helper.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
         if state.run.is_running:  # the pipeline ended without RunDone: treat it as stopped
-            state.end(Run.Status.STOPPED, note=ENDED_EARLY_NOTE)
+            state.end(Run.Status.STOPPED, note=ENDED_EARLY_NOTE, **reported_totals(state))
         await runner.publish_pending_text()
         async with runner.sending:  # the answers it stopped are final too: render them once
             await runner.render_final_texts()

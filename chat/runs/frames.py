@@ -95,11 +95,11 @@ class Frames:
                 return f'<ul id="{tools_id}" hx-swap-oob="beforeend">{item}</ul>'
             case "seat-header":
                 assert isinstance(column, int)
-                return self._render("seat-header", answer=self.state.answers[column])
+                return self._seat_frame("seat-header", column)
             case "seat":
                 assert isinstance(column, int)
                 self._finish(column)
-                return self._render("seat", answer=self.state.answers[column])
+                return self._seat_frame("seat", column)
             case "fused":
                 self._finish(FUSED)
                 return self._render("fused")
@@ -107,6 +107,11 @@ class Frames:
                 return self.run_frame()
             case part:  # progress, analysis, fused-header: a partial of the same name
                 return self._render(part)
+
+    def _seat_frame(self, partial: str, seat: int) -> str:
+        """A seat's column or header, and its tab in the seat strip, whose dot shows its status."""
+        answer = self.state.answers[seat]
+        return self._render(partial, answer=answer) + self._render("seat-tab", answer=answer)
 
     @staticmethod
     def is_heavy(changes: list[Change]) -> bool:

@@ -130,7 +130,11 @@ _PARTS = {
     "reload": "run-{run}-reload",
     "progress": "run-{run}-progress",
     "analysis": "run-{run}-analysis",
+    "strip": "run-{run}-strip",  # the seat strip: one link per seat, above the columns
+    "columns": "run-{run}-columns",  # the seats' columns, side by side
 }
+# The conversation's spend summary, which the page fetches again as its runs end.
+SPEND_ID = "spend"
 
 
 def run_dom_id(run_id: int, part: str = "run") -> str:
@@ -138,7 +142,8 @@ def run_dom_id(run_id: int, part: str = "run") -> str:
 
 
 def column_dom_id(run_id: int, column: Column, part: str = "") -> str:
-    """A seat's or the fused answer's column, or one of its parts: blocks, tail, reasoning, tools, head."""
+    """A seat's or the fused answer's column, or one of its parts: blocks, tail, reasoning, tools, head,
+    or a seat's tab in the seat strip."""
     base = f"run-{run_id}-fused" if column == FUSED else f"run-{run_id}-seat-{column}"
     return f"{base}-{part}" if part else base
 

@@ -1,14 +1,21 @@
-"""Template tags of a run's page: the DOM ids frames address (chat.runs.protocol) and live columns."""
+"""Template tags of a run's page: the DOM ids frames address (chat.runs.protocol), live columns,
+seats' names, stages and token figures."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django import template
 
+from chat import formatting
+from chat.fusion.context import CHARS_PER_TOKEN
+from chat.models import Run, SeatAnswer
 from chat.runs import protocol
 
 register = template.Library()
+
+STAGES = (Run.Stage.PANEL, Run.Stage.ANALYSIS, Run.Stage.FUSED)
 
 
 @register.simple_tag
@@ -24,6 +31,11 @@ def column_id(run_pk: int, column: int | str, part: str = "") -> str:
 
 
 @register.simple_tag
+def spend_id() -> str:
+    return protocol.SPEND_ID
+
+
+@register.simple_tag
 def socket_url(run_pk: int) -> str:
     return protocol.socket_url(run_pk)
 
@@ -32,3 +44,50 @@ def socket_url(run_pk: int) -> str:
 def live_view(live: dict[Any, Any] | None, column: int | str) -> Any:
     """The streaming view of a column (chat.runs.frames.LiveView) in a live render, else None."""
     return (live or {}).get(column)
+
+
+@register.filter
+def seat_label(answer: SeatAnswer, answers: Any) -> str:
+    """`{{ answer|seat_label:answers }}`: the seat's short name, lettered if it has a twin."""
+    labels = formatting.seat_labels([seat.model for seat in answers])
+    return labels[answer.index] if answer.index < len(labels) else formatting.short_model_name(answer.model)
+
+
+@register.filter
+def twin_mark(answer: SeatAnswer, answers: Any) -> str:
+    """What tells the seat from its twin after the model's name (" · A"), or nothing."""
+    return seat_label(answer, answers)[len(formatting.short_model_name(answer.model)) :]
+
+
+@register.filter
+def stage_look(run: Run, stage: str) -> str:
+    """How a stage's pill looks: past, current, future, or stopped (where a run that did not
+    finish ended)."""
+    if run.stage == Run.Stage.FINISHED:
+        return "past"
+    at, this = STAGES.index(Run.Stage(run.stage)), STAGES.index(Run.Stage(stage))
+    if this < at:
+        return "past"
+    if this > at:
+        return "future"
+    return "current" if run.is_running else "stopped"
+
+
+@dataclass(frozen=True)
+class TokenFigure:
+    text: str
+    title: str
+
+
+@register.filter
+def token_figure(answer: SeatAnswer) -> TokenFigure:
+    """A seat's tokens as reported; when none were (a stopped stream reports none), an estimate
+    from the text that arrived, or a plain "not reported": never a misleading "0 tok"."""
+    if answer.total_tokens:
+        return TokenFigure(f"{formatting.thousands(answer.total_tokens)} tok", "Prompt + completion tokens")
+    if answer.text:
+        estimate = formatting.thousands(max(1, len(answer.text) // CHARS_PER_TOKEN))
+        return TokenFigure(
+            f"≈ {estimate} tok", "Estimated from the text that arrived: the model reported no token count"
+        )
+    return TokenFigure("tokens not reported", "The model reported no token count")

@@ -136,9 +136,11 @@ def conversation_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
 @login_required
 @require_GET
 def conversation_spend_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """The spend summary again (its Refresh link): the figures change as runs finish."""
+    """The spend summary again (its Refresh link, or a run of the page ending): the figures
+    change as runs finish. It comes back open, unless `?open=0` asks to keep it closed."""
     conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
     if not request.htmx:
         return redirect(conversation)
-    context = {"conversation": conversation, "spend": conversation_spend(conversation), "open": True}
+    spend = conversation_spend(conversation)
+    context = {"conversation": conversation, "spend": spend, "open": request.GET.get("open") != "0"}
     return render(request, "chat/spend.html#spend", context)
