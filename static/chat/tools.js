@@ -16,15 +16,17 @@
   }
 
   // -- the announcer -----------------------------------------------------------------------
+  // Made with the page, not at the first copy: a live region must exist before it speaks.
   let announcer = null;
+  function makeAnnouncer() {
+    announcer = document.createElement("div");
+    announcer.className = "sr-only tools-announcer";
+    announcer.setAttribute("role", "status");
+    announcer.setAttribute("aria-live", "polite");
+    document.body.appendChild(announcer);
+  }
+
   function announce(message) {
-    if (!announcer) {
-      announcer = document.createElement("div");
-      announcer.className = "sr-only";
-      announcer.setAttribute("role", "status");
-      announcer.setAttribute("aria-live", "polite");
-      document.body.appendChild(announcer);
-    }
     announcer.textContent = "";
     // A change the screen reader notices even when the same words come twice.
     window.setTimeout(function () { announcer.textContent = message; }, 50);
@@ -383,9 +385,14 @@
     });
   });
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", watchCodeBlocks);
-  } else {
+  function start() {
+    makeAnnouncer();
     watchCodeBlocks();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();

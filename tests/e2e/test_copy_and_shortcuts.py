@@ -77,7 +77,7 @@ def test_copy_on_a_code_block_puts_exactly_the_code_on_the_clipboard(
 def test_a_copy_is_announced_to_screen_readers(page: Page, app: str, sim: SimulatorThread) -> None:
     finished_run_with_code(page, app, sim)
     column(page, CODER).get_by_role("button", name="Copy the code").click()
-    expect(page.locator("[aria-live=polite]")).to_have_text("Copied to the clipboard.")
+    expect(page.locator(".tools-announcer[aria-live=polite]")).to_have_text("Copied to the clipboard.")
 
 
 def test_copy_beside_the_share_link_puts_the_link_on_the_clipboard(page: Page, app: str) -> None:
