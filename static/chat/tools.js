@@ -21,8 +21,9 @@
   function makeAnnouncer() {
     announcer = document.createElement("div");
     announcer.className = "sr-only tools-announcer";
-    announcer.setAttribute("role", "status");
+    // A live region without role=status: the run's status line is the page's one status.
     announcer.setAttribute("aria-live", "polite");
+    announcer.setAttribute("aria-atomic", "true");
     document.body.appendChild(announcer);
   }
 
