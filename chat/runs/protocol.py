@@ -164,6 +164,8 @@ def column_dom_id(run_id: int, column: Column, part: str = "") -> str:
 
 
 def turn_dom_id(turn_id: int) -> str:
+    """A turn's <article> (templates/chat/run.html writes it as turn-{{ turn.pk }}, tested in
+    tests/test_copy_and_title.py), which a page told of a new run looks for."""
     return f"turn-{turn_id}"
 
 
