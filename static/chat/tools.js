@@ -79,15 +79,27 @@
     return text.endsWith("\n") ? text.slice(0, -1) : text;
   }
 
-  function textFor(button) {
+  // An answer's text arrives after the click. Safari only lets the clipboard be written while
+  // the click is being handled, so the write starts now and is handed the text when it comes.
+  function copyFetched(url) {
+    const text = fetchSource(url);
+    if (window.ClipboardItem && navigator.clipboard && navigator.clipboard.write && window.isSecureContext) {
+      const blob = text.then(function (value) { return new Blob([value], { type: "text/plain" }); });
+      return navigator.clipboard.write([new window.ClipboardItem({ "text/plain": blob })])
+        .catch(function () { return text.then(writeClipboard); });
+    }
+    return text.then(writeClipboard);
+  }
+
+  function copyFor(button) {
+    if (button.dataset.copyUrl) {
+      return copyFetched(button.dataset.copyUrl);
+    }
     if (button.dataset.copyFrom) {
       const field = document.getElementById(button.dataset.copyFrom);
-      return Promise.resolve(field ? field.value : "");
+      return writeClipboard(field ? field.value : "");
     }
-    if (button.dataset.copyUrl) {
-      return fetchSource(button.dataset.copyUrl);
-    }
-    return Promise.resolve(codeOf(button));
+    return writeClipboard(codeOf(button));
   }
 
   function confirmCopy(button, ok) {
@@ -111,8 +123,7 @@
       return;
     }
     event.preventDefault();
-    textFor(button)
-      .then(writeClipboard)
+    copyFor(button)
       .then(function () { confirmCopy(button, true); }, function () { confirmCopy(button, false); });
   });
 
