@@ -1,4 +1,5 @@
-"""The run websocket: authenticate, subscribe to one run's group, forward its frames."""
+"""The websockets: a run's (authenticate, subscribe to its group, forward its frames), and a
+conversation's (tell its open page when a run was added to it elsewhere)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.urls import reverse
 
-from chat.models import Run
+from chat.models import Conversation, Run
 from chat.runs import protocol
 from chat.runs.protocol import (
     CLOSE_NOT_FOUND,
@@ -28,6 +29,21 @@ def run_status(run_id: int, user: Any) -> str | None:
     """The run's status if `user` may watch it (theirs), else None: another's looks missing."""
     run = Run.objects.for_user(user).filter(pk=run_id).only("status").first()
     return run.status if run else None
+
+
+@database_sync_to_async
+def owns_conversation(conversation_id: int, user: Any) -> bool:
+    return Conversation.objects.for_user(user).filter(pk=conversation_id).exists()
+
+
+async def join_account_groups(consumer: AsyncWebsocketConsumer, user: Any) -> tuple[str, ...]:
+    """Put the socket in its user's and session's groups, told to close when either ends (chat/signals.py)."""
+    session_key = getattr(consumer.scope.get("session"), "session_key", None)
+    groups = [protocol.user_group(user.pk)]
+    groups += [protocol.session_group(session_key)] if session_key else []
+    for group in groups:
+        await consumer.channel_layer.group_add(group, consumer.channel_name)
+    return tuple(groups)
 
 
 class RunConsumer(AsyncWebsocketConsumer):
@@ -91,12 +107,7 @@ class RunConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def _join_account_groups(self, user: Any) -> None:
-        session_key = getattr(self.scope.get("session"), "session_key", None)
-        groups = [protocol.user_group(user.pk)]
-        groups += [protocol.session_group(session_key)] if session_key else []
-        self.account_groups = tuple(groups)
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.account_groups = await join_account_groups(self, user)
 
     async def user_signed_out(self, message: dict[str, Any]) -> None:
         await self.close(code=CLOSE_SIGNED_OUT)
@@ -163,3 +174,42 @@ class RunConsumer(AsyncWebsocketConsumer):
         self.client_sync_pending = False
         self.last_seq = message.get("seq")
         await self.send(text_data=message["html"])
+
+
+class ConversationConsumer(AsyncWebsocketConsumer):
+    """A page open on a conversation: when a run is added to it (another tab, the terminal),
+    the page is told which, and fetches its turn itself (static/chat/tools.js)."""
+
+    group = ""
+    account_groups: tuple[str, ...] = ()
+    owns = staticmethod(owns_conversation)
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        conversation_id = int(self.scope["url_route"]["kwargs"]["conversation_id"])
+        if not await self.owns(conversation_id, user):  # another's looks exactly like a missing one
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.group = protocol.conversation_group(conversation_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.account_groups = await join_account_groups(self, user)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for group in (self.group, *self.account_groups):
+            if group:
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        pass  # the page has nothing to say here
+
+    async def conversation_run_added(self, message: dict[str, Any]) -> None:
+        turn_id, run_id = int(message["turn_id"]), int(message["run_id"])
+        url = reverse("turn", args=[turn_id])
+        await self.send(text_data=protocol.run_added_frame(turn_id, run_id, url))
+
+    async def user_signed_out(self, message: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_SIGNED_OUT)

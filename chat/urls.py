@@ -6,6 +6,7 @@ from django.urls import path
 
 from chat.views import chat as views
 from chat.views import composer as composer_views
+from chat.views import copy as copy_views
 from chat.views import history as history_views
 from chat.views import panels as panel_views
 from chat.views import settings as settings_views
@@ -61,4 +62,15 @@ urlpatterns += [
     path("import/", share_views.import_conversation, name="import_conversation"),
     path("s/<slug:token>/", share_views.shared, name="shared"),
     path("s/<slug:token>/fork/", share_views.fork_shared, name="shared_fork"),
+]
+
+# Copy buttons and other tabs (chat/views/copy.py; the turn a page fetches when told of a new run).
+urlpatterns += [
+    path("turns/<int:pk>/", views.turn_detail, name="turn"),
+    path("runs/<int:pk>/source/<str:column>/", copy_views.answer_source, name="answer_source"),
+    path(
+        "s/<slug:token>/runs/<int:pk>/source/<str:column>/",
+        copy_views.shared_answer_source,
+        name="shared_answer_source",
+    ),
 ]

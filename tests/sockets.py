@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
+from chat.runs.protocol import conversation_socket_url
 from fusionroom.asgi import application
 
 
@@ -49,3 +50,20 @@ async def connected_socket(run_id: int, cookie: str) -> AsyncIterator[WebsocketC
         connected, _ = await communicator.connect()
         assert connected
         yield communicator
+
+
+@asynccontextmanager
+async def conversation_socket(
+    conversation_id: int, cookie: str | None = None
+) -> AsyncIterator[WebsocketCommunicator]:
+    """A websocket to a conversation's news (runs added to it), not yet connected; always
+    disconnected after."""
+    headers = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
+    if cookie is not None:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    path = conversation_socket_url(conversation_id)
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    try:
+        yield communicator
+    finally:
+        await communicator.disconnect()

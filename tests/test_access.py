@@ -133,6 +133,11 @@ TABLE: dict[str, Row] = {
     "import_conversation": Row(("GET", "POST"), kind="account"),
     "shared": Row(("GET",), lambda w: {"token": w.link.token}, kind="public"),
     "shared_fork": Row(("POST",), lambda w: {"token": w.link.token}, kind="public"),
+    "turn": Row(("GET",), lambda w: {"pk": w.turn.pk}),
+    "answer_source": Row(("GET",), lambda w: {"pk": w.run.pk, "column": "0"}),
+    "shared_answer_source": Row(
+        ("GET",), lambda w: {"token": w.link.token, "pk": w.run.pk, "column": "fused"}, kind="public"
+    ),
 }
 
 # What a neighbour might try to write with, for the POST rows.

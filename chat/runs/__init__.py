@@ -8,6 +8,7 @@ the API, the tool loop and the evaluation harness.
     execution   executing here: events folded (state), rendered (frames), saved and published
     recovery    runs whose process died: interrupted, swept, shown
     protocol    every group, message, close code and DOM id of a live run
+    news        telling the pages open on a conversation that a run was added to it
     services    what a run takes from outside (client, catalog, pacing, layer), injectable
     worker      the run worker's consumer; toolbox the run's web tools; startup the ASGI hook
 

@@ -25,7 +25,7 @@ from chat.fusion.events import Event
 from chat.fusion.pipeline import run_fusion
 from chat.models import Conversation, Panel, Run, Turn
 from chat.providers.types import Endpoint
-from chat.runs import dispatch
+from chat.runs import dispatch, news
 from chat.runs.creation import KEPT_STATUSES, create_retry, create_run, create_turn_and_run
 from chat.runs.execution import Loaded, fusion_request, loaded_new_run
 from chat.runs.gate import (
@@ -96,6 +96,8 @@ class Opened:
 
     run: Run
     loaded: Loaded | None
+    # Read with the rows, so that announcing the run (chat.runs.news) needs no query on the loop.
+    conversation_id: int | None = None
 
     @property
     def conversation(self) -> Conversation:
@@ -197,13 +199,16 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
             run.save(update_fields=["estimated_cost"])
     # Read here while this thread is ours: each further trip to the database thread would
     # wait behind the run's own.
-    return Opened(run, loaded_new_run(run, thread, user))
+    return Opened(run, loaded_new_run(run, thread, user), run.turn.conversation_id)
 
 
 def launch(opened: Opened, *, services: Services | None = None) -> None:
     """Hand an opened run to a worker, or execute it here; it outlives the caller."""
     services = services or current()
     (services.dispatch or dispatch.dispatch)(opened.run.pk, opened.loaded, services)
+    if opened.conversation_id is not None:
+        # Other pages open on the conversation show the new turn or run, with its live stream.
+        news.announce(services, opened.conversation_id, opened.run.turn_id, opened.run.pk)
 
 
 async def start(user: User, what: Start, *, services: Services | None = None) -> Run:

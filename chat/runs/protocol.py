@@ -37,6 +37,11 @@ def user_group(user_id: int) -> str:
     return f"user-{user_id}"
 
 
+def conversation_group(conversation_id: int) -> str:
+    """Pages open on a conversation: told when a run is added to it, from wherever it was sent."""
+    return f"conversation-{conversation_id}"
+
+
 def session_group(session_key: str) -> str:
     """Every run socket of one session: closed when it signs out."""
     # A digest, not the key: group names end up in Redis, where a session key would be a credential.
@@ -51,6 +56,7 @@ SYNC = "run.sync"  # to the control group: send `reply_to` a snapshot
 FRAME = "run.frame"  # to viewers: HTML fragments that change the page
 SNAPSHOT = "run.snapshot"  # to viewers: the whole run, from which frames line up again
 SIGNED_OUT = {"type": "user.signed_out"}  # to a user's or session's group: close the sockets
+RUN_ADDED = "conversation.run_added"  # to a conversation's group: a turn or a run was added
 
 # A run numbers what it publishes to its group (`seq`, 1, 2, 3...); a snapshot carries the number
 # of the last message it covers. A viewer that sees a number skipped lost a frame on the way
@@ -87,6 +93,10 @@ def snapshot_message(html: str, *, final: bool, seq: int | None = None) -> dict[
     return message
 
 
+def run_added_message(turn_id: int, run_id: int) -> dict[str, Any]:
+    return {"type": RUN_ADDED, "turn_id": turn_id, "run_id": run_id}
+
+
 SeqVerdict = Literal["show", "drop", "resync"]
 
 
@@ -117,9 +127,19 @@ def socket_url(run_id: int) -> str:
     return "/" + SOCKET_PATH.replace("<int:run_id>", str(run_id))
 
 
+# A page open on a conversation listens here for runs added to it elsewhere (another tab, a command).
+CONVERSATION_SOCKET_PATH = "ws/conversations/<int:conversation_id>/"
+
+
+def conversation_socket_url(conversation_id: int) -> str:
+    return "/" + CONVERSATION_SOCKET_PATH.replace("<int:conversation_id>", str(conversation_id))
+
+
 # -- DOM ids -----------------------------------------------------------------------------
 
 LIVE_ERROR_ID = "live-error"
+# Where a conversation's socket puts the news of a run added elsewhere (static/chat/tools.js reads it).
+RUN_NEWS_ID = "run-news"
 FUSED = "fused"
 Column = int | str  # a seat's index, or FUSED
 
@@ -146,6 +166,20 @@ def column_dom_id(run_id: int, column: Column, part: str = "") -> str:
     or a seat's tab in the seat strip."""
     base = f"run-{run_id}-fused" if column == FUSED else f"run-{run_id}-seat-{column}"
     return f"{base}-{part}" if part else base
+
+
+def turn_dom_id(turn_id: int) -> str:
+    """A turn's <article> (templates/chat/run.html writes it as turn-{{ turn.pk }}, tested in
+    tests/test_copy_and_title.py), which a page told of a new run looks for."""
+    return f"turn-{turn_id}"
+
+
+def run_added_frame(turn_id: int, run_id: int, turn_url: str) -> str:
+    """A run was added to the conversation: the page fetches its turn unless it shows that run."""
+    return (
+        f'<div id="{RUN_NEWS_ID}" hx-swap-oob="innerHTML"><span data-turn="{escape(turn_dom_id(turn_id))}" '
+        f'data-run="{escape(run_dom_id(run_id))}" data-url="{escape(turn_url)}"></span></div>'
+    )
 
 
 def error_frame(message: str) -> str:

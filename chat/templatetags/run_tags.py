@@ -40,6 +40,16 @@ def socket_url(run_pk: int) -> str:
     return protocol.socket_url(run_pk)
 
 
+@register.simple_tag
+def conversation_socket_url(conversation_pk: int) -> str:
+    return protocol.conversation_socket_url(conversation_pk)
+
+
+@register.simple_tag
+def run_news_id() -> str:
+    return protocol.RUN_NEWS_ID
+
+
 @register.filter
 def live_view(live: dict[Any, Any] | None, column: int | str) -> Any:
     """The streaming view of a column (chat.runs.frames.LiveView) in a live render, else None."""

@@ -79,6 +79,18 @@ def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return render(request, "chat/run.html#run", context)
 
 
+@login_required
+@require_GET
+def turn_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """A turn with its runs: what a page open on the conversation fetches when a run was added
+    to it elsewhere (static/chat/tools.js, told by chat.consumers.ConversationConsumer)."""
+    mine = Turn.objects.filter(conversation__in=Conversation.objects.for_user(request.user))
+    turn = get_object_or_404(mine.select_related("conversation"), pk=pk)
+    if not request.htmx:
+        return redirect(turn.conversation)
+    return _show_turn(request, turn)
+
+
 def _refuse(
     request: AuthenticatedHttpRequest, conversation: Conversation | None, form: MessageForm
 ) -> HttpResponse:
@@ -140,7 +152,10 @@ async def send_message(request: HtmxHttpRequest, pk: int | None = None) -> HttpR
 
 
 def _render_turn(request: AuthenticatedHttpRequest, run: Run) -> HttpResponse:
-    turn = run.turn
+    return _show_turn(request, run.turn)
+
+
+def _show_turn(request: AuthenticatedHttpRequest, turn: Turn) -> HttpResponse:
     turn_runs = list(turn.runs.order_by("pk").prefetch_related("answers").select_related("retry_of"))
     return render(request, "chat/run.html#turn", {"turn": turn, "runs": turn_runs, "owner_view": True})
 

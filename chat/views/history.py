@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from chat import runs
 from chat.history import BadCursor, Cursor, HistoryPage, clean_title, conversation_spend, history_page
@@ -21,6 +21,10 @@ from chat.models import Conversation, Run
 from chat.views.requests import AuthenticatedHttpRequest, HtmxHttpRequest
 
 SIDEBAR = "chat/sidebar.html"
+TITLE = "chat/title.html#title"
+# The event a rename tells the page (static/chat/tools.js): the heading, the sidebar entry and
+# the tab's title all show the new title, whichever of them was used to rename.
+RENAMED_EVENT = "conversationRenamed"
 
 
 def _cursor(request: HtmxHttpRequest) -> Cursor | None:
@@ -89,24 +93,34 @@ def _render_item(
     return render(request, f"{SIDEBAR}#item", context, status=status)
 
 
+def _render_heading(
+    request: HtmxHttpRequest, conversation: Conversation, status: int = 200, **extra: Any
+) -> HttpResponse:
+    return render(request, TITLE, {"conversation": conversation, **extra}, status=status)
+
+
 @login_required
 @require_POST
 def conversation_rename(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
     raw = request.POST.get("title", "")
+    # The heading above the thread renames too, and is answered with itself (chat/title.html).
+    render_place = _render_heading if request.POST.get("place") == "heading" else _render_item
     try:
         title = clean_title(raw)
     except ValueError as error:
         if request.htmx:
             # 422 still swaps (see base.html's htmx config): the item shows the message.
-            return _render_item(request, conversation, 422, rename_error=str(error), rename_value=raw)
+            return render_place(request, conversation, 422, rename_error=str(error), rename_value=raw)
         messages.error(request, str(error))
         return redirect(conversation)
     conversation.title = title
     # Only the title: updated_at stays, so a rename does not move the conversation up the list.
     conversation.save(update_fields=["title"])
     if request.htmx:
-        return _render_item(request, conversation)
+        response = render_place(request, conversation)
+        renamed = {"id": conversation.pk, "title": str(conversation)}
+        return trigger_client_event(response, RENAMED_EVENT, renamed)
     messages.success(request, f"Renamed to “{title}”.")
     return redirect(conversation)
 

@@ -87,6 +87,7 @@ def _shared_page(request: HtmxHttpRequest, link: ShareLink, fork_problem: str = 
         "login_to_fork": f"{reverse('login')}?{urlencode({'next': link.get_absolute_url()})}",
         "referrer_policy": referrer_policy,
         "fork_problem": fork_problem,
+        "share_token": link.token,  # Copy buttons fetch answers through the link (chat/views/copy.py)
     }
     response = render(request, "chat/shared.html", context, status=429 if fork_problem else 200)
     for name, value in SHARED_PAGE_HEADERS.items():
