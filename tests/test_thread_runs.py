@@ -209,4 +209,4 @@ async def test_rerun_needs_a_panel_the_user_may_use(
     await Run.objects.filter(pk=run.pk).aupdate(status=Run.Status.DONE)
     bobs = await Panel.objects.acreate(owner=bob, name="Bob's", seats=["x/a", "x/b"], judge="x/a")
     response = await (await signed_in(alice)).post(f"/turns/{run.turn_id}/rerun/", {"panel": bobs.pk})
-    assert response.status_code == 422 and started == []
+    assert response.status_code == 400 and started == []

@@ -201,7 +201,9 @@ async def rerun_turn(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     chosen = request.POST.get("panel", "")
     panel = await Panel.objects.for_user(user).filter(pk=chosen).afirst() if chosen.isdigit() else None
     if panel is None:
-        return HttpResponse("Pick a panel in the list below the thread first.", status=422)
+        # 400, not 422: htmx swaps a 422 (a form shown again), and this text must not replace the
+        # turn; the page shows it in its alert line (static/chat/app.js).
+        return HttpResponse("Pick a panel in the list below the thread first.", status=400)
     return await _start_and_show(request, runs.Rerun(turn, panel))
 
 

@@ -105,3 +105,44 @@
     }
   }, true);
 })();
+
+// A request htmx does not swap (a refused retry or re-run: 409, 429; a server error; no network)
+// must not fail silently: its reason goes to the page's alert line. Our refusals are short
+// plain text; anything else (an HTML error page) is summarised, never inserted.
+(function () {
+  "use strict";
+
+  function show(message) {
+    const line = document.querySelector(".live-error");
+    if (line) {
+      line.textContent = message;
+      line.dataset.fromRequest = "1";
+    }
+  }
+
+  function reason(xhr) {
+    const text = (xhr.responseText || "").trim();
+    const plain = text.length > 0 && text.length <= 400 && !/[<>]/.test(text);
+    return plain ? text : "That did not work (the server answered " + xhr.status + "). Try again in a moment.";
+  }
+
+  document.addEventListener("htmx:responseError", function (event) { show(reason(event.detail.xhr)); });
+
+  document.addEventListener("htmx:sendError", function () {
+    show("The server could not be reached. Check your connection and try again.");
+  });
+
+  // The next request that works, or a click on the line, clears what a request put there.
+  function clear(line) {
+    if (line && line.dataset.fromRequest) {
+      line.textContent = "";
+      delete line.dataset.fromRequest;
+    }
+  }
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.successful) { clear(document.querySelector(".live-error")); }
+  });
+  document.addEventListener("click", function (event) {
+    clear(event.target.closest && event.target.closest(".live-error"));
+  });
+})();
