@@ -149,7 +149,9 @@ def test_a_running_runs_section_names_its_stop_address_for_the_composer(
 ) -> None:
     root = page(as_alice.get(f"/c/{alice_run.turn.conversation_id}/"))
 
-    (section,) = [el for el in elements(root) if attr(el, "data-status") == "running"]
+    (section,) = [
+        el for el in elements(root) if el.name == "section" and attr(el, "data-status") == "running"
+    ]
     assert attr(section, "data-stop-url") == f"/runs/{alice_run.pk}/stop/"
 
 

@@ -98,6 +98,8 @@ async def test_the_group_name_is_valid_for_every_channel_layer() -> None:
 async def test_a_new_turn_is_announced_to_its_conversation(
     alice_run: Run, alice: User, started: list[int], channel_layer: BaseChannelLayer
 ) -> None:
+    # A follow-up waits for the last run's fused answer (the start gate refuses it before).
+    await Run.objects.filter(pk=alice_run.pk).aupdate(status=Run.Status.DONE, stage=Run.Stage.FINISHED)
     conversation = await Conversation.objects.aget(pk=alice_run.turn.conversation_id)
     panel = await Panel.objects.aget(owner=alice)
     channel = await listen(channel_layer, conversation_group(conversation.pk))
