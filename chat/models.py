@@ -663,6 +663,15 @@ class ApiToken(models.Model):
     def may_use(self, model: str) -> bool:
         return not self.allowed_models or model in self.allowed_models
 
+    @property
+    def status(self) -> str:
+        """ "active", "revoked" or "expired", as lists show it."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
     def revoke(self) -> None:
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
