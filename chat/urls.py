@@ -9,6 +9,7 @@ from chat.views import history as history_views
 from chat.views import panels as panel_views
 from chat.views import settings as settings_views
 from chat.views import share as share_views
+from chat.views import tokens as token_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -57,4 +58,10 @@ urlpatterns += [
     path("import/", share_views.import_conversation, name="import_conversation"),
     path("s/<slug:token>/", share_views.shared, name="shared"),
     path("s/<slug:token>/fork/", share_views.fork_shared, name="shared_fork"),
+]
+
+# API tokens, in Settings (chat/views/tokens.py); the API itself is under /v1 (chat/views/api).
+urlpatterns += [
+    path("settings/api-tokens/new/", token_views.create_api_token, name="api_token_create"),
+    path("settings/api-tokens/<int:pk>/revoke/", token_views.revoke_api_token, name="api_token_revoke"),
 ]
