@@ -29,7 +29,7 @@ def _chat_context(
     user = request.user
     turns = []
     if conversation is not None:
-        turns = list(conversation.turns.prefetch_related("runs__answers"))
+        turns = list(conversation.turns.prefetch_related("runs__answers", "runs__api_token"))
     if form is None:
         last_run = (
             Run.objects.filter(turn__conversation=conversation).order_by("-pk").first()
@@ -131,7 +131,9 @@ async def send_message(request: HtmxHttpRequest, pk: int | None = None) -> HttpR
 
 def _render_turn(request: AuthenticatedHttpRequest, run: Run) -> HttpResponse:
     turn = run.turn
-    turn_runs = list(turn.runs.order_by("pk").prefetch_related("answers").select_related("retry_of"))
+    turn_runs = list(
+        turn.runs.order_by("pk").prefetch_related("answers").select_related("retry_of", "api_token")
+    )
     return render(request, "chat/run.html#turn", {"turn": turn, "runs": turn_runs, "owner_view": True})
 
 
