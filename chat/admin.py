@@ -1,5 +1,5 @@
 """Staff views of panels and endpoints (editable), of conversations and runs (read-only), and of
-users' keys (never shown: only whether one is set)."""
+users' keys and API tokens (never shown: only whether a key is set, a token's prefix)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from chat.forms import key_field
 from chat.models import (
+    ApiToken,
     Conversation,
     EncryptedKeyMixin,
     Panel,
@@ -158,3 +160,34 @@ class UserProviderKeyAdmin(ReadOnlyAdmin):
     @admin.display(description="API key")
     def key(self, row: UserProviderKey) -> str:
         return key_status(row)
+
+
+# --- API tokens: staff see and revoke them, never their secrets (only a digest is stored) --
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Users make their tokens in Settings (or `manage.py api_token`); staff may revoke one."""
+
+    fields = (
+        "user",
+        "name",
+        "prefix",
+        "status",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "allowed_models",
+        "budget_usd",
+    )
+    readonly_fields = fields
+    list_display = ["name", "user", "prefix", "status", "created_at", "last_used_at", "expires_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "user__username"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{revoked} token(s) revoked.")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.utils import timezone
 
 from chat.endpoints import guard
-from chat.models import Panel, ProviderEndpoint, SpendBudget
+from chat.models import ApiToken, Panel, ProviderEndpoint, SpendBudget
 
 MAX_PROMPT_CHARS = settings.FUSIONROOM_MAX_PROMPT_CHARS
 
@@ -177,3 +180,78 @@ class BudgetForm(forms.ModelForm):  # type: ignore[type-arg]
         # An empty limit means "no budget": nothing to validate on the model.
         if self.cleaned_data.get("limit_usd") is not None:
             super()._post_clean()  # type: ignore[misc]  # BaseModelForm has it; its stubs do not
+
+
+# --- Settings: API tokens -------------------------------------------------------------------
+
+MAX_TOKEN_DAYS = 3650
+MAX_ALLOWED_MODELS = 100
+
+
+class ApiTokenForm(forms.Form):
+    """A new API token: Settings and `manage.py api_token create` both fill this form."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=80,
+        strip=True,
+        widget=forms.TextInput(attrs={"placeholder": "laptop", "autocomplete": "off"}),
+        help_text="Says where the token is used; runs started with it show this name in your history.",
+        error_messages={"required": "Give the token a name, e.g. laptop or ci."},
+    )
+    expires_days = forms.IntegerField(
+        label="Expires after (days)",
+        required=False,
+        min_value=1,
+        max_value=MAX_TOKEN_DAYS,
+        help_text="Empty: never.",
+    )
+    allowed_models = forms.CharField(
+        label="Allowed models",
+        required=False,
+        max_length=4000,
+        strip=True,
+        widget=forms.TextInput(
+            attrs={"placeholder": "fusion, fusion/budget, openai/gpt-5.5", "autocomplete": "off"}
+        ),
+        help_text="Model ids as /v1/models lists them, separated by commas. Empty: every model you can use.",
+    )
+    budget_usd = forms.DecimalField(
+        label="Budget (USD)",
+        required=False,
+        min_value=Decimal("0.01"),
+        max_digits=10,
+        decimal_places=2,
+        help_text="What this token's runs may cost in all. Your own spend budget applies as well.",
+    )
+
+    def __init__(self, data: Mapping[str, Any] | None = None, *, user: User, **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        self.user = user
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"]
+        # Revoking by name (manage.py api_token revoke) must find one token.
+        if ApiToken.objects.filter(user=self.user, revoked_at__isnull=True, name=name).exists():
+            raise forms.ValidationError(f"You already have a token called {name!r}: pick another name.")
+        return name
+
+    def clean_allowed_models(self) -> list[str]:
+        raw: str = self.cleaned_data["allowed_models"]
+        models = list(dict.fromkeys(item for item in raw.replace(",", " ").split() if item))
+        if len(models) > MAX_ALLOWED_MODELS:
+            raise forms.ValidationError(f"At most {MAX_ALLOWED_MODELS} models.")
+        if too_long := [model for model in models if len(model) > 200]:
+            raise forms.ValidationError(f"{too_long[0][:40]}… is not a model id (too long).")
+        return models
+
+    def issue(self) -> tuple[ApiToken, str]:
+        """The new token and its secret (call after is_valid); the secret is never stored."""
+        days = self.cleaned_data["expires_days"]
+        return ApiToken.objects.issue(
+            self.user,
+            self.cleaned_data["name"],
+            expires_at=timezone.now() + timedelta(days=days) if days else None,
+            allowed_models=self.cleaned_data["allowed_models"],
+            budget_usd=self.cleaned_data["budget_usd"],
+        )

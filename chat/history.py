@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Sum
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, Left
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -65,6 +65,17 @@ def search(user: User, query: str = "") -> ConversationQuerySet:
     return conversations.order_by("-updated_at", "-pk")
 
 
+def with_api_token_name(conversations: ConversationQuerySet) -> ConversationQuerySet:
+    """Each conversation with `api_token_name`: the name of the API token its latest run started
+    over the API was started with (None when none was), for the sidebar's "API · name" tag."""
+    latest = (
+        Run.objects.filter(turn__conversation=OuterRef("pk"), api_token__isnull=False)
+        .order_by("-pk")
+        .values("api_token__name")[:1]
+    )
+    return conversations.annotate(api_token_name=Subquery(latest))
+
+
 @dataclass(frozen=True)
 class HistoryPage:
     """One page of the sidebar: up to PAGE_SIZE conversations and where the next page starts."""
@@ -104,7 +115,7 @@ def history_page(
     Keyset, not OFFSET: the database seeks to (updated_at, pk) through the (owner, -updated_at)
     index, so the thousandth page costs what the first does."""
     query = query.strip()[:MAX_QUERY_CHARS]
-    conversations = search(user, query).only("pk", "title", "updated_at")
+    conversations = with_api_token_name(search(user, query).only("pk", "title", "updated_at"))
     if before is not None:
         # The plain `<=` lets the database seek in the index; the OR then breaks ties by pk.
         conversations = conversations.filter(updated_at__lte=before.updated_at).filter(

@@ -3,6 +3,8 @@ endpoints and keys they are answered with."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Collection
 from typing import Any
 
@@ -273,6 +275,10 @@ class Run(models.Model):
     # Touched by the process executing the run; a running run whose heartbeat stops was
     # left behind by a process that died, and is marked interrupted.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Set for runs started over the API (/v1): the history shows the token's name.
+    api_token = models.ForeignKey(
+        "ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
 
     objects = RunQuerySet.as_manager()
 
@@ -634,3 +640,94 @@ class SpendBudget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: ${self.limit_usd} a {self.period}"
+
+
+# API tokens are shown once, then only their digest is kept: a database dump holds no usable token.
+API_TOKEN_PREFIX = "fr-"
+API_TOKEN_SHOWN_CHARS = 10
+
+
+def api_token_digest(secret: str) -> str:
+    """The stored form of a token: tokens carry 256 random bits, so a plain SHA-256 is enough."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def usable(self) -> ApiTokenQuerySet:
+        """Not revoked and not expired."""
+        return self.filter(revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+        )
+
+    def issue(
+        self,
+        user: Any,
+        name: str,
+        *,
+        expires_at: Any = None,
+        allowed_models: Collection[str] = (),
+        budget_usd: Any = None,
+    ) -> tuple[ApiToken, str]:
+        """A new token for `user`; returns the row and the secret, which is never stored."""
+        secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = self.create(
+            user=user,
+            name=name,
+            prefix=secret[:API_TOKEN_SHOWN_CHARS],
+            digest=api_token_digest(secret),
+            expires_at=expires_at,
+            allowed_models=list(allowed_models),
+            budget_usd=budget_usd,
+        )
+        return token, secret
+
+    def find(self, secret: str) -> ApiToken | None:
+        """The usable token whose secret this is, with its user, or None."""
+        if not secret.startswith(API_TOKEN_PREFIX):
+            return None
+        return self.usable().select_related("user").filter(digest=api_token_digest(secret)).first()
+
+
+class ApiToken(models.Model):
+    """A user's key to the API (/v1): named, optionally expiring, limited to some models, budgeted."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80)
+    # The first characters of the secret, to recognise a token in a list; never enough to use it.
+    prefix = models.CharField(max_length=API_TOKEN_SHOWN_CHARS)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    allowed_models = models.JSONField(
+        default=list, blank=True, help_text="Model ids (fusion/... included) this token may call; empty: all."
+    )
+    budget_usd = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, help_text="What this token's runs may cost."
+    )
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def may_use(self, model: str) -> bool:
+        return not self.allowed_models or model in self.allowed_models
+
+    @property
+    def status(self) -> str:
+        """ "active", "revoked" or "expired", as lists show it."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])

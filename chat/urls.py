@@ -11,6 +11,7 @@ from chat.views import history as history_views
 from chat.views import panels as panel_views
 from chat.views import settings as settings_views
 from chat.views import share as share_views
+from chat.views import tokens as token_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -73,4 +74,10 @@ urlpatterns += [
         copy_views.shared_answer_source,
         name="shared_answer_source",
     ),
+]
+
+# API tokens, in Settings (chat/views/tokens.py); the API itself is under /v1 (chat/views/api).
+urlpatterns += [
+    path("settings/api-tokens/new/", token_views.create_api_token, name="api_token_create"),
+    path("settings/api-tokens/<int:pk>/revoke/", token_views.revoke_api_token, name="api_token_revoke"),
 ]

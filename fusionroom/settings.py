@@ -221,6 +221,8 @@ FUSIONROOM_SIGNIN_WINDOW_SECONDS = env_int("FUSIONROOM_SIGNIN_WINDOW_SECONDS", 1
 FUSIONROOM_SIGNUP = env_str("FUSIONROOM_SIGNUP", "open" if DEBUG else "closed").strip().lower()
 if FUSIONROOM_SIGNUP not in {"open", "closed"}:
     raise ImproperlyConfigured(f"FUSIONROOM_SIGNUP must be open or closed; got {FUSIONROOM_SIGNUP!r}")
+# The OpenAI-compatible API under /v1 (chat/views/api), reached with per-user API tokens.
+FUSIONROOM_API = env_bool("FUSIONROOM_API", True)
 # Sign-up attempts from one address within the window (accounts/signup_limit.py): each says
 # whether a username is taken, so they are counted like failed sign-ins.
 FUSIONROOM_SIGNUP_MAX_PER_IP = env_int("FUSIONROOM_SIGNUP_MAX_PER_IP", 10)

@@ -18,5 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("favicon.ico", favicon),
+    # The OpenAI-compatible API: Bearer tokens, no session (chat/views/api).
+    path("v1/", include("chat.views.api.urls")),
     path("", include("chat.urls")),
 ]

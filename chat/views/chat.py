@@ -31,7 +31,7 @@ def _chat_context(
     turns = []
     running = None
     if conversation is not None:
-        turns = list(conversation.turns.prefetch_related("runs__answers"))
+        turns = list(conversation.turns.prefetch_related("runs__answers", "runs__api_token"))
         # The composer's Send is a Stop while a run of the conversation is going (the gate
         # refuses a follow-up then); static/chat/composer.js keeps it in step with the frames.
         running = Run.objects.filter(turn__conversation=conversation).active().order_by("-pk").first()
@@ -156,7 +156,9 @@ def _render_turn(request: AuthenticatedHttpRequest, run: Run) -> HttpResponse:
 
 
 def _show_turn(request: AuthenticatedHttpRequest, turn: Turn) -> HttpResponse:
-    turn_runs = list(turn.runs.order_by("pk").prefetch_related("answers").select_related("retry_of"))
+    turn_runs = list(
+        turn.runs.order_by("pk").prefetch_related("answers").select_related("retry_of", "api_token")
+    )
     return render(request, "chat/run.html#turn", {"turn": turn, "runs": turn_runs, "owner_view": True})
 
 

@@ -16,7 +16,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from chat import runs
-from chat.history import BadCursor, Cursor, HistoryPage, clean_title, conversation_spend, history_page
+from chat.history import (
+    BadCursor,
+    Cursor,
+    HistoryPage,
+    clean_title,
+    conversation_spend,
+    history_page,
+    with_api_token_name,
+)
 from chat.models import Conversation, Run
 from chat.views.requests import AuthenticatedHttpRequest, HtmxHttpRequest
 
@@ -102,7 +110,8 @@ def _render_heading(
 @login_required
 @require_POST
 def conversation_rename(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    conversation = get_object_or_404(Conversation.objects.for_user(request.user), pk=pk)
+    # Annotated as the sidebar's items are: the item sent back keeps its "API · name" tag.
+    conversation = get_object_or_404(with_api_token_name(Conversation.objects.for_user(request.user)), pk=pk)
     raw = request.POST.get("title", "")
     # The heading above the thread renames too, and is answered with itself (chat/title.html).
     render_place = _render_heading if request.POST.get("place") == "heading" else _render_item

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chat.api_tokens import token_section
 from chat.endpoints import guard
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import server_endpoints
@@ -129,6 +130,7 @@ def _settings_context(
         "budget": budget,
         "budget_form": budget_form or BudgetForm(instance=budget),
         "spent": spent_since(user, period_start(budget.period)) if budget else None,
+        "api_tokens": token_section(request, user),
     }
 
 
