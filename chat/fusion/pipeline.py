@@ -161,7 +161,7 @@ async def _run_seat(
     if request.web_search and toolbox is not None:
         await _research_and_answer(seat, model, request, client, clock, emit, toolbox)
         return
-    chat = ChatRequest(model=model, messages=request.messages, max_tokens=request.max_tokens)
+    chat = ChatRequest(model=model, messages=request.messages, **request.answer_options())
     call = ModelCall(client, chat, request.catalog.get(model), clock, request.limits)
     await _stream_seat_call(seat, call, emit)
     emit(_seat_outcome(seat, call))
@@ -197,7 +197,7 @@ async def _research_and_answer(
         chat = ChatRequest(
             model=model,
             messages=messages if offer else [*messages, {"role": "system", "content": OUT_OF_CALLS}],
-            max_tokens=request.max_tokens,
+            **request.answer_options(),
             tools=TOOL_SPECS if offer else None,
         )
         call = ModelCall(client, chat, request.catalog.get(model), clock, request.limits)

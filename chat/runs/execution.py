@@ -22,7 +22,7 @@ from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for
 from chat.fusion.events import Event
 from chat.fusion.pipeline import run_fusion
-from chat.fusion.request import FusionRequest, OutputLimits, ReusedAnswer
+from chat.fusion.request import FusionRequest, OutputLimits, ReusedAnswer, Sampling
 from chat.models import Run, SeatAnswer
 from chat.providers.protocol import ModelClient
 from chat.providers.types import Endpoint, ModelInfo
@@ -75,7 +75,8 @@ def _loaded(run: Run, thread: list[dict[str, str]], endpoints: list[Endpoint]) -
     return Loaded(
         run=run,
         answers=list(run.answers.order_by("index")),
-        messages=[*thread, {"role": "user", "content": run.turn.prompt}],
+        # An API call's own thread (system, earlier turns) comes right before its question.
+        messages=[*thread, *run.turn.context, {"role": "user", "content": run.turn.prompt}],
         endpoints=endpoints,
     )
 
@@ -89,6 +90,7 @@ def fusion_request(
     web_tools: WebToolOptions,
     catalog: dict[str, ModelInfo],
     reuse: dict[int, ReusedAnswer] | None = None,
+    sampling: Sampling | None = None,
 ) -> FusionRequest:
     """What the pipeline is asked, the same for a saved run and an unsaved one (the terminal's)."""
     return FusionRequest(
@@ -99,6 +101,7 @@ def fusion_request(
         max_tokens=settings.FUSIONROOM_MAX_TOKENS,
         catalog=catalog,
         reuse=reuse or {},
+        sampling=sampling or Sampling(),
         web_search=web_tools.web_search,
         max_tool_calls=web_tools.max_tool_calls,
         limits=OutputLimits(
@@ -301,6 +304,7 @@ async def execute_run(
             web_tools=run.web_tools,
             catalog=await services.catalog(loaded.endpoints),
             reuse=reused_answers(answers),
+            sampling=Sampling.model_validate(run.sampling) if run.sampling else None,
         )
         await runner.consume(request, client)
 

@@ -1,4 +1,4 @@
-"""A run's one lifecycle, the same for every surface (chatroom, terminal, and the API to come).
+"""A run's one lifecycle, the same for every surface (chatroom, terminal, API).
 
     run = await start(user, Ask(conversation, prompt, panel))   # gate, rows, dispatch
     async for event in events(run.pk): ...                     # a run executing here
@@ -23,7 +23,8 @@ from django.db import transaction
 from chat.endpoints.catalog import Catalog
 from chat.fusion.events import Event
 from chat.fusion.pipeline import run_fusion
-from chat.models import Conversation, Panel, Run, Turn
+from chat.fusion.request import Sampling
+from chat.models import ApiToken, Conversation, Panel, Run, Turn
 from chat.providers.types import Endpoint
 from chat.runs import dispatch
 from chat.runs.creation import KEPT_STATUSES, create_retry, create_run, create_turn_and_run
@@ -57,7 +58,19 @@ class Rerun:
     panel: Panel
 
 
-type Start = Ask | Retry | Rerun
+@dataclass(frozen=True)
+class Call:
+    """A call to the API: `prompt` to `panel` after the caller's own `context` (system and earlier
+    messages), in a new conversation of the token's owner, marked with the token."""
+
+    context: list[dict[str, str]]
+    prompt: str
+    panel: Panel
+    token: ApiToken
+    sampling: Sampling | None = None
+
+
+type Start = Ask | Retry | Rerun | Call
 
 
 class RunBusy(LimitReached):
@@ -141,6 +154,17 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                 )
                 latest = turn.runs.order_by("-pk").first()
                 run = create_run(turn, panel, simulated=simulated, retry_of=latest)
+            case Call(context=thread, prompt=prompt, panel=panel, token=token, sampling=sampling):
+                expected = _gate(
+                    user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog
+                )
+                conversation = Conversation.objects.create(owner=user)
+                run = create_turn_and_run(conversation, prompt, panel, simulated=simulated, context=thread)
+                run.api_token = token
+                run.sampling = sampling.model_dump(exclude_none=True) if sampling else None
+                run.save(update_fields=["api_token", "sampling"])
+                # The run's own thread is its turn's context (execution puts it before the prompt).
+                thread = []
         if expected is not None:
             run.estimated_cost = expected
             run.save(update_fields=["estimated_cost"])
