@@ -8,5 +8,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    # The OpenAI-compatible API: Bearer tokens, no session (chat/views/api).
+    path("v1/", include("chat.views.api.urls")),
     path("", include("chat.urls")),
 ]
