@@ -11,6 +11,7 @@ runs here (chat.runs.dispatch), and ends through the model's transitions (Run.en
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -219,6 +220,12 @@ async def unsaved(
     toolbox = toolbox_for(panel.web_tools) if request.web_search else None
     async for event in run_fusion(request, services.client_for(endpoints), toolbox=toolbox):
         yield event
+
+
+def listen(run_id: int) -> asyncio.Queue[Event | None]:
+    """The queue of a run's events, as `events` yields them, ended by None: for a caller that
+    must also do something while none comes (the API's keep-alive). Same conditions as `events`."""
+    return dispatch.listen(run_id)
 
 
 async def events(run_id: int) -> AsyncIterator[Event]:
