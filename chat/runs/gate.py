@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from chat.endpoints.catalog import Catalog, estimate_run, load_catalog
 from chat.endpoints.resolve import endpoints_for
-from chat.models import Run, SpendBudget
+from chat.models import ApiToken, Run, RunQuerySet, SpendBudget
 from chat.providers.types import Endpoint
 
 
@@ -28,6 +28,13 @@ class LimitReached(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class TokenBudgetExceeded(LimitReached):
+    """The API token's own budget (ApiToken.budget_usd) would be overspent: 402 over the API."""
+
+    status = 402
+    code = "budget_exceeded"
 
 
 PERIOD_ADJECTIVES: dict[str, str] = {SpendBudget.Period.DAY: "daily", SpendBudget.Period.MONTH: "monthly"}
@@ -45,17 +52,19 @@ def spent_since(user: User, since: datetime) -> Decimal:
     return Decimal(str(total or 0))
 
 
-def committed_since(user: User, since: datetime) -> Decimal:
-    """What the user's runs since then cost or may yet cost: saved costs, and for each run still
-    going at least its start's estimate (a run saves its cost only when it ends)."""
+def committed(runs: RunQuerySet) -> Decimal:
+    """What these runs cost or may yet cost: saved costs, and for each run still going at least
+    its start's estimate (a run saves its cost only when it ends)."""
     saved = Coalesce("cost", Value(0.0))
     reserved = Greatest(saved, Coalesce("estimated_cost", Value(0.0)))
-    total = (
-        Run.objects.of_owner(user)
-        .filter(started_at__gte=since)
-        .aggregate(total=Sum(Case(When(status=Run.Status.RUNNING, then=reserved), default=saved)))["total"]
-    )
+    spend = Case(When(status=Run.Status.RUNNING, then=reserved), default=saved)
+    total = runs.aggregate(total=Sum(spend))["total"]
     return Decimal(str(total or 0))
+
+
+def committed_since(user: User, since: datetime) -> Decimal:
+    """What the user's runs since then cost or may yet cost (see `committed`)."""
+    return committed(Run.objects.of_owner(user).filter(started_at__gte=since))
 
 
 def hold_starts(user: User) -> None:
@@ -69,10 +78,14 @@ def hold_starts(user: User) -> None:
     list(User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk", flat=True))
 
 
-def check_can_start(user: User, *, thread_chars: int, estimate: float | None) -> None:
-    """Raise LimitReached when the user may not start another run now. Call it in the
-    transaction that creates the run: it holds the user's starts (hold_starts) until that
-    transaction ends, so starts at the same moment are counted one after another.
+def check_can_start(
+    user: User, *, thread_chars: int, estimate: float | None, token: ApiToken | None = None
+) -> None:
+    """Raise LimitReached when the user may not start another run now, TokenBudgetExceeded when
+    the run, started over the API with `token`, would overspend the token's own budget (the
+    user's limits and budget apply to API runs all the same). Call it in the transaction that
+    creates the run: it holds the user's starts (hold_starts) until that transaction ends, so
+    starts at the same moment are counted one after another.
     """
     hold_starts(user)
     running = Run.objects.of_owner(user).active().count()
@@ -90,28 +103,41 @@ def check_can_start(user: User, *, thread_chars: int, estimate: float | None) ->
             f"This conversation is too long to send ({thread_chars:,} characters, the limit is "
             f"{settings.FUSIONROOM_MAX_THREAD_CHARS:,}): start a new chat, or fork it."
         )
-    budget = SpendBudget.objects.filter(user=user).first()
-    if budget is None:
-        return
-    remaining = budget.limit_usd - committed_since(user, period_start(budget.period))
     expected = Decimal(str(estimate)) if estimate is not None else Decimal(0)
-    if remaining <= 0 or expected > remaining:
-        raise LimitReached(
-            f"This run would go over your {PERIOD_ADJECTIVES[budget.period]} budget of ${budget.limit_usd}: "
-            f"${max(remaining, Decimal(0)):.4f} is left and the run is estimated at ${expected:.4f}."
-        )
+    budget = SpendBudget.objects.filter(user=user).first()
+    if budget is not None:
+        remaining = budget.limit_usd - committed_since(user, period_start(budget.period))
+        if remaining <= 0 or expected > remaining:
+            raise LimitReached(
+                f"This run would go over your {PERIOD_ADJECTIVES[budget.period]} budget of "
+                f"${budget.limit_usd}: ${max(remaining, Decimal(0)):.4f} is left and the run is "
+                f"estimated at ${expected:.4f}."
+            )
+    if token is not None and token.budget_usd is not None:
+        # The token's budget has no period: it holds for the token's whole life.
+        remaining = token.budget_usd - committed(Run.objects.filter(api_token=token))
+        if remaining <= 0 or expected > remaining:
+            raise TokenBudgetExceeded(
+                f"This run would go over the budget of the API token {token.name!r} (${token.budget_usd}): "
+                f"${max(remaining, Decimal(0)):.4f} is left and the run is estimated at ${expected:.4f}."
+            )
 
 
-def _budgeted_endpoints(user: User | AnonymousUser) -> list[Endpoint] | None:
-    """The user's endpoints when a spend budget is set (its check needs the catalog), else None."""
-    if not user.is_authenticated or not SpendBudget.objects.filter(user=user).exists():
+def _budgeted_endpoints(user: User | AnonymousUser, token: ApiToken | None) -> list[Endpoint] | None:
+    """The user's endpoints when a spend budget is set, the user's or the token's (its check needs
+    the catalog), else None."""
+    if not user.is_authenticated:
+        return None
+    token_budgeted = token is not None and token.budget_usd is not None
+    if not token_budgeted and not SpendBudget.objects.filter(user=user).exists():
         return None
     return endpoints_for(user)
 
 
-async def budget_catalog(user: User | AnonymousUser) -> Catalog | None:
-    """The catalog a spend budget's estimate is made from; None (and no fetch) without a budget."""
-    found = await sync_to_async(_budgeted_endpoints)(user)
+async def budget_catalog(user: User | AnonymousUser, token: ApiToken | None = None) -> Catalog | None:
+    """The catalog a spend budget's estimate is made from (the user's budget, or the API token's);
+    None (and no fetch) without a budget."""
+    found = await sync_to_async(_budgeted_endpoints)(user, token)
     return None if found is None else await load_catalog(found)
 
 
