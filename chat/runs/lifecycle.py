@@ -110,6 +110,7 @@ def _gate(
     judge: str,
     writer: str,
     catalog: Catalog | None,
+    token: ApiToken | None = None,
 ) -> float | None:
     """The start gate for a run that asks `asked`, the judge and the writer about this thread;
     returns the run's estimate, which the run reserves against the budget while it goes."""
@@ -118,6 +119,7 @@ def _gate(
         user,
         thread_chars=len(prompt) + sum(len(message["content"]) for message in thread),
         estimate=expected,
+        token=token,
     )
     return expected
 
@@ -157,7 +159,7 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                 run = create_run(turn, panel, simulated=simulated, retry_of=latest)
             case Call(context=thread, prompt=prompt, panel=panel, token=token, sampling=sampling):
                 expected = _gate(
-                    user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog
+                    user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog, token
                 )
                 conversation = Conversation.objects.create(owner=user)
                 run = create_turn_and_run(conversation, prompt, panel, simulated=simulated, context=thread)
@@ -182,7 +184,7 @@ def launch(opened: Opened, *, services: Services | None = None) -> None:
 
 async def start(user: User, what: Start, *, services: Services | None = None) -> Run:
     """Gate, create and launch a run; raise LimitReached (or RunBusy) when it may not start."""
-    catalog = await budget_catalog(user)
+    catalog = await budget_catalog(user, what.token if isinstance(what, Call) else None)
     opened = await sync_to_async(open_run)(user, what, catalog=catalog)
     launch(opened, services=services)
     return opened.run

@@ -12,7 +12,7 @@ import pytest
 from django.core import management
 from django.utils import timezone
 
-from chat.models import ApiToken, Conversation, Panel, Run, Turn
+from chat.models import ApiToken, Conversation, Panel, Run, SpendBudget, Turn
 from chat.providers import FUSION_DEPTH_HEADER
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -423,3 +423,20 @@ def test_a_user_at_the_run_limit_gets_429_with_retry_after(sdk, sim, alice, sett
         sdk.chat.completions.create(model="fusion", messages=QUESTION)
 
     assert Decimal(refused.value.response.headers["Retry-After"]) > 0
+
+
+def test_a_token_over_its_budget_gets_402(api, alice, sim):
+    _, secret = ApiToken.objects.issue(alice, "capped", budget_usd=Decimal("0"))
+
+    refused = refused_with(api, secret)
+
+    assert (refused.status_code, refused.body["code"]) == (402, "budget_exceeded")
+    assert Run.objects.count() == 0
+
+
+def test_a_user_over_their_budget_gets_402(api, alice, token, sim):
+    SpendBudget.objects.create(user=alice, period="day", limit_usd=Decimal("0"))
+
+    refused = refused_with(api, token[1])
+
+    assert (refused.status_code, refused.body["code"]) == (402, "budget_exceeded")
