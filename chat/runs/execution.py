@@ -20,7 +20,7 @@ from django.contrib.auth.models import User
 
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for
-from chat.fusion.events import Event
+from chat.fusion.events import Event, SeatDelta, SeatReasoningDelta
 from chat.fusion.pipeline import run_fusion
 from chat.fusion.request import FusionRequest, OutputLimits, ReusedAnswer, Sampling
 from chat.models import Run, SeatAnswer
@@ -132,12 +132,15 @@ class Runner:
         layer: BaseChannelLayer | None,
         pacing: Pacing,
         listeners: list[asyncio.Queue[Event | None]],
+        publish_events: bool = False,
     ) -> None:
         self.state = state
         self.frames = Frames(state)
         self.layer = layer
         self.pacing = pacing
         self.listeners = listeners
+        # An API run executing in a worker: the request reading its events is in another process.
+        self.events_group = protocol.events_group(state.run.pk) if publish_events and layer else None
         self.group = protocol.run_group(state.run.pk)
         # Frames go out one at a time, in the order they were made: a text frame made before
         # a column's final frame must not overtake it, whatever the channel layer does.
@@ -209,6 +212,16 @@ class Runner:
             # saves in the order they were asked, so the final save still lands last.
             await asyncio.shield(sync_to_async(save)(self.state.run.pk, run_values, answer_values))
 
+    async def publish_event(self, event: Event | None) -> None:
+        """To the events group, if the run has one: every event but the seats' deltas (the bulk
+        of them, which the API reads only for its optional fusion events), then None at the end."""
+        if self.events_group is None or self.layer is None:
+            return
+        if isinstance(event, SeatDelta | SeatReasoningDelta):
+            return
+        payload = None if event is None else event.model_dump(mode="json")
+        await self.layer.group_send(self.events_group, protocol.event_message(payload))
+
     async def frame_clock(self) -> None:
         while True:
             await asyncio.sleep(self.pacing.frame_seconds)
@@ -267,6 +280,7 @@ class Runner:
                     await self._send_frames(await self._show(self.state.apply(event)))
                 for listener in self.listeners:
                     listener.put_nowait(event)
+                await self.publish_event(event)
             await producer
         finally:
             # Stopped: the pipeline's seats are cancelled, and their streams closed, before the
@@ -290,7 +304,11 @@ async def execute_run(
         return
     run, answers = loaded.run, loaded.answers
     state = RunState(run, answers)
-    runner = Runner(state, services.channel_layer(), services.paced(), listeners or [])
+    # Read by a request in another process only when the run may travel (to a worker) at all.
+    publish = run.api_token_id is not None and services.travels
+    runner = Runner(
+        state, services.channel_layer(), services.paced(), listeners or [], publish_events=publish
+    )
     client = services.client_for(loaded.endpoints)
 
     async def fuse() -> None:
@@ -342,3 +360,4 @@ async def execute_run(
         # A snapshot, not a frame: a viewer still waiting for its first snapshot drops frames,
         # and one that joined as the run ended would otherwise never see the end.
         await runner.send_snapshot(None)
+        await runner.publish_event(None)

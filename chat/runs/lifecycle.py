@@ -190,6 +190,25 @@ async def start(user: User, what: Start, *, services: Services | None = None) ->
     return opened.run
 
 
+async def start_call(
+    user: User, what: Call, *, services: Services | None = None
+) -> tuple[Run, asyncio.Queue[Event | None]]:
+    """Start an API call's run, and return it with the queue of its events (ended by None),
+    wherever it executes: handed to a run worker when there are workers (its events come back
+    through the channel layer), else here. Raises LimitReached like `start`."""
+    services = services or current()
+    catalog = await budget_catalog(user, what.token)
+    opened = await sync_to_async(open_run)(user, what, catalog=catalog)
+    layer = services.channel_layer() if services.travels and settings.FUSIONROOM_RUN_WORKERS else None
+    if layer is None:
+        launch(opened, services=services.replace(here=True))
+        # Listening before anything awaits: the run's task has not taken a step yet.
+        return opened.run, dispatch.listen(opened.run.pk)
+    events = await dispatch.listen_elsewhere(opened.run.pk, layer)
+    launch(opened, services=services)
+    return opened.run, events
+
+
 async def stop(run_id: int, *, services: Services | None = None) -> None:
     """Ask the run to stop, wherever it executes. It saves what arrived and ends as stopped."""
     services = services or current()

@@ -24,8 +24,7 @@ from chat.fusion.events import (
     SeatStarted,
 )
 from chat.models import ApiToken, Panel, Run
-from chat.runs import Call, LimitReached, listen, start
-from chat.runs.services import current
+from chat.runs import Call, LimitReached, start_call
 from chat.views.api import sse
 from chat.views.api.errors import ApiError
 from chat.views.api.models import model_not_found, resolve_fusion_model, token_may_use, user_catalog
@@ -63,9 +62,7 @@ async def complete(request: HttpRequest, token: ApiToken, body: CompletionReques
     plugin = body.fusion_plugin
     if plugin is not None:
         panel = await _with_plugin(token, panel, plugin)
-    run = await _start(token, panel, body)
-    # Subscribed before anything awaits: the run's task has not taken a step yet.
-    events = listen(run.pk)
+    run, events = await _start(token, panel, body)
     reply = Reply(
         completion_id=f"chatcmpl-fusion-{run.pk}",
         model=body.model,
@@ -88,11 +85,12 @@ async def complete(request: HttpRequest, token: ApiToken, body: CompletionReques
     return JsonResponse(_whole(outcome, reply))
 
 
-async def _start(token: ApiToken, panel: Panel, body: CompletionRequest) -> Run:
+async def _start(
+    token: ApiToken, panel: Panel, body: CompletionRequest
+) -> tuple[Run, asyncio.Queue[Event | None]]:
     what = Call(context=body.context, prompt=body.question, panel=panel, token=token, sampling=body.sampling)
     try:
-        # Executed in this process, whatever run workers there are: this request reads its events.
-        return await start(token.user, what, services=current().replace(here=True))
+        return await start_call(token.user, what)
     except LimitReached as error:
         raise limit_error(error) from error
 
