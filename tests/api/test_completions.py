@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import httpx
 import openai
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from chat.models import ApiToken, Conversation, Panel, Run, SpendBudget, Turn
 from chat.providers import FUSION_DEPTH_HEADER
+from tests.conftest import signed_in_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -440,3 +442,20 @@ def test_a_user_over_their_budget_gets_402(api, alice, token, sim):
     refused = refused_with(api, token[1])
 
     assert (refused.status_code, refused.body["code"]) == (402, "budget_exceeded")
+
+
+def test_a_body_that_is_not_json_is_a_400_in_openais_shape(api, token, sim):
+    response = httpx.post(
+        f"{api}/chat/completions", content=b"{nope", headers={"Authorization": f"Bearer {token[1]}"}
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()["error"]) == {"message", "type", "code", "param"}
+
+
+def test_an_api_run_can_be_opened_in_the_chatroom(sdk, sim, alice):
+    response = sdk.chat.completions.create(model="fusion/budget", messages=QUESTION)
+
+    page = signed_in_client(alice).get(urlsplit(response.model_extra["fusion"]["url"]).path)
+    assert page.status_code == 200
+    assert "Why is the sky blue?" in page.content.decode()

@@ -80,6 +80,7 @@ async def complete(request: HttpRequest, token: ApiToken, body: CompletionReques
         return response
     while (event := await events.get()) is not None:
         outcome.apply(event)
+    await _read_early_end(outcome, run.pk)
     if outcome.status == "error":
         raise outcome.error()
     return JsonResponse(_whole(outcome, reply))
@@ -93,6 +94,15 @@ async def _start(
         return await start_call(token.user, what)
     except LimitReached as error:
         raise limit_error(error) from error
+
+
+async def _read_early_end(outcome: Outcome, run_id: int) -> None:
+    """A run that ended without RunDone (stopped in the chatroom, its keys unreadable, its
+    worker lost) says why in its saved note."""
+    if outcome.done is None:
+        ended = await Run.objects.filter(pk=run_id).values("status", "note").afirst()
+        if ended is not None:
+            outcome.ended_early(ended["status"], ended["note"])
 
 
 def limit_error(error: LimitReached) -> ApiError:
@@ -175,6 +185,7 @@ async def _stream(
             yield sse.data(sse.chunk(reply.completion_id, reply.model, None, fusion_event=said))
         elif (progress := progress_comment(event)) is not None:
             yield sse.comment(progress)
+    await _read_early_end(outcome, reply.run_id)
     if outcome.status == "error":
         # The SDKs raise an `error` event as an APIError: the stream ends here.
         yield outcome.error().sse_event()

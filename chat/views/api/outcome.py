@@ -38,6 +38,13 @@ KIND_STATUS = {
     "stall": 504,
 }
 STOPPED_NOTE = "The run was stopped before it ended (in the chatroom, or the server shut down)."
+# How a run that ended without the pipeline's last word (stopped, interrupted, never begun) is
+# reported, by its saved status.
+ENDED_EARLY = {
+    "stopped": ("stopped", 503),
+    "interrupted": ("interrupted", 503),
+    "failed": ("run_failed", 502),
+}
 
 
 @dataclass
@@ -65,6 +72,8 @@ class Outcome:
         self.fused_stats: CallStats | None = None
         self.fused_failure: str | None = None
         self.done: RunDone | None = None
+        # Without RunDone: the run's saved status and note, read once it ended (ended_early).
+        self.early_end: tuple[str, str] | None = None
 
     def apply(self, event: Event) -> None:
         match event:
@@ -129,7 +138,8 @@ class Outcome:
         """OpenRouter's typed reason (all_panels_failed, rate_limited, judge_...), or ours
         (writer_failed, single_response, stopped); None for a run that went well."""
         if self.done is None:
-            return "stopped"
+            status = self.early_end[0] if self.early_end else "stopped"
+            return ENDED_EARLY.get(status, ("stopped", 503))[0]
         if self.done.status == "failed":
             kinds = {seat.kind for seat in self.failed}
             if kinds == {"rate_limited"}:
@@ -158,12 +168,23 @@ class Outcome:
             return self.fused_text
         return "\n\n".join(f"## {seat.model}\n\n{seat.text}" for seat in self.answered)
 
+    def ended_early(self, status: str, note: str) -> None:
+        """The run ended without the pipeline's last word: its saved status and note say how."""
+        self.early_end = (status, note)
+
+    @property
+    def note(self) -> str:
+        if self.done is not None:
+            return self.done.note
+        return self.early_end[1] if self.early_end and self.early_end[1] else STOPPED_NOTE
+
     def error(self) -> ApiError:
-        """The error a run without any answer ends in (every seat failed, or it was stopped)."""
+        """The error a run without any answer ends in (every seat failed, or it ended early)."""
         reason = self.failure_reason or "all_panels_failed"
-        note = self.done.note if self.done is not None else STOPPED_NOTE
-        status = {"rate_limited": 429, "insufficient_credits": 402, "stopped": 503}.get(reason, 502)
-        return ApiError(status, note, code=reason, retry_after=1 if status == 429 else None)
+        statuses = {"rate_limited": 429, "insufficient_credits": 402}
+        statuses |= dict(ENDED_EARLY.values())
+        status = statuses.get(reason, 502)
+        return ApiError(status, self.note, code=reason, retry_after=1 if status == 429 else None)
 
     def fusion(self, *, run_id: int, url: str, include_responses: bool) -> dict[str, Any]:
         """The response's top-level `fusion` object, shaped like OpenRouter's fusion tool result."""
@@ -180,7 +201,7 @@ class Outcome:
                 for seat in self.failed
             ],
             "failure_reason": self.failure_reason,
-            "note": self.done.note if self.done is not None else STOPPED_NOTE,
+            "note": self.note,
             "sources": list(
                 {source["url"]: source for seat in self.seats for source in seat.sources}.values()
             ),
