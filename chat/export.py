@@ -28,6 +28,8 @@ from chat.rendering import render_answer
 FORMAT = "fusionroom.conversation"
 VERSION = 1
 MAX_SEATS = 8
+# The messages before an API call's question that a turn keeps (Turn.context).
+MAX_CONTEXT_MESSAGES = 1000
 # A copied run has no task executing it: it can never finish, so it must not say "running".
 INTERRUPTED_NOTE = "It was still running when this copy was made; what had arrived by then is kept."
 
@@ -101,9 +103,17 @@ class RunDocument(_Document):
         return self
 
 
+class ContextMessage(_Document):
+    """One message an API caller sent before its question (Turn.context)."""
+
+    role: Literal["system", "user", "assistant"]
+    content: Annotated[str, Field(max_length=settings.FUSIONROOM_MAX_THREAD_CHARS)]
+
+
 class TurnDocument(_Document):
     position: Count
     prompt: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)]
+    context: Annotated[list[ContextMessage], Field(max_length=MAX_CONTEXT_MESSAGES)] = []
     created_at: datetime
     runs: list[RunDocument]
 
@@ -202,6 +212,7 @@ def _turn_document(turn: Turn) -> TurnDocument:
     return TurnDocument(
         position=turn.position,
         prompt=turn.prompt,
+        context=[ContextMessage.model_validate(message) for message in turn.context],
         created_at=turn.created_at,
         runs=[_run_document(run, position_of) for run in runs],
     )
@@ -429,7 +440,12 @@ ABANDONED_AFTER = timedelta(hours=1)
 
 
 def _create_turn(conversation: Conversation, document: TurnDocument) -> None:
-    turn = Turn.objects.create(conversation=conversation, position=document.position, prompt=document.prompt)
+    turn = Turn.objects.create(
+        conversation=conversation,
+        position=document.position,
+        prompt=document.prompt,
+        context=[message.model_dump() for message in document.context],
+    )
     runs = _create_runs(turn, document.runs)
     # update() writes the times as they are; save() would stamp auto_now_add fields again.
     Turn.objects.filter(pk=turn.pk).update(created_at=document.created_at)

@@ -11,6 +11,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, JsonResponse, StreamingHttpResponse
 
+from chat.forms import MAX_PROMPT_CHARS
 from chat.fusion.events import (
     AnalysisFailed,
     AnalysisReady,
@@ -58,6 +59,14 @@ async def complete(request: HttpRequest, token: ApiToken, body: CompletionReques
     if not body.question.strip():
         raise ApiError(
             400, "The last message (the question) is empty.", code="invalid_request", param="messages"
+        )
+    if len(body.question) > MAX_PROMPT_CHARS:
+        # As in the chatroom: the question is a turn's prompt, which has this limit.
+        raise ApiError(
+            400,
+            f"The question is {len(body.question):,} characters; the limit is {MAX_PROMPT_CHARS:,}.",
+            code="context_length_exceeded",
+            param="messages",
         )
     plugin = body.fusion_plugin
     if plugin is not None:
