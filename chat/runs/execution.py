@@ -274,13 +274,15 @@ class Runner:
         producer = asyncio.create_task(produce())
         try:
             while (event := await events.get()) is not None:
+                # Readers of the events first: they need no frames, and the frames may wait for
+                # the lock and for a rendering thread (all runs share the pool).
+                for listener in self.listeners:
+                    listener.put_nowait(event)
+                await self.publish_event(event)
                 # Fold and send under the lock: a snapshot cannot slip between an event's
                 # effect on the state and the frames that show it.
                 async with self.sending:
                     await self._send_frames(await self._show(self.state.apply(event)))
-                for listener in self.listeners:
-                    listener.put_nowait(event)
-                await self.publish_event(event)
             await producer
         finally:
             # Stopped: the pipeline's seats are cancelled, and their streams closed, before the

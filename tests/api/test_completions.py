@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -25,7 +26,13 @@ BUDGET_SEATS = ["google/gemini-3-flash-preview", "moonshotai/kimi-k2.6", "deepse
 
 
 def run_of(fusion: dict) -> Run:
-    return Run.objects.get(pk=fusion["run_id"])
+    """The response's run, once it has saved its end: the answer goes out at the pipeline's last
+    event, the run's own save follows within moments."""
+    deadline = time.monotonic() + 10
+    while (run := Run.objects.get(pk=fusion["run_id"])).status == Run.Status.RUNNING:
+        assert time.monotonic() < deadline, "the run never saved its end"
+        time.sleep(0.02)
+    return run
 
 
 def streamed(stream) -> tuple[str, list]:

@@ -19,6 +19,7 @@ from chat.fusion.events import (
     Event,
     FusedDelta,
     FusedStarted,
+    RunDone,
     SeatDelta,
     SeatDone,
     SeatFailed,
@@ -89,6 +90,8 @@ async def complete(request: HttpRequest, token: ApiToken, body: CompletionReques
         return response
     while (event := await events.get()) is not None:
         outcome.apply(event)
+        if isinstance(event, RunDone):
+            break  # the answer is whole; the run's own bookkeeping (save, last frames) goes on
     await _read_early_end(outcome, run.pk)
     if outcome.status == "error":
         raise outcome.error()
@@ -194,6 +197,8 @@ async def _stream(
             yield sse.data(sse.chunk(reply.completion_id, reply.model, None, fusion_event=said))
         elif (progress := progress_comment(event)) is not None:
             yield sse.comment(progress)
+        if isinstance(event, RunDone):
+            break  # the answer is whole; the run's own bookkeeping (save, last frames) goes on
     await _read_early_end(outcome, reply.run_id)
     if outcome.status == "error":
         # The SDKs raise an `error` event as an APIError: the stream ends here.
