@@ -125,5 +125,6 @@ async def api_benchmarks(base: str, username: str, sim: Any, quick: bool) -> dic
             "ratio_p50": median(ratios),
             "ratio_p95": pct(ratios, 95),
             "first_content_ms": [ms for run in ok if (ms := run.first_content_ms) is not None],
+            "stages_ms": [run.timeline.stages_ms() for run in ok],
         },
     }

@@ -3,6 +3,8 @@
     run = await start(user, Ask(conversation, prompt, panel))   # gate, rows, dispatch
     async for event in events(run.pk): ...                     # a run executing here
     await stop(run.pk); await wait(run.pk)
+    run, queue = await start_call(user, Call(context, prompt, panel, token))  # the API's: events
+                                                                          # wherever it executes
 
 `start` checks the user's limits and budget (chat.runs.gate) and creates the rows in one
 transaction, for a new message, a retry and a re-run alike; then the run goes to a worker or
@@ -241,12 +243,6 @@ async def unsaved(
     toolbox = toolbox_for(panel.web_tools) if request.web_search else None
     async for event in run_fusion(request, services.client_for(endpoints), toolbox=toolbox):
         yield event
-
-
-def listen(run_id: int) -> asyncio.Queue[Event | None]:
-    """The queue of a run's events, as `events` yields them, ended by None: for a caller that
-    must also do something while none comes (the API's keep-alive). Same conditions as `events`."""
-    return dispatch.listen(run_id)
 
 
 async def events(run_id: int) -> AsyncIterator[Event]:
