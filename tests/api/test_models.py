@@ -164,6 +164,17 @@ def test_a_token_for_fusion_may_retrieve_openrouter_fusion(alice, presets, simul
     assert model["id"] == "openrouter/fusion" and model["fusion"]["name"] == "Quality"
 
 
+def test_a_token_for_openrouter_fusion_may_use_and_list_fusion(alice, presets, simulator):
+    _, secret = ApiToken.objects.issue(alice, "openrouter code", allowed_models=["openrouter/fusion"])
+    assert [model["id"] for model in get(secret, "/v1/models").json()["data"]] == ["fusion"]
+    assert get(secret, "/v1/models/fusion").status_code == 200
+
+
+def test_an_alias_opens_nothing_but_its_own_model(alice, presets, simulator):
+    _, secret = ApiToken.objects.issue(alice, "fusion only", allowed_models=["fusion"])
+    assert get(secret, "/v1/models/fusion/budget").status_code == 404
+
+
 # --- what every /v1 route shares ---------------------------------------------------------------
 
 

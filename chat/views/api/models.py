@@ -34,9 +34,16 @@ def is_fusion_model(model_id: str) -> bool:
     return canonical == FUSION or canonical.startswith(PRESET_PREFIX)
 
 
+def same_model_ids(model_id: str) -> set[str]:
+    """The id and every other name of the same model (fusion and openrouter/fusion)."""
+    canonical = canonical_model_id(model_id)
+    return {model_id, canonical} | {alias for alias, target in ALIASES.items() if target == canonical}
+
+
 def token_may_use(token: ApiToken, model_id: str) -> bool:
-    """The token's allowed models, aliases included (a token for fusion may call openrouter/fusion)."""
-    return token.may_use(canonical_model_id(model_id)) or token.may_use(model_id)
+    """The token's allowed models, aliases included: a token allowed fusion may call
+    openrouter/fusion, and one allowed openrouter/fusion may call fusion."""
+    return any(token.may_use(name) for name in same_model_ids(model_id))
 
 
 def panel_slug(panel: Panel) -> str:
@@ -134,7 +141,7 @@ async def available_models(token: ApiToken) -> list[dict[str, Any]]:
         for entry in sorted(catalog.entries, key=lambda entry: entry.ref)
         if entry.ref not in fusion_ids
     ]
-    return [entry for entry in entries if token.may_use(entry["id"])]
+    return [entry for entry in entries if token_may_use(token, entry["id"])]
 
 
 def model_not_found(model_id: str) -> ApiError:
