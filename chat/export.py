@@ -22,6 +22,7 @@ from chat import import_limit
 from chat.forms import MAX_PROMPT_CHARS
 from chat.fusion.analysis import Analysis, Wording, analysis_markdown
 from chat.fusion.events import CallStats, Source
+from chat.fusion.request import Sampling
 from chat.models import Conversation, Run, SeatAnswer, Turn
 from chat.rendering import render_answer
 
@@ -79,6 +80,8 @@ class RunDocument(_Document):
     stage: Run.Stage
     note: str
     thread_note: str
+    # An API call's temperature, max_tokens and reasoning, when it set them.
+    sampling: Sampling | None = None
     # The position in its turn's `runs` of the run this one re-ran, always an earlier one.
     retry_of: Count | None
     analysis: Analysis | None
@@ -188,6 +191,7 @@ def _run_document(run: Run, position_of: dict[int, int]) -> RunDocument:
         stage=Run.Stage(run.stage),
         note=run.note,
         thread_note=run.thread_note,
+        sampling=Sampling.model_validate(run.sampling) if run.sampling else None,
         # Alternatives are always of the same turn; a link elsewhere (never made) would be dropped.
         retry_of=position_of.get(run.retry_of_id) if run.retry_of_id is not None else None,
         analysis=Analysis.model_validate(run.analysis) if run.analysis is not None else None,
@@ -411,6 +415,7 @@ def _create_runs(turn: Turn, documents: Iterable[RunDocument]) -> list[Run]:
             stage=document.stage,
             note=document.note,
             thread_note=document.thread_note,
+            sampling=document.sampling.model_dump(exclude_none=True) if document.sampling else None,
             retry_of=created[document.retry_of] if document.retry_of is not None else None,
             analysis=document.analysis.model_dump() if document.analysis else None,
             analysis_error=document.analysis_error,
