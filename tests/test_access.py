@@ -21,7 +21,6 @@ from accounts import urls as accounts_urls
 from chat import sharing
 from chat import urls as chat_urls
 from chat.models import (
-    ApiToken,
     Conversation,
     Panel,
     ProviderEndpoint,
@@ -44,7 +43,6 @@ class World:
     panel: Panel
     endpoint: ProviderEndpoint
     link: ShareLink
-    token: ApiToken
 
 
 @pytest.fixture
@@ -71,7 +69,6 @@ def world(make_run: Callable[..., Run], alice: User, bob: User, run_services: Ca
         panel=run.panel,
         endpoint=endpoint,
         link=sharing.create_link(conversation),
-        token=ApiToken.objects.issue(alice, "alices-laptop")[0],
     )
 
 
@@ -133,8 +130,6 @@ TABLE: dict[str, Row] = {
     "import_conversation": Row(("GET", "POST"), kind="account"),
     "shared": Row(("GET",), lambda w: {"token": w.link.token}, kind="public"),
     "shared_fork": Row(("POST",), lambda w: {"token": w.link.token}, kind="public"),
-    "api_token_create": Row(("POST",), kind="account"),
-    "api_token_revoke": Row(("POST",), lambda w: {"pk": w.token.pk}),
 }
 
 # What a neighbour might try to write with, for the POST rows.
@@ -166,7 +161,6 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
         ProviderEndpoint,
         UserProviderKey,
         SpendBudget,
-        ApiToken,
     )
     return {model.__name__: list(model.objects.order_by("pk").values()) for model in models}
 
