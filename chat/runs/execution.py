@@ -268,17 +268,17 @@ class Runner:
             try:
                 async for event in source:
                     events.put_nowait(event)
+                    # Readers of the events get them here, as they come: they need no frames,
+                    # and the loop below may wait for a rendering thread (all runs share them).
+                    for listener in self.listeners:
+                        listener.put_nowait(event)
+                    await self.publish_event(event)
             finally:
                 events.put_nowait(None)  # the end, or the pipeline's error (raised by await below)
 
         producer = asyncio.create_task(produce())
         try:
             while (event := await events.get()) is not None:
-                # Readers of the events first: they need no frames, and the frames may wait for
-                # the lock and for a rendering thread (all runs share the pool).
-                for listener in self.listeners:
-                    listener.put_nowait(event)
-                await self.publish_event(event)
                 # Fold and send under the lock: a snapshot cannot slip between an event's
                 # effect on the state and the frames that show it.
                 async with self.sending:
