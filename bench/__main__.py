@@ -252,7 +252,7 @@ async def api_alone(base: str, sim: Any, quick: bool, database: Path, sim_url: s
     await user.sign_up("bench")
     await user.close()
     await asyncio.to_thread(live.create_five_seat_panel, app_env(database, sim_url), "bench")
-    return await api.api_benchmarks(base, "bench", sim, quick)
+    return await api.api_benchmarks(base, "bench", sim, quick, warm=True)
 
 
 def run_module(module: str, database: Path, quick: bool) -> dict[str, Any]:
