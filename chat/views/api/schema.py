@@ -41,9 +41,9 @@ class Message(BaseModel):
 
 
 class StreamOptions(_Lenient):
-    include_usage: bool = False
+    include_usage: bool = Field(default=False, strict=True)
     # FusionRoom's own: extra chunks (choices: []) carrying a `fusion_event`, to draw the panel live.
-    include_fusion_events: bool = False
+    include_fusion_events: bool = Field(default=False, strict=True)
 
 
 class FusionPlugin(_Lenient):
@@ -54,10 +54,10 @@ class FusionPlugin(_Lenient):
         default=None, min_length=MIN_REQUEST_SEATS, max_length=MAX_SEATS
     )
     model: str | None = Field(default=None, min_length=1)
-    max_tool_calls: int = Field(default=DEFAULT_TOOL_CALLS, ge=MIN_TOOL_CALLS, le=MAX_TOOL_CALLS)
+    max_tool_calls: int = Field(default=DEFAULT_TOOL_CALLS, ge=MIN_TOOL_CALLS, le=MAX_TOOL_CALLS, strict=True)
     tools: list[str | dict[str, Any]] | None = None
     # FusionRoom's own: each seat's answer in the response's fusion.responses.
-    include_responses: bool = False
+    include_responses: bool = Field(default=False, strict=True)
 
     @property
     def web_search(self) -> bool | None:
@@ -72,15 +72,16 @@ class FusionPlugin(_Lenient):
 
 
 class CompletionRequest(_Lenient):
-    model: str = Field(min_length=1)
+    # Strict about what FusionRoom uses: "true" is not a boolean, nor "0.5" a temperature.
+    model: str = Field(min_length=1, strict=True)
     messages: list[Message] = Field(min_length=1)
-    stream: bool = False
+    stream: bool = Field(default=False, strict=True)
     stream_options: StreamOptions | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2, strict=True)
+    max_tokens: int | None = Field(default=None, ge=1, strict=True)
+    max_completion_tokens: int | None = Field(default=None, ge=1, strict=True)
     reasoning: dict[str, Any] | None = None
-    n: int = Field(default=1, ge=1)
+    n: int = Field(default=1, ge=1, strict=True)
     plugins: list[dict[str, Any]] = Field(default_factory=list)
     # Passed through to plain models; a fusion run has no tools of the caller's.
     tools: list[dict[str, Any]] | None = None
