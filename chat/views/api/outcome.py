@@ -86,13 +86,8 @@ class Outcome:
                 found.sources = [source.model_dump() for source in sources]
             case SeatFailed(seat=seat, reason=reason, stats=stats, kind=kind, partial_text=partial):
                 found = self.seats[seat]
-                found.status, found.error, found.kind, found.stats, found.text = (
-                    "failed",
-                    reason,
-                    kind,
-                    stats,
-                    partial,
-                )
+                found.status, found.error, found.kind = "failed", reason, kind
+                found.stats, found.text = stats, partial
             case AnalysisReady(analysis=analysis, stats=stats, repair_stats=repair):
                 self.analysis = analysis
                 self.judge_calls = [call for call in (stats, repair) if call is not None]
