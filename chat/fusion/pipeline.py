@@ -301,6 +301,13 @@ class _Panel:
         # One answer leaves nothing to compare: judging it alone would dress one opinion up as a
         # deliberation, so the run stops here and the answer stands as it is.
         only = self.answered[0]
+        if not self.failed:
+            # A panel of one (an API request may ask for it, as OpenRouter's plugin allows).
+            return _Ending(
+                "degraded",
+                f"The panel had one seat, {self.seat_name(only.seat)}: its answer above is the result, "
+                "with nothing to compare it with.",
+            )
         return _Ending(
             "degraded",
             f"Only {self.seat_name(only.seat)} answered, so there was nothing to compare: its answer above "

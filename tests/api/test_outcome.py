@@ -144,3 +144,12 @@ def test_the_usage_is_the_runs_totals_with_each_call():
         0.5,
     )
     assert [call["role"] for call in usage["calls"]] == ["panel", "panel", "judge", "writer"]
+
+
+def test_a_panel_of_one_is_a_single_response_with_its_answer_as_content():
+    outcome = Outcome(["alpha/one"], "judge/j", "judge/j")
+    for event in (done(0, "Alone."), end("degraded", "The panel had one seat.")):
+        outcome.apply(event)
+
+    assert (outcome.status, outcome.failure_reason) == ("degraded", "single_response")
+    assert outcome.content() == "## alpha/one\n\nAlone."
