@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cluster, hostile_render, live, report, screen
+from bench import api, cluster, hostile_render, live, report, screen
 from bench.common import BUDGET, FIVE, ROOT, app_env, machine, median, migrate, pct
 from bench.simproc import SimulatorProcess
 
@@ -168,6 +168,8 @@ async def live_benchmarks(
         user, five, sim, [2] if quick else [20], [daphne.pid], apart=0.1
     )
     await user.close()
+    # 11: the same runs over the API (/v1/chat/completions, streamed).
+    results["api"] = await api.api_benchmarks(base, "bench", sim, quick)
 
     # 4, scale-out: the same load on two web processes and two run workers (PostgreSQL, Redis).
     if reason := cluster.unavailable():
@@ -244,6 +246,15 @@ async def capacity(
     return figures
 
 
+async def api_alone(base: str, sim: Any, quick: bool, database: Path, sim_url: str) -> dict[str, Any]:
+    """Benchmark 11 without the others (--only api): the account and its five-seat panel first."""
+    user = live.User(base)
+    await user.sign_up("bench")
+    await user.close()
+    await asyncio.to_thread(live.create_five_seat_panel, app_env(database, sim_url), "bench")
+    return await api.api_benchmarks(base, "bench", sim, quick, warm=True)
+
+
 def run_module(module: str, database: Path, quick: bool) -> dict[str, Any]:
     """Run a benchmark module in a process of its own (it starts its own simulator) and return
     the JSON line it prints last."""
@@ -262,7 +273,7 @@ def run_module(module: str, database: Path, quick: bool) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smallest sizes: a smoke test, not figures")
-    parser.add_argument("--only", default="live,inproc,bounds,hostile_render")
+    parser.add_argument("--only", default="live,inproc,bounds,hostile_render", help="also: api (alone)")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/README.md")
     args = parser.parse_args()
     started = time.monotonic()
@@ -272,7 +283,8 @@ def main() -> None:
         "quick": args.quick,
         "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
     }
-    if "live" in args.only:
+    only = set(args.only.split(","))
+    if "live" in only or "api" in only:
         with SimulatorProcess() as sim:
             database = scratch / "live.sqlite3"
             migrate(database, sim.base_url)
@@ -282,22 +294,27 @@ def main() -> None:
             django.setup()
             daphne = live.Daphne(database, sim.base_url, scratch / "daphne.log")
             try:
-                timelines = asyncio.run(
-                    live_benchmarks(daphne.url, sim, daphne, args.quick, database, sim.base_url, results)
-                )
+                if "live" in only:
+                    timelines = asyncio.run(
+                        live_benchmarks(daphne.url, sim, daphne, args.quick, database, sim.base_url, results)
+                    )
+                    results["fidelity"] = fidelity(timelines)
+                else:
+                    results["api"] = asyncio.run(
+                        api_alone(daphne.url, sim, args.quick, database, sim.base_url)
+                    )
             finally:
                 daphne.stop()
-            results["fidelity"] = fidelity(timelines)
         print(f"live benchmarks done in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    if "inproc" in args.only:
+    if "inproc" in only:
         database = scratch / "inproc.sqlite3"
         migrate(database, "http://127.0.0.1:9/v1")
         results["inproc"] = run_module("bench.inproc", database, args.quick)
-    if "bounds" in args.only:
+    if "bounds" in only:
         database = scratch / "bounds.sqlite3"
         migrate(database, "http://127.0.0.1:9/v1")
         results["bounds"] = run_module("bench.bounds", database, args.quick)
-    if "hostile_render" in args.only:
+    if "hostile_render" in only:
         results["hostile_render"] = asyncio.run(
             hostile_render.measure(scratch / "hostile.sqlite3", scratch, args.quick)
         )

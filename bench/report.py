@@ -117,6 +117,30 @@ def render(r: dict[str, Any]) -> str:
             f"loop process {lag['cpu_pct']:.0f}% CPU",
             lag["lag_ms_p99"] <= 50,
         )
+    if "api" in r:
+        single, together = r["api"]["single"], r["api"]["concurrent"]
+        row(
+            f"11. API overhead, single stream (POST → [DONE] ÷ critical path), worst of {single['runs']}",
+            "≤ 1.02",
+            f"p50 {median(single['ratios']):.4f}, max {max(single['ratios']):.4f}; "
+            f"+{median(single['diffs_ms']):.0f} ms p50",
+            max(single["ratios"]) <= 1.02,
+        )
+        row(
+            f"11. API overhead, {together['n']} concurrent streams (5 seats × 50 tok/s, all sent at once)",
+            "p95 ≤ 1.05",
+            f"p50 {together['ratio_p50']:.4f}, p95 {together['ratio_p95']:.4f}; "
+            f"{together['completed']}/{together['n']} completed",
+            together["ratio_p95"] <= 1.05 and together["completed"] == together["n"],
+        )
+        first = single["first_content_ms"] + together["first_content_ms"]
+        row(
+            "11. API: writer's first token (simulator) → client's first content chunk",
+            "p50 ≤ 30 ms",
+            f"p50 {pct(first, 50):.1f} ms, p95 {pct(first, 95):.1f} ms (n={len(first)}; "
+            f"single p50 {pct(single['first_content_ms'], 50):.1f} ms)",
+            pct(first, 50) <= 30,
+        )
     scaled = r.get("capacity_cluster", {})
     if "skipped" in scaled:
         row(

@@ -22,12 +22,15 @@ from chat import import_limit
 from chat.forms import MAX_PROMPT_CHARS
 from chat.fusion.analysis import Analysis, Wording, analysis_markdown
 from chat.fusion.events import CallStats, Source
+from chat.fusion.request import Sampling
 from chat.models import Conversation, Run, SeatAnswer, Turn
 from chat.rendering import render_answer
 
 FORMAT = "fusionroom.conversation"
 VERSION = 1
 MAX_SEATS = 8
+# The messages before an API call's question that a turn keeps (Turn.context).
+MAX_CONTEXT_MESSAGES = 1000
 # A copied run has no task executing it: it can never finish, so it must not say "running".
 INTERRUPTED_NOTE = "It was still running when this copy was made; what had arrived by then is kept."
 
@@ -77,6 +80,8 @@ class RunDocument(_Document):
     stage: Run.Stage
     note: str
     thread_note: str
+    # An API call's temperature, max_tokens and reasoning, when it set them.
+    sampling: Sampling | None = None
     # The position in its turn's `runs` of the run this one re-ran, always an earlier one.
     retry_of: Count | None
     # The prompt the run was asked when the user edited the turn's (absent: the turn's own).
@@ -103,9 +108,17 @@ class RunDocument(_Document):
         return self
 
 
+class ContextMessage(_Document):
+    """One message an API caller sent before its question (Turn.context)."""
+
+    role: Literal["system", "user", "assistant"]
+    content: Annotated[str, Field(max_length=settings.FUSIONROOM_MAX_THREAD_CHARS)]
+
+
 class TurnDocument(_Document):
     position: Count
     prompt: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)]
+    context: Annotated[list[ContextMessage], Field(max_length=MAX_CONTEXT_MESSAGES)] = []
     created_at: datetime
     runs: list[RunDocument]
 
@@ -180,6 +193,7 @@ def _run_document(run: Run, position_of: dict[int, int]) -> RunDocument:
         stage=Run.Stage(run.stage),
         note=run.note,
         thread_note=run.thread_note,
+        sampling=Sampling.model_validate(run.sampling) if run.sampling else None,
         # Alternatives are always of the same turn; a link elsewhere (never made) would be dropped.
         retry_of=position_of.get(run.retry_of_id) if run.retry_of_id is not None else None,
         prompt=run.prompt,
@@ -205,6 +219,7 @@ def _turn_document(turn: Turn) -> TurnDocument:
     return TurnDocument(
         position=turn.position,
         prompt=turn.prompt,
+        context=[ContextMessage.model_validate(message) for message in turn.context],
         created_at=turn.created_at,
         runs=[_run_document(run, position_of) for run in runs],
     )
@@ -403,6 +418,7 @@ def _create_runs(turn: Turn, documents: Iterable[RunDocument]) -> list[Run]:
             stage=document.stage,
             note=document.note,
             thread_note=document.thread_note,
+            sampling=document.sampling.model_dump(exclude_none=True) if document.sampling else None,
             retry_of=created[document.retry_of] if document.retry_of is not None else None,
             prompt=document.prompt,
             analysis=document.analysis.model_dump() if document.analysis else None,
@@ -433,7 +449,12 @@ ABANDONED_AFTER = timedelta(hours=1)
 
 
 def _create_turn(conversation: Conversation, document: TurnDocument) -> None:
-    turn = Turn.objects.create(conversation=conversation, position=document.position, prompt=document.prompt)
+    turn = Turn.objects.create(
+        conversation=conversation,
+        position=document.position,
+        prompt=document.prompt,
+        context=[message.model_dump() for message in document.context],
+    )
     runs = _create_runs(turn, document.runs)
     # update() writes the times as they are; save() would stamp auto_now_add fields again.
     Turn.objects.filter(pk=turn.pk).update(created_at=document.created_at)

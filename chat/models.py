@@ -123,6 +123,7 @@ class Conversation(models.Model):
             turns = turns.filter(position__lt=before.position)
         for turn in turns.prefetch_related("runs"):
             prompt, answer = turn.exchange()
+            messages.extend(turn.context)
             messages.append({"role": "user", "content": prompt})
             if answer:
                 messages.append({"role": "assistant", "content": answer})
@@ -133,6 +134,9 @@ class Turn(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
     position = models.PositiveIntegerField()
     prompt = models.TextField()
+    # The messages an API client sent before its question (system, earlier turns): the thread
+    # this turn was asked in, which no earlier turn of the conversation holds.
+    context = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -279,6 +283,8 @@ class Run(models.Model):
     api_token = models.ForeignKey(
         "ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
+    # An API caller's temperature, max_tokens and reasoning (chat.fusion.request.Sampling).
+    sampling = models.JSONField(null=True, blank=True)
 
     objects = RunQuerySet.as_manager()
 

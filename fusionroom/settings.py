@@ -223,6 +223,9 @@ if FUSIONROOM_SIGNUP not in {"open", "closed"}:
     raise ImproperlyConfigured(f"FUSIONROOM_SIGNUP must be open or closed; got {FUSIONROOM_SIGNUP!r}")
 # The OpenAI-compatible API under /v1 (chat/views/api), reached with per-user API tokens.
 FUSIONROOM_API = env_bool("FUSIONROOM_API", True)
+# While a streamed fusion run has nothing to say (the panel and the judge at work), an SSE
+# comment this often keeps proxies and clients from timing the connection out.
+FUSIONROOM_API_KEEPALIVE_SECONDS = env_float("FUSIONROOM_API_KEEPALIVE_SECONDS", 10.0)
 # Sign-up attempts from one address within the window (accounts/signup_limit.py): each says
 # whether a username is taken, so they are counted like failed sign-ins.
 FUSIONROOM_SIGNUP_MAX_PER_IP = env_int("FUSIONROOM_SIGNUP_MAX_PER_IP", 10)

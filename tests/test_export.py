@@ -178,6 +178,33 @@ def test_export_then_import_gives_the_same_document_back(
     assert exported(as_bob, copy) == {**before, "title": f"{before['title']} (imported)"}
 
 
+def test_the_thread_an_api_call_sent_before_its_question_is_exported_and_imported(
+    as_alice: Client, as_bob: Client, bob: User, conversation: Conversation
+) -> None:
+    context = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    conversation.turns.filter(position=0).update(context=context)
+
+    as_bob.post("/import/", {"file": upload(json.dumps(exported(as_alice, conversation)))})
+
+    copy = Conversation.objects.get(owner=bob)
+    assert copy.turns.get(position=0).context == context
+
+
+def test_the_sampling_an_api_call_asked_for_is_exported_and_imported(
+    as_alice: Client, as_bob: Client, bob: User, conversation: Conversation
+) -> None:
+    Run.objects.filter(turn__conversation=conversation).update(
+        sampling={"temperature": 0.3, "max_tokens": 99}
+    )
+
+    as_bob.post("/import/", {"file": upload(json.dumps(exported(as_alice, conversation)))})
+
+    copies = Run.objects.filter(turn__conversation__owner=bob)
+    assert {tuple(sorted(run.sampling.items())) for run in copies} == {
+        (("max_tokens", 99), ("temperature", 0.3))
+    }
+
+
 def test_an_imported_conversation_is_the_importers_and_leaves_the_original_alone(
     as_alice: Client, as_bob: Client, bob: User, conversation: Conversation
 ) -> None:

@@ -115,9 +115,14 @@ class AnalysisReady(_Event):
     repair_stats: CallStats | None = None
 
 
+# Why the judge gave no analysis, in OpenRouter's terms (the API reports it as failure_reason).
+JudgeFailure = Literal["upstream_error", "empty_completion", "not_valid_json", "schema_mismatch"]
+
+
 class AnalysisFailed(_Event):
     type: Literal["analysis.failed"] = "analysis.failed"
     reason: str
+    kind: JudgeFailure | None = None
     stats: CallStats | None = None
     repair_stats: CallStats | None = None
 

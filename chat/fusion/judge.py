@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chat.fusion.analysis import Analysis, ConsensusPoint, Contradiction, CoveragePoint, Stance, UniqueInsight
 from chat.fusion.calls import Clock, ModelCall
-from chat.fusion.events import AnalysisFailed, AnalysisReady, CallStats
+from chat.fusion.events import AnalysisFailed, AnalysisReady, CallStats, JudgeFailure
 from chat.fusion.prompting import LabelledAnswer, render_answers, render_context
 from chat.fusion.request import FusionRequest
 from chat.providers.protocol import ModelClient
@@ -61,7 +61,11 @@ class JudgeOutput(_Wire):
 
 
 class JudgeOutputError(ValueError):
-    """The judge's reply is not a valid analysis; the message says what is wrong."""
+    """The judge's reply is not a valid analysis; the message says what is wrong, `kind` what sort."""
+
+    def __init__(self, message: str, kind: JudgeFailure = "not_valid_json") -> None:
+        super().__init__(message)
+        self.kind: JudgeFailure = kind
 
 
 # Labels A and B only: every panel has at least two answers, so the example never names one that is absent.
@@ -202,7 +206,9 @@ def parse_judge_output(text: str) -> JudgeOutput:
     try:
         return JudgeOutput.model_validate(data)
     except ValidationError as error:
-        raise JudgeOutputError(f"the JSON does not match the analysis schema: {_summarise(error)}") from error
+        raise JudgeOutputError(
+            f"the JSON does not match the analysis schema: {_summarise(error)}", "schema_mismatch"
+        ) from error
 
 
 def _summarise(error: ValidationError, limit: int = 5) -> str:
@@ -306,7 +312,9 @@ async def judge(
     text = await first.collect()
     if first.failure is not None:
         return AnalysisFailed(
-            reason=f"The judge ({request.judge}) failed: {first.failure}", stats=first.stats()
+            reason=f"The judge ({request.judge}) failed: {first.failure}",
+            kind="upstream_error",
+            stats=first.stats(),
         )
     try:
         return _ready(text, label_to_seat, first.stats())
@@ -317,12 +325,15 @@ async def judge(
     repaired = await repair.collect()
     if repair.failure is not None:
         reason = f"The judge's reply was unusable ({problem}) and the repair request failed: {repair.failure}"
-        return AnalysisFailed(reason=reason, stats=first.stats(), repair_stats=repair.stats())
+        return AnalysisFailed(
+            reason=reason, kind="upstream_error", stats=first.stats(), repair_stats=repair.stats()
+        )
     try:
         return _ready(repaired, label_to_seat, first.stats(), repair.stats())
     except JudgeOutputError as error:
         reason = f"The judge's reply was unusable even after one repair attempt: {error}."
-        return AnalysisFailed(reason=reason, stats=first.stats(), repair_stats=repair.stats())
+        kind = "empty_completion" if not repaired.strip() else error.kind
+        return AnalysisFailed(reason=reason, kind=kind, stats=first.stats(), repair_stats=repair.stats())
 
 
 def _ready(

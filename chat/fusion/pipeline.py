@@ -161,7 +161,7 @@ async def _run_seat(
     if request.web_search and toolbox is not None:
         await _research_and_answer(seat, model, request, client, clock, emit, toolbox)
         return
-    chat = ChatRequest(model=model, messages=request.messages, max_tokens=request.max_tokens, seat=seat)
+    chat = ChatRequest(model=model, messages=request.messages, **request.answer_options(), seat=seat)
     call = ModelCall(client, chat, request.catalog.get(model), clock, request.limits)
     await _stream_seat_call(seat, call, emit)
     emit(_seat_outcome(seat, call))
@@ -197,7 +197,7 @@ async def _research_and_answer(
         chat = ChatRequest(
             model=model,
             messages=messages if offer else [*messages, {"role": "system", "content": OUT_OF_CALLS}],
-            max_tokens=request.max_tokens,
+            **request.answer_options(),
             tools=TOOL_SPECS if offer else None,
             seat=seat,
         )
@@ -302,6 +302,13 @@ class _Panel:
         # One answer leaves nothing to compare: judging it alone would dress one opinion up as a
         # deliberation, so the run stops here and the answer stands as it is.
         only = self.answered[0]
+        if not self.failed:
+            # A panel of one (an API request may ask for it, as OpenRouter's plugin allows).
+            return _Ending(
+                "degraded",
+                f"The panel had one seat, {self.seat_name(only.seat)}: its answer above is the result, "
+                "with nothing to compare it with.",
+            )
         return _Ending(
             "degraded",
             f"Only {self.seat_name(only.seat)} answered, so there was nothing to compare: its answer above "

@@ -37,8 +37,24 @@ class OutputLimits(BaseModel):
     tool_argument_chars: int = Field(default=20_000, ge=1)
 
 
+class Sampling(BaseModel):
+    """How the panel's and the writer's calls sample, as an API caller asked. The judge's calls
+    keep their own (temperature 0, the server's token limit): its analysis must be one reading,
+    whole."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+    # OpenRouter's unified reasoning object ({"effort": "high"}, {"max_tokens": N}, ...), passed on.
+    reasoning: dict[str, Any] | None = None
+
+
 MIN_SEATS = 2
 MAX_SEATS = 8
+# A panel chosen per API request may have one seat, as OpenRouter's plugin allows: its answer
+# then stands alone (nothing to compare), and the run says so.
+MIN_REQUEST_SEATS = 1
 
 
 class FusionRequest(BaseModel):
@@ -47,7 +63,7 @@ class FusionRequest(BaseModel):
     # The thread so far in chat-completions form; the last message is the user's question.
     messages: list[dict[str, Any]] = Field(min_length=1)
     # Model ids, one per seat; the same model may sit twice (self-fusion).
-    seats: list[str] = Field(min_length=MIN_SEATS, max_length=MAX_SEATS)
+    seats: list[str] = Field(min_length=MIN_REQUEST_SEATS, max_length=MAX_SEATS)
     judge: str
     # The model that writes the fused answer; the judge when None.
     writer: str | None = None
@@ -63,6 +79,7 @@ class FusionRequest(BaseModel):
     max_tool_calls: int = Field(default=DEFAULT_TOOL_CALLS, ge=MIN_TOOL_CALLS, le=MAX_TOOL_CALLS)
     # How much each call of the run (seat, judge, writer) may stream.
     limits: OutputLimits = Field(default_factory=OutputLimits)
+    sampling: Sampling = Field(default_factory=Sampling)
 
     @model_validator(mode="after")
     def _last_message_is_the_question(self) -> FusionRequest:
@@ -73,6 +90,16 @@ class FusionRequest(BaseModel):
     @property
     def writer_model(self) -> str:
         return self.writer or self.judge
+
+    def answer_options(self) -> dict[str, Any]:
+        """The ChatRequest fields of a seat's or the writer's call: the caller's sampling, within
+        the server's token limit."""
+        asked = self.sampling.max_tokens
+        return {
+            "max_tokens": min(asked, self.max_tokens) if asked else self.max_tokens,
+            "temperature": self.sampling.temperature,
+            "reasoning": self.sampling.reasoning,
+        }
 
     @property
     def question(self) -> str:

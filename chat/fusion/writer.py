@@ -42,9 +42,7 @@ def build_writer_messages(
 
 def writer_request(request: FusionRequest, messages: list[dict[str, Any]]) -> ChatRequest:
     # No tools, ever: the fused answer stays grounded in what the panel and the judge said.
-    return ChatRequest(
-        model=request.writer_model, messages=messages, max_tokens=request.max_tokens, tools=None
-    )
+    return ChatRequest(model=request.writer_model, messages=messages, tools=None, **request.answer_options())
 
 
 # The writer reads the responses by the labels the judge used, never by a model's name.

@@ -1,7 +1,7 @@
 """Talking to model APIs: the per-loop HTTP client, routing, the streaming client, SSE, catalog, errors."""
 
 from chat.providers.catalog import CatalogCache, fetch_catalog, parse_models
-from chat.providers.client import OpenAICompatibleClient, complete_text
+from chat.providers.client import FUSION_DEPTH_HEADER, OpenAICompatibleClient, complete_text
 from chat.providers.errors import ErrorKind, ProviderError
 from chat.providers.http_client import close_http_client, create_http_client, get_http_client
 from chat.providers.policy import RetryPolicy, Timeouts
@@ -23,6 +23,7 @@ from chat.providers.types import (
 )
 
 __all__ = [
+    "FUSION_DEPTH_HEADER",
     "CatalogCache",
     "ChatRequest",
     "Endpoint",

@@ -34,8 +34,14 @@ def endpoint_url(endpoint: Endpoint, path: str) -> str:
     return urlunsplit((base.scheme, base.netloc, f"{base.path.rstrip('/')}/{path}", base.query, ""))
 
 
+# Sent with every call FusionRoom makes to a model API. A FusionRoom that receives it on a request
+# for a fusion model is being asked by a fusion run (itself added as an endpoint of itself, or
+# behind a gateway that forwards headers) and refuses: fusion calling fusion never ends.
+FUSION_DEPTH_HEADER = "X-FusionRoom-Depth"
+
+
 def endpoint_headers(endpoint: Endpoint) -> dict[str, str]:
-    headers = dict(endpoint.extra_headers)
+    headers = {**endpoint.extra_headers, FUSION_DEPTH_HEADER: "1"}
     if endpoint.api_key:
         headers["Authorization"] = f"Bearer {endpoint.api_key}"
     return headers

@@ -1,5 +1,5 @@
-"""A run's one lifecycle, used by every surface: the chatroom's views, `manage.py fuse`, and next
-the API, the tool loop and the evaluation harness.
+"""A run's one lifecycle, used by every surface: the chatroom's views, `manage.py fuse`, the API
+(/v1), and next the tool loop and the evaluation harness.
 
     lifecycle   start / stop / wait / events: the interface every surface calls
     gate        what a user may start now (limits, budget), checked on every path
@@ -20,6 +20,7 @@ from __future__ import annotations
 from chat.runs.gate import LimitReached
 from chat.runs.lifecycle import (
     Ask,
+    Call,
     Edit,
     Opened,
     Rerun,
@@ -30,6 +31,7 @@ from chat.runs.lifecycle import (
     launch,
     open_run,
     start,
+    start_call,
     stop,
     unsaved,
     wait,
@@ -38,6 +40,7 @@ from chat.runs.services import Services
 
 __all__ = [
     "Ask",
+    "Call",
     "Edit",
     "LimitReached",
     "Opened",
@@ -50,6 +53,7 @@ __all__ = [
     "launch",
     "open_run",
     "start",
+    "start_call",
     "stop",
     "unsaved",
     "wait",

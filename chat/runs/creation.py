@@ -25,10 +25,20 @@ KEPT_FIELDS = (
 )
 
 
-def create_turn_and_run(conversation: Conversation, prompt: str, panel: Panel, *, simulated: bool) -> Run:
+def create_turn_and_run(
+    conversation: Conversation,
+    prompt: str,
+    panel: Panel,
+    *,
+    simulated: bool,
+    context: list[dict[str, str]] | None = None,
+) -> Run:
     last = conversation.turns.order_by("-position").first()
     turn = Turn.objects.create(
-        conversation=conversation, position=(last.position + 1) if last else 0, prompt=prompt
+        conversation=conversation,
+        position=(last.position + 1) if last else 0,
+        prompt=prompt,
+        context=context or [],
     )
     if not conversation.title:
         conversation.title = title_from(prompt)

@@ -12,10 +12,11 @@ import contextvars
 import logging
 
 from asgiref.sync import sync_to_async
+from channels.layers import BaseChannelLayer
 from django.conf import settings
 from django.core.cache import cache
 
-from chat.fusion.events import Event
+from chat.fusion.events import Event, event_adapter
 from chat.models import Run
 from chat.runs import protocol
 from chat.runs.execution import Loaded, execute_run
@@ -84,6 +85,46 @@ def listen(run_id: int) -> asyncio.Queue[Event | None]:
         raise LookupError(f"Run {run_id} is not executing in this process.")
     queue: asyncio.Queue[Event | None] = asyncio.Queue()
     _listeners.setdefault(run_id, []).append(queue)
+    return queue
+
+
+_relays: set[asyncio.Task[None]] = set()
+
+
+async def listen_elsewhere(run_id: int, layer: BaseChannelLayer) -> asyncio.Queue[Event | None]:
+    """A queue of the events an API run executing in a worker publishes (chat.runs.execution),
+    ended by None. Call it before the run is handed over: the group is joined first.
+
+    A worker that dies says nothing more: while the group is quiet, the run's row is read every
+    FUSIONROOM_HEARTBEAT_STALE_SECONDS, and once the sweep has ended it the queue ends too.
+    """
+    group = protocol.events_group(run_id)
+    channel = await layer.new_channel()
+    await layer.group_add(group, channel)
+    queue: asyncio.Queue[Event | None] = asyncio.Queue()
+
+    async def relay() -> None:
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(settings.FUSIONROOM_HEARTBEAT_STALE_SECONDS):
+                        message = await layer.receive(channel)
+                except TimeoutError:
+                    if await Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).aexists():
+                        continue
+                    break
+                if message.get("type") != protocol.EVENT:
+                    continue
+                if message.get("event") is None:
+                    break
+                queue.put_nowait(event_adapter.validate_python(message["event"]))
+        finally:
+            queue.put_nowait(None)
+            await layer.group_discard(group, channel)
+
+    task = asyncio.get_running_loop().create_task(relay(), context=contextvars.Context())
+    _relays.add(task)
+    task.add_done_callback(_relays.discard)
     return queue
 
 

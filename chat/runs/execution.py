@@ -21,9 +21,9 @@ from django.contrib.auth.models import User
 from chat import formatting
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for
-from chat.fusion.events import Event
+from chat.fusion.events import Event, SeatDelta, SeatReasoningDelta
 from chat.fusion.pipeline import run_fusion
-from chat.fusion.request import FusionRequest, OutputLimits, ReusedAnswer
+from chat.fusion.request import FusionRequest, OutputLimits, ReusedAnswer, Sampling
 from chat.models import Run, SeatAnswer
 from chat.providers.protocol import ModelClient
 from chat.providers.types import Endpoint, ModelInfo
@@ -103,7 +103,8 @@ def _loaded(run: Run, thread: list[dict[str, str]], endpoints: list[Endpoint]) -
     return Loaded(
         run=run,
         answers=list(run.answers.order_by("index")),
-        messages=[*thread, {"role": "user", "content": run.asked_prompt()}],
+        # An API call's own thread (system, earlier turns) comes right before its question.
+        messages=[*thread, *run.turn.context, {"role": "user", "content": run.asked_prompt()}],
         endpoints=endpoints,
     )
 
@@ -117,6 +118,7 @@ def fusion_request(
     web_tools: WebToolOptions,
     catalog: dict[str, ModelInfo],
     reuse: dict[int, ReusedAnswer] | None = None,
+    sampling: Sampling | None = None,
 ) -> FusionRequest:
     """What the pipeline is asked, the same for a saved run and an unsaved one (the terminal's)."""
     return FusionRequest(
@@ -127,6 +129,7 @@ def fusion_request(
         max_tokens=settings.FUSIONROOM_MAX_TOKENS,
         catalog=catalog,
         reuse=reuse or {},
+        sampling=sampling or Sampling(),
         web_search=web_tools.web_search,
         max_tool_calls=web_tools.max_tool_calls,
         limits=OutputLimits(
@@ -157,12 +160,15 @@ class Runner:
         layer: BaseChannelLayer | None,
         pacing: Pacing,
         listeners: list[asyncio.Queue[Event | None]],
+        publish_events: bool = False,
     ) -> None:
         self.state = state
         self.frames = Frames(state)
         self.layer = layer
         self.pacing = pacing
         self.listeners = listeners
+        # An API run executing in a worker: the request reading its events is in another process.
+        self.events_group = protocol.events_group(state.run.pk) if publish_events and layer else None
         self.group = protocol.run_group(state.run.pk)
         # Frames go out one at a time, in the order they were made: a text frame made before
         # a column's final frame must not overtake it, whatever the channel layer does.
@@ -234,6 +240,16 @@ class Runner:
             # saves in the order they were asked, so the final save still lands last.
             await asyncio.shield(sync_to_async(save)(self.state.run.pk, run_values, answer_values))
 
+    async def publish_event(self, event: Event | None) -> None:
+        """To the events group, if the run has one: every event but the seats' deltas (the bulk
+        of them, which the API reads only for its optional fusion events), then None at the end."""
+        if self.events_group is None or self.layer is None:
+            return
+        if isinstance(event, SeatDelta | SeatReasoningDelta):
+            return
+        payload = None if event is None else event.model_dump(mode="json")
+        await self.layer.group_send(self.events_group, protocol.event_message(payload))
+
     async def frame_clock(self) -> None:
         while True:
             await asyncio.sleep(self.pacing.frame_seconds)
@@ -280,6 +296,11 @@ class Runner:
             try:
                 async for event in source:
                     events.put_nowait(event)
+                    # Readers of the events get them here, as they come: they need no frames,
+                    # and the loop below may wait for a rendering thread (all runs share them).
+                    for listener in self.listeners:
+                        listener.put_nowait(event)
+                    await self.publish_event(event)
             finally:
                 events.put_nowait(None)  # the end, or the pipeline's error (raised by await below)
 
@@ -290,8 +311,6 @@ class Runner:
                 # effect on the state and the frames that show it.
                 async with self.sending:
                     await self._send_frames(await self._show(self.state.apply(event)))
-                for listener in self.listeners:
-                    listener.put_nowait(event)
             await producer
         finally:
             # Stopped: the pipeline's seats are cancelled, and their streams closed, before the
@@ -315,7 +334,11 @@ async def execute_run(
         return
     run, answers = loaded.run, loaded.answers
     state = RunState(run, answers)
-    runner = Runner(state, services.channel_layer(), services.paced(), listeners or [])
+    # Read by a request in another process only when the run may travel (to a worker) at all.
+    publish = run.api_token_id is not None and services.travels
+    runner = Runner(
+        state, services.channel_layer(), services.paced(), listeners or [], publish_events=publish
+    )
     client = services.client_for(loaded.endpoints)
 
     async def fuse() -> None:
@@ -329,6 +352,7 @@ async def execute_run(
             web_tools=run.web_tools,
             catalog=await services.catalog(loaded.endpoints),
             reuse=reused_answers(answers),
+            sampling=Sampling.model_validate(run.sampling) if run.sampling else None,
         )
         await runner.consume(request, client)
 
@@ -370,3 +394,4 @@ async def execute_run(
         # A snapshot, not a frame: a viewer still waiting for its first snapshot drops frames,
         # and one that joined as the run ended would otherwise never see the end.
         await runner.send_snapshot(None)
+        await runner.publish_event(None)

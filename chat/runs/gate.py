@@ -31,6 +31,27 @@ class LimitReached(Exception):
         self.message = message
 
 
+class RunLimitReached(LimitReached):
+    """Too many runs going, or started in the last minute: 429 over the API, worth a retry."""
+
+    status = 429
+    code = "rate_limited"
+
+
+class ThreadTooLong(LimitReached):
+    """The thread is past FUSIONROOM_MAX_THREAD_CHARS: 400 over the API, no retry will pass."""
+
+    status = 400
+    code = "context_length_exceeded"
+
+
+class BudgetExceeded(LimitReached):
+    """The user's spend budget (Settings) would be overspent: 402 over the API."""
+
+    status = 402
+    code = "budget_exceeded"
+
+
 class TokenBudgetExceeded(LimitReached):
     """The API token's own budget (ApiToken.budget_usd) would be overspent: 402 over the API."""
 
@@ -91,16 +112,16 @@ def check_can_start(
     hold_starts(user)
     running = Run.objects.of_owner(user).active().count()
     if running >= settings.FUSIONROOM_MAX_CONCURRENT_RUNS:
-        raise LimitReached(
+        raise RunLimitReached(
             f"You already have {running} runs going, the most at once: wait for one to finish, or stop one."
         )
     recent = Run.objects.of_owner(user).filter(started_at__gte=timezone.now() - timedelta(minutes=1)).count()
     if recent >= settings.FUSIONROOM_MAX_RUNS_PER_MINUTE:
-        raise LimitReached(
+        raise RunLimitReached(
             f"You started {recent} runs in the last minute, the most allowed: try again in a minute."
         )
     if thread_chars > settings.FUSIONROOM_MAX_THREAD_CHARS:
-        raise LimitReached(
+        raise ThreadTooLong(
             f"This conversation is too long to send ({thread_chars:,} characters, the limit is "
             f"{settings.FUSIONROOM_MAX_THREAD_CHARS:,}): start a new chat, or fork it."
         )
@@ -109,7 +130,7 @@ def check_can_start(
     if budget is not None:
         remaining = budget.limit_usd - committed_since(user, period_start(budget.period))
         if remaining <= 0 or expected > remaining:
-            raise LimitReached(
+            raise BudgetExceeded(
                 f"This run would go over your {PERIOD_ADJECTIVES[budget.period]} budget of "
                 f"${budget.limit_usd}: ${max(remaining, Decimal(0)):.4f} is left and the run is "
                 f"estimated at ${expected:.4f}."

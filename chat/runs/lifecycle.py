@@ -1,8 +1,10 @@
-"""A run's one lifecycle, the same for every surface (chatroom, terminal, and the API to come).
+"""A run's one lifecycle, the same for every surface (chatroom, terminal, API).
 
     run = await start(user, Ask(conversation, prompt, panel))   # gate, rows, dispatch
     async for event in events(run.pk): ...                     # a run executing here
     await stop(run.pk); await wait(run.pk)
+    run, queue = await start_call(user, Call(context, prompt, panel, token))  # the API's: events
+                                                                          # wherever it executes
 
 `start` checks the user's limits and budget (chat.runs.gate) and creates the rows in one
 transaction, for a new message, a retry, a re-run and an edited prompt alike; then the run goes
@@ -11,6 +13,7 @@ to a worker or runs here (chat.runs.dispatch), and ends through the model's tran
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +26,8 @@ from django.db import transaction
 from chat.endpoints.catalog import Catalog
 from chat.fusion.events import Event
 from chat.fusion.pipeline import run_fusion
-from chat.models import Conversation, Panel, Run, Turn
+from chat.fusion.request import Sampling
+from chat.models import ApiToken, Conversation, Panel, Run, Turn
 from chat.providers.types import Endpoint
 from chat.runs import dispatch, news
 from chat.runs.creation import KEPT_STATUSES, create_retry, create_run, create_turn_and_run
@@ -74,7 +78,19 @@ class Edit:
     panel: Panel
 
 
-type Start = Ask | Retry | Rerun | Edit
+@dataclass(frozen=True)
+class Call:
+    """A call to the API: `prompt` to `panel` after the caller's own `context` (system and earlier
+    messages), in a new conversation of the token's owner, marked with the token."""
+
+    context: list[dict[str, str]]
+    prompt: str
+    panel: Panel
+    token: ApiToken
+    sampling: Sampling | None = None
+
+
+type Start = Ask | Retry | Rerun | Edit | Call
 
 
 class RunBusy(LimitReached):
@@ -127,6 +143,7 @@ def _gate(
     judge: str,
     writer: str,
     catalog: Catalog | None,
+    token: ApiToken | None = None,
 ) -> float | None:
     """The start gate for a run that asks `asked`, the judge and the writer about this thread;
     returns the run's estimate, which the run reserves against the budget while it goes."""
@@ -135,6 +152,7 @@ def _gate(
         user,
         thread_chars=len(prompt) + sum(len(message["content"]) for message in thread),
         estimate=expected,
+        token=token,
     )
     return expected
 
@@ -194,6 +212,17 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                 latest = turn.runs.order_by("-pk").first()
                 own = None if prompt == turn.prompt else prompt
                 run = create_run(turn, panel, simulated=simulated, retry_of=latest, prompt=own)
+            case Call(context=thread, prompt=prompt, panel=panel, token=token, sampling=sampling):
+                expected = _gate(
+                    user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog, token
+                )
+                conversation = Conversation.objects.create(owner=user)
+                run = create_turn_and_run(conversation, prompt, panel, simulated=simulated, context=thread)
+                run.api_token = token
+                run.sampling = sampling.model_dump(exclude_none=True) if sampling else None
+                run.save(update_fields=["api_token", "sampling"])
+                # The run's own thread is its turn's context (execution puts it before the prompt).
+                thread = []
         if expected is not None:
             run.estimated_cost = expected
             run.save(update_fields=["estimated_cost"])
@@ -213,10 +242,29 @@ def launch(opened: Opened, *, services: Services | None = None) -> None:
 
 async def start(user: User, what: Start, *, services: Services | None = None) -> Run:
     """Gate, create and launch a run; raise LimitReached (or RunBusy) when it may not start."""
-    catalog = await budget_catalog(user)
+    catalog = await budget_catalog(user, what.token if isinstance(what, Call) else None)
     opened = await sync_to_async(open_run)(user, what, catalog=catalog)
     launch(opened, services=services)
     return opened.run
+
+
+async def start_call(
+    user: User, what: Call, *, services: Services | None = None
+) -> tuple[Run, asyncio.Queue[Event | None]]:
+    """Start an API call's run, and return it with the queue of its events (ended by None),
+    wherever it executes: handed to a run worker when there are workers (its events come back
+    through the channel layer), else here. Raises LimitReached like `start`."""
+    services = services or current()
+    catalog = await budget_catalog(user, what.token)
+    opened = await sync_to_async(open_run)(user, what, catalog=catalog)
+    layer = services.channel_layer() if services.travels and settings.FUSIONROOM_RUN_WORKERS else None
+    if layer is None:
+        launch(opened, services=services.replace(here=True))
+        # Listening before anything awaits: the run's task has not taken a step yet.
+        return opened.run, dispatch.listen(opened.run.pk)
+    events = await dispatch.listen_elsewhere(opened.run.pk, layer)
+    launch(opened, services=services)
+    return opened.run, events
 
 
 async def stop(run_id: int, *, services: Services | None = None) -> None:

@@ -27,6 +27,11 @@ def control_group(run_id: int) -> str:
     return f"run-{run_id}-control"
 
 
+def events_group(run_id: int) -> str:
+    """The pipeline's events of an API run executed by a worker, for the request that reads them."""
+    return f"run-{run_id}-events"
+
+
 def stop_key(run_id: int) -> str:
     """The cache key of a stop asked before any process took the run (chat.runs.dispatch)."""
     return f"run-stop:{run_id}"
@@ -55,6 +60,7 @@ STOP = "run.stop"  # to the control group: stop the run
 SYNC = "run.sync"  # to the control group: send `reply_to` a snapshot
 FRAME = "run.frame"  # to viewers: HTML fragments that change the page
 SNAPSHOT = "run.snapshot"  # to viewers: the whole run, from which frames line up again
+EVENT = "run.event"  # to the events group: one pipeline event (JSON), or None at the run's end
 SIGNED_OUT = {"type": "user.signed_out"}  # to a user's or session's group: close the sockets
 RUN_ADDED = "conversation.run_added"  # to a conversation's group: a turn or a run was added
 
@@ -66,6 +72,10 @@ RUN_ADDED = "conversation.run_added"  # to a conversation's group: a turn or a r
 
 def start_message(run_id: int) -> dict[str, Any]:
     return {"type": START, "run_id": run_id}
+
+
+def event_message(event: dict[str, Any] | None) -> dict[str, Any]:
+    return {"type": EVENT, "event": event}
 
 
 def stop_message(run_id: int, *, relayed: bool = False) -> dict[str, Any]:

@@ -141,3 +141,15 @@ async def test_every_run_ends_with_exactly_one_run_done(fake: FakeModelClient) -
 
     assert [type(e) for e in events].count(RunDone) == 1
     assert isinstance(events[-1], RunDone)
+
+
+@pytest.mark.asyncio
+async def test_a_panel_of_one_seat_ends_with_its_answer_and_says_so(fake: FakeModelClient) -> None:
+    fake.script("alpha/one", answer("Alone."))
+
+    events = await collect(run_fusion(make_request(["alpha/one"]), fake))
+
+    done = events[-1]
+    assert isinstance(done, RunDone) and done.status == "degraded"
+    assert done.note.startswith("The panel had one seat, seat 1 (alpha/one): its answer above is the result")
+    assert fake.requests_for("judge/j") == []

@@ -229,3 +229,38 @@ async def test_a_failed_repair_call_says_both_problems(fake: FakeModelClient) ->
     assert "no JSON object" in failed.reason
     assert "the repair request failed: Timed out." in failed.reason
     assert isinstance(events[-1], RunDone)
+
+
+@pytest.mark.asyncio
+async def test_a_judge_that_never_writes_json_fails_as_not_valid_json(fake: FakeModelClient) -> None:
+    script_seats(fake)
+    fake.script("judge/j", answer("I think A is best."))
+    fake.script("judge/j", answer("Really, A."))
+
+    failed = the(AnalysisFailed, await collect(run_fusion(make_request(SEATS), fake)))
+
+    assert isinstance(failed, AnalysisFailed)
+    assert failed.kind == "not_valid_json"
+
+
+@pytest.mark.asyncio
+async def test_a_judge_whose_json_lacks_a_section_fails_as_a_schema_mismatch(fake: FakeModelClient) -> None:
+    script_seats(fake)
+    fake.script("judge/j", answer('{"consensus": []}'))
+    fake.script("judge/j", answer('{"consensus": []}'))
+
+    failed = the(AnalysisFailed, await collect(run_fusion(make_request(SEATS), fake)))
+
+    assert isinstance(failed, AnalysisFailed)
+    assert failed.kind == "schema_mismatch"
+
+
+@pytest.mark.asyncio
+async def test_a_judge_provider_error_fails_as_an_upstream_error(fake: FakeModelClient) -> None:
+    script_seats(fake)
+    fake.script("judge/j", ProviderError("Rate limited."))
+
+    failed = the(AnalysisFailed, await collect(run_fusion(make_request(SEATS), fake)))
+
+    assert isinstance(failed, AnalysisFailed)
+    assert failed.kind == "upstream_error"

@@ -8,6 +8,7 @@ from chat.fusion.analysis import Analysis, ConsensusPoint, Contradiction, Stance
 from chat.fusion.events import Event, FusedDelta, FusedDone, FusedStarted, RunDone
 from chat.fusion.judge import JudgeConsensus
 from chat.fusion.pipeline import run_fusion
+from chat.fusion.request import Sampling
 from chat.fusion.writer import render_analysis
 from tests.fakes import FakeModelClient, analysis_json, answer
 
@@ -118,3 +119,41 @@ def test_the_analysis_renders_with_labels_and_every_section() -> None:
     assert "## Partial coverage\nNone." in text
     assert "- Response B: Ozone. Why it matters: Twilight." in text
     assert "## Blind spots\n- Mars." in text
+
+
+@pytest.mark.asyncio
+async def test_a_callers_sampling_reaches_the_seats_and_the_writer(fake: FakeModelClient) -> None:
+    script_run(fake)
+    sampling = Sampling(temperature=0.7, max_tokens=300, reasoning={"effort": "low"})
+
+    await collect(run_fusion(make_request(SEATS, writer="writer/w", sampling=sampling), fake))
+
+    for model in ("alpha/one", "writer/w"):
+        sent = fake.requests_for(model)[0]
+        assert (sent.temperature, sent.max_tokens, sent.reasoning) == (0.7, 300, {"effort": "low"})
+
+
+@pytest.mark.asyncio
+async def test_the_judge_keeps_temperature_zero_and_the_server_token_limit(fake: FakeModelClient) -> None:
+    script_run(fake)
+    sampling = Sampling(temperature=0.7, max_tokens=300)
+
+    await collect(
+        run_fusion(make_request(SEATS, writer="writer/w", sampling=sampling, max_tokens=4000), fake)
+    )
+
+    sent = fake.requests_for("judge/j")[0]
+    assert (sent.temperature, sent.max_tokens) == (0, 4000)
+
+
+@pytest.mark.asyncio
+async def test_a_caller_cannot_raise_the_server_token_limit(fake: FakeModelClient) -> None:
+    script_run(fake)
+
+    await collect(
+        run_fusion(
+            make_request(SEATS, writer="writer/w", sampling=Sampling(max_tokens=9999), max_tokens=500), fake
+        )
+    )
+
+    assert fake.requests_for("writer/w")[0].max_tokens == 500

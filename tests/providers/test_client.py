@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chat.providers.client import OpenAICompatibleClient, complete_text
+from chat.providers.client import FUSION_DEPTH_HEADER, OpenAICompatibleClient, complete_text
 from chat.providers.errors import ProviderError
 from chat.providers.http_client import close_http_client, create_http_client, get_http_client
 from chat.providers.http_errors import parse_retry_after
@@ -123,6 +123,17 @@ async def test_it_sends_the_endpoints_extra_headers(make_client: MakeClient, req
     await collect(make_client(provider).stream(request_))
 
     assert provider.requests[0].headers["X-Title"] == "FusionRoom"
+
+
+@pytest.mark.asyncio
+async def test_every_call_carries_the_fusion_depth_header(
+    make_client: MakeClient, request_: ChatRequest
+) -> None:
+    provider = Provider(streaming(sse("[DONE]")))
+
+    await collect(make_client(provider).stream(request_))
+
+    assert provider.requests[0].headers[FUSION_DEPTH_HEADER] == "1"
 
 
 # --- The stream ----------------------------------------------------------------------------------

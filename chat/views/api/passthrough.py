@@ -1,0 +1,158 @@
+"""A chat completion of a plain catalog model: passed through with the user's endpoints and keys,
+through the same client as a run's calls (timeouts, retries, output limits)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import HttpResponseBase, JsonResponse, StreamingHttpResponse
+
+from chat.endpoints.crypto import KeyUnavailable
+from chat.endpoints.resolve import endpoints_for
+from chat.fusion.calls import ModelCall
+from chat.fusion.request import OutputLimits
+from chat.models import ApiToken
+from chat.providers.types import ChatRequest, ModelInfo, TextDelta
+from chat.runs.services import current
+from chat.views.api import sse
+from chat.views.api.errors import ApiError
+from chat.views.api.models import model_not_found, token_may_use, user_catalog
+from chat.views.api.outcome import KIND_STATUS
+from chat.views.api.schema import CompletionRequest
+
+# A provider failure in OpenAI's terms: the caller's fault stays a 4xx, the provider's is a 502.
+PASSED_ON = {429, 402, 400, 404}
+
+
+async def complete(token: ApiToken, body: CompletionRequest) -> HttpResponseBase:
+    if not token_may_use(token, body.model):
+        raise model_not_found(body.model)
+    entry = (await user_catalog(token.user)).get(body.model)
+    if entry is None:
+        raise model_not_found(body.model)
+    call = await _call(token, body, entry.info)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    deltas = call.deltas()
+    # The first delta (or the end) comes before the response: a provider that refuses the call
+    # is an HTTP error, as it would be from the provider itself.
+    first = await anext(deltas, None)
+    if first is None and call.failure is not None:
+        await deltas.aclose()
+        raise _provider_error(call)
+    if body.stream:
+        return StreamingHttpResponse(
+            _stream(call, first, deltas, completion_id, body),
+            content_type="text/event-stream",
+            headers=sse.STREAM_HEADERS,
+        )
+    async with aclosing(deltas):
+        async for _ in deltas:
+            pass
+    if call.failure is not None:
+        raise _provider_error(call)
+    message: dict[str, Any] = {"role": "assistant", "content": call.text}
+    if call.tool_calls:
+        message["tool_calls"] = _tool_calls(call)
+    return JsonResponse(
+        sse.completion(completion_id, body.model, message, finish_reason=_finish(call), usage=_usage(call))
+    )
+
+
+async def _call(token: ApiToken, body: CompletionRequest, info: ModelInfo) -> ModelCall:
+    try:
+        endpoints = await sync_to_async(endpoints_for)(token.user)
+    except KeyUnavailable as error:
+        raise ApiError(502, f"{error.user_message} (Settings → keys)", code="key_unavailable") from error
+    services = current()
+    request = ChatRequest(
+        model=body.model,
+        messages=[message.wire() for message in body.messages],
+        temperature=body.temperature,
+        max_tokens=min(
+            body.sampling.max_tokens or settings.FUSIONROOM_MAX_TOKENS, settings.FUSIONROOM_MAX_TOKENS
+        ),
+        reasoning=body.reasoning,
+        tools=body.tools,
+    )
+    limits = OutputLimits(
+        answer_chars=settings.FUSIONROOM_MAX_ANSWER_CHARS,
+        reasoning_chars=settings.FUSIONROOM_MAX_REASONING_CHARS,
+        tool_argument_chars=settings.FUSIONROOM_MAX_TOOL_ARGUMENT_CHARS,
+    )
+    return ModelCall(services.client_for(endpoints), request, info, time.perf_counter, limits)
+
+
+async def _stream(
+    call: ModelCall,
+    first: Any,
+    deltas: AsyncGenerator[Any, None],
+    completion_id: str,
+    body: CompletionRequest,
+) -> AsyncIterator[bytes]:
+    def chunk(delta: dict[str, Any] | None, **extra: Any) -> bytes:
+        return sse.data(sse.chunk(completion_id, body.model, delta, **extra))
+
+    yield chunk({"role": "assistant", "content": ""})
+    async with aclosing(deltas):
+        if first is not None:
+            yield chunk(_delta(first))
+        async for delta in deltas:
+            yield chunk(_delta(delta))
+    if call.failure is not None:
+        yield _provider_error(call).sse_event()
+        return
+    if call.tool_calls:
+        yield chunk({"tool_calls": _tool_calls(call)})
+    yield chunk({}, finish_reason=_finish(call))
+    if body.include_usage:
+        yield chunk(None, usage=_usage(call))
+    yield sse.DONE
+
+
+def _delta(delta: Any) -> dict[str, Any]:
+    # Reasoning goes where OpenRouter puts it; OpenAI's clients keep it in model_extra.
+    return {"content": delta.text} if isinstance(delta, TextDelta) else {"reasoning": delta.text}
+
+
+def _tool_calls(call: ModelCall) -> list[dict[str, Any]]:
+    return [
+        {
+            "index": index,
+            "id": asked["id"],
+            "type": "function",
+            "function": {"name": asked["name"], "arguments": asked["arguments"]},
+        }
+        for index, asked in enumerate(call.tool_calls)
+    ]
+
+
+def _finish(call: ModelCall) -> str:
+    if call.tool_calls:
+        return "tool_calls"
+    return call.finish_reason or "stop"
+
+
+def _usage(call: ModelCall) -> dict[str, Any]:
+    stats = call.stats()
+    return {
+        "prompt_tokens": stats.prompt_tokens,
+        "completion_tokens": stats.completion_tokens,
+        "total_tokens": stats.prompt_tokens + stats.completion_tokens,
+        "cost": stats.cost,
+    }
+
+
+def _provider_error(call: ModelCall) -> ApiError:
+    status = KIND_STATUS.get(call.failure_kind or "", 502)
+    return ApiError(
+        status if status in PASSED_ON else 502,
+        call.failure or "The model's provider failed.",
+        code=call.failure_kind or "upstream_error",
+        retry_after=1 if status == 429 else None,
+    )
