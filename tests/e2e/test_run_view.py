@@ -315,7 +315,7 @@ def test_after_stop_the_pills_the_tokens_and_the_status_say_where_it_stopped(
     ask(page)
     for model in BUDGET:
         expect(page.get_by_role("region", name=model).locator(".markdown")).not_to_be_empty()
-    page.get_by_role("button", name="Stop").click()
+    page.locator("section.run").get_by_role("button", name="Stop").click()
 
     expect(page.get_by_role("status")).to_have_text(re.compile(r"^\s*Stopped by you after \d+\.\d s\.\s*$"))
     stages = page.get_by_role("list", name="Stages").get_by_role("listitem")
