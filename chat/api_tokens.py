@@ -12,13 +12,13 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from chat.forms import ApiTokenForm
-from chat.models import ApiToken, Run
+from chat.models import ApiCall, ApiToken, Run
 
 
 @dataclass(frozen=True)
 class TokenRow:
     token: ApiToken
-    # What the token's runs cost, as the providers reported it.
+    # What the token's runs and calls cost, as the providers reported it.
     spent: Decimal
 
     @property
@@ -27,11 +27,13 @@ class TokenRow:
 
 
 def token_rows(user: User) -> list[TokenRow]:
-    """The user's tokens, newest first, revoked and expired ones too; two queries."""
-    totals = (
-        Run.objects.filter(api_token__user=user).values("api_token").annotate(total=Sum("cost")).order_by()
-    )
-    spent = {row["api_token"]: Decimal(str(row["total"] or 0)) for row in totals}
+    """The user's tokens, newest first, revoked and expired ones too, with what their runs and
+    passed-through calls cost; three queries."""
+    spent: dict[int, Decimal] = {}
+    runs = Run.objects.filter(api_token__user=user).values_list("api_token").annotate(total=Sum("cost"))
+    calls = ApiCall.objects.filter(token__user=user).values_list("token").annotate(total=Sum("cost"))
+    for pk, total in [*runs.order_by(), *calls.order_by()]:
+        spent[pk] = spent.get(pk, Decimal(0)) + Decimal(str(total or 0))
     return [TokenRow(token, spent.get(token.pk, Decimal(0))) for token in ApiToken.objects.filter(user=user)]
 
 

@@ -737,3 +737,46 @@ class ApiToken(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+class ApiCall(models.Model):
+    """A plain model's completion passed through the API (/v1/chat/completions). It is no run,
+    but it spends the same keys: it counts in the user's and the token's budgets, and in limits of
+    its own (chat/runs/gate.py open_passthrough)."""
+
+    class Status(models.TextChoices):
+        # "running" as a Run's, so the budget's sum (gate.committed) reads both kinds the same.
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_calls")
+    token = models.ForeignKey(
+        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    model = models.CharField(max_length=200)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.FloatField(null=True, blank=True)
+    # Reserved against the budgets while the call goes (its cost is known only at its end).
+    estimated_cost = models.FloatField(null=True, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["user", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.model} for {self.user} ({self.status})"
+
+    def settle(self, *, ok: bool, prompt_tokens: int, completion_tokens: int, cost: float | None) -> None:
+        """The call ended: what it used replaces what was reserved."""
+        ApiCall.objects.filter(pk=self.pk).update(
+            status=self.Status.DONE if ok else self.Status.FAILED,
+            prompt_tokens=max(prompt_tokens, 0),
+            completion_tokens=max(completion_tokens, 0),
+            cost=cost,
+            finished_at=timezone.now(),
+        )

@@ -311,6 +311,10 @@ for _limit in (
         raise ImproperlyConfigured(f"{_limit} must be at least 1.")
 FUSIONROOM_MAX_CONCURRENT_RUNS = env_int("FUSIONROOM_MAX_CONCURRENT_RUNS", 3)
 FUSIONROOM_MAX_RUNS_PER_MINUTE = env_int("FUSIONROOM_MAX_RUNS_PER_MINUTE", 10)
+# Plain models' completions passed through the API (/v1): each is one model call, not a run of
+# several, so they have limits of their own; the spend budgets hold for them all the same.
+FUSIONROOM_MAX_CONCURRENT_CALLS = env_int("FUSIONROOM_MAX_CONCURRENT_CALLS", 16)
+FUSIONROOM_MAX_CALLS_PER_MINUTE = env_int("FUSIONROOM_MAX_CALLS_PER_MINUTE", 120)
 # Imports (chat/export.py), checked before anything is written: the defaults hold a long real
 # conversation (a thousand turns of re-runs) and refuse files made to fill the database.
 FUSIONROOM_MAX_IMPORT_BYTES = env_int("FUSIONROOM_MAX_IMPORT_BYTES", 20 * 1024 * 1024)

@@ -12,14 +12,15 @@ from decimal import Decimal
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Case, Sum, Value, When
+from django.db import transaction
+from django.db.models import Case, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from chat.endpoints.catalog import TYPICAL_PROMPT_TOKENS, Catalog, estimate_run, load_catalog
 from chat.endpoints.resolve import endpoints_for
 from chat.fusion.context import estimate_tokens
-from chat.models import ApiToken, Run, RunQuerySet, SpendBudget
+from chat.models import ApiCall, ApiToken, Run, SpendBudget
 from chat.providers.types import Endpoint
 
 
@@ -69,24 +70,32 @@ def period_start(period: str) -> datetime:
 
 
 def spent_since(user: User, since: datetime) -> Decimal:
-    """What the user's runs since then cost, as saved from the providers' own usage reports."""
-    total = Run.objects.of_owner(user).filter(started_at__gte=since).aggregate(total=Sum("cost"))["total"]
-    return Decimal(str(total or 0))
+    """What the user's runs and passed-through API calls since then cost, as saved from the
+    providers' own usage reports."""
+    runs = Run.objects.of_owner(user).filter(started_at__gte=since).aggregate(total=Sum("cost"))["total"]
+    calls = ApiCall.objects.filter(user=user, started_at__gte=since).aggregate(total=Sum("cost"))["total"]
+    return Decimal(str(runs or 0)) + Decimal(str(calls or 0))
 
 
-def committed(runs: RunQuerySet) -> Decimal:
-    """What these runs cost or may yet cost: saved costs, and for each run still going at least
-    its start's estimate (a run saves its cost only when it ends)."""
+def committed(rows: QuerySet[Run] | QuerySet[ApiCall]) -> Decimal:
+    """What these runs (or API calls passed through) cost or may yet cost: saved costs, and for
+    each one still going at least its start's estimate (its cost is saved only when it ends)."""
     saved = Coalesce("cost", Value(0.0))
     reserved = Greatest(saved, Coalesce("estimated_cost", Value(0.0)))
     spend = Case(When(status=Run.Status.RUNNING, then=reserved), default=saved)
-    total = runs.aggregate(total=Sum(spend))["total"]
+    total = rows.aggregate(total=Sum(spend))["total"]
     return Decimal(str(total or 0))
 
 
 def committed_since(user: User, since: datetime) -> Decimal:
-    """What the user's runs since then cost or may yet cost (see `committed`)."""
-    return committed(Run.objects.of_owner(user).filter(started_at__gte=since))
+    """What the user's runs and passed-through API calls since then cost or may yet cost."""
+    runs = committed(Run.objects.of_owner(user).filter(started_at__gte=since))
+    return runs + committed(ApiCall.objects.filter(user=user, started_at__gte=since))
+
+
+def committed_by_token(token: ApiToken) -> Decimal:
+    """What the token's runs and calls cost or may yet cost: its budget holds for its whole life."""
+    return committed(Run.objects.filter(api_token=token)) + committed(ApiCall.objects.filter(token=token))
 
 
 def hold_starts(user: User) -> None:
@@ -125,24 +134,54 @@ def check_can_start(
             f"This conversation is too long to send ({thread_chars:,} characters, the limit is "
             f"{settings.FUSIONROOM_MAX_THREAD_CHARS:,}): start a new chat, or fork it."
         )
-    expected = Decimal(str(estimate)) if estimate is not None else Decimal(0)
+    _check_budgets(user, Decimal(str(estimate)) if estimate is not None else Decimal(0), token, "run")
+
+
+def _check_budgets(user: User, expected: Decimal, token: ApiToken | None, what: str) -> None:
+    """Raise BudgetExceeded or TokenBudgetExceeded when `expected` more would overspend the user's
+    budget or the token's; `what` ("run", "call") names what is refused."""
     budget = SpendBudget.objects.filter(user=user).first()
     if budget is not None:
         remaining = budget.limit_usd - committed_since(user, period_start(budget.period))
         if remaining <= 0 or expected > remaining:
             raise BudgetExceeded(
-                f"This run would go over your {PERIOD_ADJECTIVES[budget.period]} budget of "
-                f"${budget.limit_usd}: ${max(remaining, Decimal(0)):.4f} is left and the run is "
+                f"This {what} would go over your {PERIOD_ADJECTIVES[budget.period]} budget of "
+                f"${budget.limit_usd}: ${max(remaining, Decimal(0)):.4f} is left and the {what} is "
                 f"estimated at ${expected:.4f}."
             )
     if token is not None and token.budget_usd is not None:
         # The token's budget has no period: it holds for the token's whole life.
-        remaining = token.budget_usd - committed(Run.objects.filter(api_token=token))
+        remaining = token.budget_usd - committed_by_token(token)
         if remaining <= 0 or expected > remaining:
             raise TokenBudgetExceeded(
-                f"This run would go over the budget of the API token {token.name!r} (${token.budget_usd}): "
-                f"${max(remaining, Decimal(0)):.4f} is left and the run is estimated at ${expected:.4f}."
+                f"This {what} would go over the budget of the API token {token.name!r} "
+                f"(${token.budget_usd}): ${max(remaining, Decimal(0)):.4f} is left and the {what} is "
+                f"estimated at ${expected:.4f}."
             )
+
+
+def open_passthrough(user: User, token: ApiToken | None, model: str, estimate: float | None) -> ApiCall:
+    """The gate of a plain model's completion passed through the API, and its row, which reserves
+    `estimate` until the call settles. Its own limits (a call is not a run, and programs make many
+    small ones), the same budgets; raises RunLimitReached, BudgetExceeded or TokenBudgetExceeded.
+    """
+    with transaction.atomic():
+        hold_starts(user)
+        calls = ApiCall.objects.filter(user=user)
+        going = calls.filter(status=ApiCall.Status.RUNNING).count()
+        if going >= settings.FUSIONROOM_MAX_CONCURRENT_CALLS:
+            raise RunLimitReached(
+                f"You already have {going} model calls going through the API, the most at once: "
+                "wait for one to finish."
+            )
+        recent = calls.filter(started_at__gte=timezone.now() - timedelta(minutes=1)).count()
+        if recent >= settings.FUSIONROOM_MAX_CALLS_PER_MINUTE:
+            raise RunLimitReached(
+                f"You made {recent} model calls through the API in the last minute, the most allowed: "
+                "try again in a minute."
+            )
+        _check_budgets(user, Decimal(str(estimate)) if estimate is not None else Decimal(0), token, "call")
+        return ApiCall.objects.create(user=user, token=token, model=model, estimated_cost=estimate)
 
 
 def _budgeted_endpoints(user: User | AnonymousUser, token: ApiToken | None) -> list[Endpoint] | None:

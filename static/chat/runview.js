@@ -95,8 +95,12 @@
   // here live) must not move this page.
   let postedAt = 0;
   document.addEventListener("htmx:beforeRequest", function (event) {
+    // Only what asks for a run counts: the composer's send, a turn's retry, re-run or edit (the
+    // estimate beside Send, a rename or a copy are requests too, and bring no turn).
     const config = event.detail && event.detail.requestConfig;
-    if (config && String(config.verb).toLowerCase() === "post") { postedAt = Date.now(); }
+    const elt = event.detail && event.detail.elt;
+    const asks = elt && elt.matches && elt.matches("form#composer, article.turn form");
+    if (config && String(config.verb).toLowerCase() === "post" && asks) { postedAt = Date.now(); }
   });
 
   function turnArrived(turn) {

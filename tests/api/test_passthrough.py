@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import openai
 import pytest
 
-from chat.models import Run
+from chat.models import ApiCall, Run, SpendBudget
+from chat.runs import gate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,3 +58,76 @@ def test_a_plain_model_ignores_the_depth_header(sdk, sim):
     )
 
     assert response.choices[0].message.content
+
+
+# -- a pass-through spends the same keys: it is counted, and the budgets and limits hold -----------
+
+
+def test_a_plain_models_call_is_counted_with_what_it_used(sdk, sim, alice, token):
+    response = sdk.chat.completions.create(model=MODEL, messages=QUESTION)
+
+    (call,) = ApiCall.objects.all()
+    assert (call.user, call.token, call.model, call.status) == (alice, token[0], MODEL, ApiCall.Status.DONE)
+    assert call.completion_tokens == response.usage.completion_tokens > 0
+    assert call.cost == pytest.approx(response.usage.model_extra["cost"])
+    assert gate.committed_since(alice, call.started_at) == Decimal(str(call.cost))
+
+
+def test_a_streamed_plain_model_call_is_counted_too(sdk, sim, token):
+    chunks = list(
+        sdk.chat.completions.create(
+            model=MODEL, messages=QUESTION, stream=True, stream_options={"include_usage": True}
+        )
+    )
+
+    (call,) = ApiCall.objects.all()
+    assert call.status == ApiCall.Status.DONE
+    assert call.completion_tokens == chunks[-1].usage.completion_tokens > 0
+
+
+def test_a_plain_model_over_the_users_budget_is_refused_402_and_not_called(sdk, sim, alice):
+    SpendBudget.objects.create(user=alice, period="day", limit_usd=0)
+    asked_before = len(sim.requests)
+
+    with pytest.raises(openai.APIStatusError) as refused:
+        sdk.chat.completions.create(model=MODEL, messages=QUESTION)
+
+    assert refused.value.status_code == 402 and refused.value.code == "budget_exceeded"
+    assert len(sim.requests) == asked_before and ApiCall.objects.count() == 0
+
+
+def test_a_plain_model_over_the_tokens_budget_is_refused_402(sdk, sim, token):
+    token[0].budget_usd = Decimal("0")
+    token[0].save()
+
+    with pytest.raises(openai.APIStatusError) as refused:
+        sdk.chat.completions.create(model=MODEL, messages=QUESTION)
+
+    assert refused.value.status_code == 402 and "laptop" in refused.value.message
+
+
+def test_calls_going_at_once_are_limited(alice, settings):
+    settings.FUSIONROOM_MAX_CONCURRENT_CALLS = 1
+    gate.open_passthrough(alice, None, MODEL, 0.001)
+
+    with pytest.raises(gate.RunLimitReached, match="1 model calls going"):
+        gate.open_passthrough(alice, None, MODEL, 0.001)
+
+
+def test_calls_per_minute_are_limited_even_when_each_has_ended(alice, settings):
+    settings.FUSIONROOM_MAX_CALLS_PER_MINUTE = 2
+    for _ in range(2):
+        gate.open_passthrough(alice, None, MODEL, None).settle(
+            ok=True, prompt_tokens=1, completion_tokens=1, cost=0.0
+        )
+
+    with pytest.raises(gate.RunLimitReached, match="last minute"):
+        gate.open_passthrough(alice, None, MODEL, None)
+
+
+def test_a_call_going_reserves_its_estimate_against_the_budget(alice):
+    SpendBudget.objects.create(user=alice, period="day", limit_usd=Decimal("0.05"))
+    gate.open_passthrough(alice, None, MODEL, 0.04)
+
+    with pytest.raises(gate.BudgetExceeded, match="call would go over your daily budget"):
+        gate.open_passthrough(alice, None, MODEL, 0.02)

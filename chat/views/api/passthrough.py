@@ -3,6 +3,7 @@ through the same client as a run's calls (timeouts, retries, output limits)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -16,12 +17,16 @@ from django.http import HttpResponseBase, JsonResponse, StreamingHttpResponse
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for
 from chat.fusion.calls import ModelCall
+from chat.fusion.context import estimate_tokens
 from chat.fusion.request import OutputLimits
-from chat.models import ApiToken
+from chat.models import ApiCall, ApiToken
 from chat.providers.types import ChatRequest, ModelInfo, TextDelta
+from chat.runs import LimitReached
+from chat.runs.gate import open_passthrough
 from chat.runs.services import current
 from chat.views.api import sse
 from chat.views.api.errors import ApiError
+from chat.views.api.fusion import limit_error
 from chat.views.api.models import model_not_found, token_may_use, user_catalog
 from chat.views.api.outcome import KIND_STATUS
 from chat.views.api.schema import CompletionRequest
@@ -37,31 +42,71 @@ async def complete(token: ApiToken, body: CompletionRequest) -> HttpResponseBase
     if entry is None:
         raise model_not_found(body.model)
     call = await _call(token, body, entry.info)
+    row = await _open(token, call, entry.info)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     deltas = call.deltas()
-    # The first delta (or the end) comes before the response: a provider that refuses the call
-    # is an HTTP error, as it would be from the provider itself.
-    first = await anext(deltas, None)
-    if first is None and call.failure is not None:
-        await deltas.aclose()
-        raise _provider_error(call)
-    if body.stream:
-        return StreamingHttpResponse(
-            _stream(call, first, deltas, completion_id, body),
-            content_type="text/event-stream",
-            headers=sse.STREAM_HEADERS,
+    streamed = False
+    try:
+        # The first delta (or the end) comes before the response: a provider that refuses the
+        # call is an HTTP error, as it would be from the provider itself.
+        first = await anext(deltas, None)
+        if first is None and call.failure is not None:
+            await deltas.aclose()
+            raise _provider_error(call)
+        if body.stream:
+            streamed = True
+            return StreamingHttpResponse(
+                _stream(call, row, first, deltas, completion_id, body),
+                content_type="text/event-stream",
+                headers=sse.STREAM_HEADERS,
+            )
+        async with aclosing(deltas):
+            async for _ in deltas:
+                pass
+        if call.failure is not None:
+            raise _provider_error(call)
+        message: dict[str, Any] = {"role": "assistant", "content": call.text}
+        if call.tool_calls:
+            message["tool_calls"] = _tool_calls(call)
+        return JsonResponse(
+            sse.completion(
+                completion_id, body.model, message, finish_reason=_finish(call), usage=_usage(call)
+            )
         )
-    async with aclosing(deltas):
-        async for _ in deltas:
-            pass
-    if call.failure is not None:
-        raise _provider_error(call)
-    message: dict[str, Any] = {"role": "assistant", "content": call.text}
-    if call.tool_calls:
-        message["tool_calls"] = _tool_calls(call)
-    return JsonResponse(
-        sse.completion(completion_id, body.model, message, finish_reason=_finish(call), usage=_usage(call))
+    finally:
+        if not streamed:
+            await _settle(row, call)
+
+
+async def _open(token: ApiToken, call: ModelCall, info: ModelInfo) -> ApiCall:
+    """The gate every pass-through passes: the call limits and the user's and token's budgets,
+    with the call's most expensive outcome (its prompt, then max_tokens of answer) reserved."""
+    try:
+        estimate = _estimate(call, info)
+        return await sync_to_async(open_passthrough)(token.user, token, call.request.model, estimate)
+    except LimitReached as refused:
+        raise limit_error(refused) from refused
+
+
+def _estimate(call: ModelCall, info: ModelInfo) -> float | None:
+    if info.prompt_price is None or info.completion_price is None:
+        return None
+    prompt = estimate_tokens(call.request.messages)
+    answer: int = call.request.max_tokens or settings.FUSIONROOM_MAX_TOKENS
+    return prompt * info.prompt_price + answer * info.completion_price
+
+
+async def _settle(row: ApiCall, call: ModelCall) -> None:
+    """What the call used replaces what it reserved. Shielded: a client that goes away mid-stream
+    cancels its response, not the accounting."""
+    stats = call.stats()
+    settle = sync_to_async(row.settle)(
+        ok=call.failure is None,
+        prompt_tokens=stats.prompt_tokens,
+        completion_tokens=stats.completion_tokens,
+        cost=stats.cost,
     )
+    await asyncio.shield(settle)
 
 
 async def _call(token: ApiToken, body: CompletionRequest, info: ModelInfo) -> ModelCall:
@@ -90,6 +135,7 @@ async def _call(token: ApiToken, body: CompletionRequest, info: ModelInfo) -> Mo
 
 async def _stream(
     call: ModelCall,
+    row: ApiCall,
     first: Any,
     deltas: AsyncGenerator[Any, None],
     completion_id: str,
@@ -98,21 +144,29 @@ async def _stream(
     def chunk(delta: dict[str, Any] | None, **extra: Any) -> bytes:
         return sse.data(sse.chunk(completion_id, body.model, delta, **extra))
 
-    yield chunk({"role": "assistant", "content": ""})
-    async with aclosing(deltas):
-        if first is not None:
-            yield chunk(_delta(first))
-        async for delta in deltas:
-            yield chunk(_delta(delta))
-    if call.failure is not None:
-        yield _provider_error(call).sse_event()
-        return
-    if call.tool_calls:
-        yield chunk({"tool_calls": _tool_calls(call)})
-    yield chunk({}, finish_reason=_finish(call))
-    if body.include_usage:
-        yield chunk(None, usage=_usage(call))
-    yield sse.DONE
+    settled = False
+    try:
+        yield chunk({"role": "assistant", "content": ""})
+        async with aclosing(deltas):
+            if first is not None:
+                yield chunk(_delta(first))
+            async for delta in deltas:
+                yield chunk(_delta(delta))
+        # Counted before the client hears the end: what it does next sees the spend.
+        await _settle(row, call)
+        settled = True
+        if call.failure is not None:
+            yield _provider_error(call).sse_event()
+            return
+        if call.tool_calls:
+            yield chunk({"tool_calls": _tool_calls(call)})
+        yield chunk({}, finish_reason=_finish(call))
+        if body.include_usage:
+            yield chunk(None, usage=_usage(call))
+        yield sse.DONE
+    finally:
+        if not settled:
+            await _settle(row, call)
 
 
 def _delta(delta: Any) -> dict[str, Any]:
