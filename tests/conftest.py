@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import hypothesis
 import pytest
 import pytest_asyncio
 from asgiref.sync import SyncToAsync
@@ -22,6 +23,11 @@ from chat.presets import PRESETS
 from chat.runs import services
 from chat.runs.creation import create_turn_and_run
 from tests.fakes import JUDGE, SEATS, WRITER
+
+# Properties say what is true, not how fast: a loaded machine (CI runs the suite twice, beside
+# browsers) must not fail one on Hypothesis's 200 ms deadline. Speed is measured in bench/.
+hypothesis.settings.register_profile("fusionroom", deadline=None)
+hypothesis.settings.load_profile("fusionroom")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
