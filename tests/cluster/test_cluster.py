@@ -198,7 +198,7 @@ async def test_stop_through_either_web_process_ends_each_run_saved_as_stopped(
             run_id = await ask(session, a, f"Question {number}?", budget)
             await sync_to_async(sim.wait_for_requests)(3 * (number + 1), timeout=DEADLINE)
             stop_through = (a, b)[number % 2]
-            headers = {"X-CSRFToken": csrf_token(session)}
+            headers = {"X-CSRFToken": csrf_token(session), "HX-Request": "true"}
             async with session.post(f"{stop_through.url}/runs/{run_id}/stop/", headers=headers) as stopped:
                 assert stopped.status == 204
 

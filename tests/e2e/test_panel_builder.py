@@ -14,6 +14,8 @@ def add(page: Page, model: str) -> None:
 def test_a_user_builds_a_self_fusion_panel_saves_it_and_asks_it(page: Page, app: str) -> None:
     sign_up(page, app)
     page.get_by_role("link", name="Build a panel").click()
+    # The page's scripts (htmx among them) run at DOMContentLoaded: typing before it is not sent.
+    page.wait_for_load_state()
 
     search = page.get_by_role("textbox", name="Search models")
     search.fill("gpt")
@@ -66,6 +68,7 @@ def test_removing_a_seat_and_an_invalid_panel_gets_a_message_and_saves_nothing(p
 def test_a_click_while_the_last_one_is_still_in_flight_loses_no_seat(page: Page, app: str) -> None:
     sign_up(page, app)
     page.get_by_role("link", name="Build a panel").click()
+    page.wait_for_load_state()
     held: list[Route] = []
 
     def hold_the_first_update(route: Route) -> None:

@@ -285,7 +285,7 @@ def test_the_first_tab_stop_is_the_skip_link_and_it_moves_focus_to_the_conversat
 def test_the_budget_form_is_styled_like_the_rest_of_the_settings_page(page: Page, app: str) -> None:
     sign_up(page, app)
     page.goto(app + "/settings/")
-    padding = page.get_by_label("Name", exact=True).evaluate("e => getComputedStyle(e).paddingLeft")
+    padding = page.locator("#id_name").evaluate("e => getComputedStyle(e).paddingLeft")
     for field in (page.get_by_label("Budget in dollars"), page.get_by_label("Budget period")):
         expect(field).to_have_class("form-input")
         expect(field).to_have_css("border-radius", "8px")
