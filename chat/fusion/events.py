@@ -31,6 +31,25 @@ class RunStarted(_Event):
     seats: list[str]
     judge: str
     writer: str
+    # Auto-fuse: the writer answers the thread itself and consults the panel only if it decides to.
+    auto: bool = False
+
+
+class PanelConsulted(_Event):
+    """Auto-fuse: the answering model called the fusion tool; the panel answers `query` (which it
+    wrote to stand alone: the panel does not see the conversation)."""
+
+    type: Literal["panel.consulted"] = "panel.consulted"
+    model: str
+    query: str
+
+
+class PanelNotConsulted(_Event):
+    """Auto-fuse: the answering model answered without the panel; `reason` says why, for the run."""
+
+    type: Literal["panel.not_consulted"] = "panel.not_consulted"
+    model: str
+    reason: str
 
 
 class ThreadTrimmed(_Event):
@@ -176,6 +195,8 @@ class RunDone(_Event):
 
 Event = Annotated[
     RunStarted
+    | PanelConsulted
+    | PanelNotConsulted
     | ThreadTrimmed
     | SeatStarted
     | SeatToolCall

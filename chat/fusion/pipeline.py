@@ -9,6 +9,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Literal
 
+from chat.fusion import consult
 from chat.fusion.analysis import Analysis
 from chat.fusion.calls import Clock, ModelCall, merged_stats, run_totals
 from chat.fusion.context import fit_thread
@@ -22,6 +23,8 @@ from chat.fusion.events import (
     FusedDone,
     FusedFailed,
     FusedStarted,
+    PanelConsulted,
+    PanelNotConsulted,
     RunDone,
     RunStarted,
     SeatDelta,
@@ -41,6 +44,10 @@ from chat.fusion.writer import build_writer_messages, writer_request
 from chat.providers.protocol import ModelClient
 from chat.providers.types import ChatRequest, TextDelta
 
+# A run a model consulted over the API ends with the analysis: that model writes the answer.
+CONSULTED_NOTE = (
+    "The panel was consulted by a model over the API: the analysis went back to it, and it wrote the answer."
+)
 CUT_SHORT_MARK = "\n\n[This response was cut short: its stream ended before the model finished.]"
 
 
@@ -60,7 +67,8 @@ async def run_fusion(
     started = clock()
     calls: list[CallStats] = []
     request, trimmed = fit_thread(request)
-    async with aclosing(_stages(request, client, clock, trimmed, toolbox)) as stages:
+    stages_of = _consulting if request.auto else _stages
+    async with aclosing(stages_of(request, client, clock, trimmed, toolbox)) as stages:
         async for item in stages:
             if isinstance(item, _Ending):
                 totals = run_totals(calls, (clock() - started) * 1000)
@@ -108,10 +116,160 @@ async def _stages(
         # No analysis, no fused answer: a writer without the deliberation would only add one more opinion.
         yield _Ending("degraded", f"The analysis is missing. {verdict.reason} The panel's answers are above.")
         return
+    if not request.write_answer:
+        yield _Ending("done", CONSULTED_NOTE)
+        return
 
     async with aclosing(_write(request, client, verdict, panel, clock)) as writing:
         async for item in writing:
             yield item
+
+
+# --- Auto-fuse: one model answers and may consult the panel ------------------------------------
+
+
+async def _consulting(
+    request: FusionRequest,
+    client: ModelClient,
+    clock: Clock,
+    trimmed: ThreadTrimmed | None,
+    toolbox: Toolbox | None,
+) -> AsyncGenerator[Event | _Ending, None]:
+    """The writer answers the thread with the fusion tool on offer. If it calls the tool, the seats
+    answer its query, the judge compares them, and the writer goes on from the result; its text
+    from both calls is the run's answer (FusedDelta...FusedDone), the panel's events in between."""
+    model = request.writer_model
+    yield RunStarted(seats=list(request.seats), judge=request.judge, writer=model, auto=True)
+    if trimmed is not None:
+        yield trimmed
+    yield FusedStarted(model=model)
+    first = _answering_call(request, client, clock, request.messages, offer=True)
+    async with aclosing(_fused_deltas(first)) as deltas:
+        async for delta in deltas:
+            yield delta
+    asked = consult.split_calls(first.tool_calls if first.failure is None else [])
+    if not asked.fusion:
+        yield PanelNotConsulted(model=model, reason=_why_not_consulted(first))
+        fused = _fused_outcome(first)
+        yield fused
+        yield _answered_alone(fused)
+        return
+
+    result: dict[str, object]
+    try:
+        query = consult.read_query(asked.fusion[0]["arguments"])
+    except consult.BadArguments as error:
+        yield PanelNotConsulted(model=model, reason=f"Its call to the panel could not be run: {error}")
+        result = consult.error_result(str(error))
+    else:
+        yield PanelConsulted(model=model, query=query)
+        result = {}
+        async with aclosing(_consult_panel(request, client, clock, toolbox, query, result)) as panel:
+            async for event in panel:
+                yield event
+
+    messages = [
+        *request.messages,
+        consult.assistant_message(first.text, first.tool_calls),
+        *consult.answers_for(asked.fusion, result),
+        # The chatroom's model has no other tools: a call to one is answered, so the request stays valid.
+        *(consult.tool_message(call["id"], consult.error_result(NO_SUCH_TOOL)) for call in asked.others),
+    ]
+    second = _answering_call(request, client, clock, messages, offer=False)
+    separator = "\n\n" if first.has_text else ""
+    async with aclosing(_fused_deltas(second)) as deltas:
+        async for delta in deltas:
+            if separator:
+                yield FusedDelta(text=separator)
+                separator = ""
+            yield delta
+    fused = _consulted_outcome(first, second)
+    yield fused
+    if isinstance(fused, FusedFailed):
+        yield _Ending("degraded", f"The answer failed after the panel was consulted: {fused.reason}")
+        return
+    yield _Ending("done")
+
+
+NO_SUCH_TOOL = "No such tool here: only fusion is offered."
+
+
+def _answering_call(
+    request: FusionRequest,
+    client: ModelClient,
+    clock: Clock,
+    messages: list[dict[str, object]],
+    *,
+    offer: bool,
+) -> ModelCall:
+    model = request.writer_model
+    chat = ChatRequest(
+        model=model,
+        messages=messages,
+        **request.answer_options(),
+        tools=[consult.tool_spec()] if offer else None,
+    )
+    return ModelCall(client, chat, request.catalog.get(model), clock, request.limits)
+
+
+async def _fused_deltas(call: ModelCall) -> AsyncGenerator[FusedDelta, None]:
+    async with aclosing(call.deltas()) as deltas:
+        async for delta in deltas:
+            if isinstance(delta, TextDelta) and delta.text:
+                yield FusedDelta(text=delta.text)
+
+
+async def _consult_panel(
+    request: FusionRequest,
+    client: ModelClient,
+    clock: Clock,
+    toolbox: Toolbox | None,
+    query: str,
+    result: dict[str, object],
+) -> AsyncGenerator[Event, None]:
+    """The seats answer the query alone (it was written to stand alone) and the judge compares
+    them; `result` is filled with what goes back to the model."""
+    # Kept answers of an earlier run answered another query: a retry asks the seats afresh.
+    asked = request.model_copy(
+        update={"messages": [{"role": "user", "content": query}], "auto": False, "reuse": {}}
+    )
+    outcomes: list[SeatDone | SeatFailed] = []
+    async with aclosing(_fan_out(asked, client, clock, toolbox)) as fan_out:
+        async for event in fan_out:
+            yield event
+            if isinstance(event, SeatDone | SeatFailed):
+                outcomes.append(event)
+    panel = _Panel(asked.seats, outcomes)
+    verdict: Analysis | AnalysisFailed | None = None
+    if len(panel.answered) >= 2:
+        yield AnalysisStarted(model=asked.judge)
+        judged = await judge(client, asked, panel.answers, panel.label_to_seat, clock)
+        yield judged
+        verdict = judged.analysis if isinstance(judged, AnalysisReady) else judged
+    result.update(consult.panel_result(query, asked.seats, outcomes, verdict))
+
+
+def _why_not_consulted(call: ModelCall) -> str:
+    if call.failure is not None:
+        return "It failed before deciding."
+    return "It answered without consulting the panel."
+
+
+def _answered_alone(fused: FusedDone | FusedFailed) -> _Ending:
+    if isinstance(fused, FusedFailed):
+        return _Ending("failed", f"The answer failed: {fused.reason}")
+    if not fused.complete:
+        return _Ending("degraded", "The answer may be cut short: its stream ended before the model finished.")
+    return _Ending("done", "Answered without consulting the panel.")
+
+
+def _consulted_outcome(first: ModelCall, second: ModelCall) -> FusedDone | FusedFailed:
+    text = "\n\n".join(part for part in (first.text, second.text) if part.strip())
+    stats = merged_stats([first, second])
+    reason = second.why_unusable()
+    if reason is not None:
+        return FusedFailed(reason=reason, partial_text=text, stats=stats)
+    return FusedDone(text=text, stats=stats, complete=second.complete)
 
 
 # --- fan-out ---------------------------------------------------------------------------------

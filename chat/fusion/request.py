@@ -80,6 +80,12 @@ class FusionRequest(BaseModel):
     # How much each call of the run (seat, judge, writer) may stream.
     limits: OutputLimits = Field(default_factory=OutputLimits)
     sampling: Sampling = Field(default_factory=Sampling)
+    # Auto-fuse (fusion as a tool): the writer answers the thread and may call the fusion tool;
+    # only then do the seats answer its query and the judge compare them (chat.fusion.consult).
+    auto: bool = False
+    # False for a run that a model consulted over the API: the judge's analysis is the result,
+    # and that model writes the answer, so the run ends without a fused answer of its own.
+    write_answer: bool = True
 
     @model_validator(mode="after")
     def _last_message_is_the_question(self) -> FusionRequest:

@@ -34,6 +34,24 @@ ErrorKind = Literal[
 ]
 
 
+# The HTTP status each kind of failure stands for: failed_models[].status_code in the API's
+# fusion object and the fusion tool's result, and the status a passed-through failure answers with.
+KIND_STATUS = {
+    "rate_limited": 429,
+    "credits": 402,
+    "auth": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "context_length": 400,
+    "bad_request": 400,
+    "server_error": 502,
+    "first_token_timeout": 504,
+    "connect_timeout": 504,
+    "total_timeout": 504,
+    "stall": 504,
+}
+
+
 class ProviderError(Exception):
     """A call to a model API failed.
 

@@ -46,6 +46,8 @@ class ChatRequest(BaseModel):
     max_tokens: int | None = None
     response_format: dict[str, Any] | None = None
     tools: list[dict[str, Any]] | None = None
+    # "auto", "none", "required" or {"type": "function", "function": {"name": ...}}, as OpenAI's.
+    tool_choice: str | dict[str, Any] | None = None
     # OpenRouter's unified reasoning settings; endpoints that do not know them ignore the field.
     reasoning: dict[str, Any] | None = None
     seat: int | None = Field(default=None, ge=0, exclude=True)

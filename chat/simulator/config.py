@@ -52,6 +52,12 @@ class SimulatedModel(BaseModel):
     prompt_price: float = Field(default=0.0, ge=0)
     completion_price: float = Field(default=0.0, ge=0)
     supports_tools: bool = True
+    # Whether it calls a tool it is offered (the request's tool_choice overrides): "auto" calls web
+    # search whenever offered and another tool (fusion) for a real question (replies._worth_a_tool);
+    # "always" calls one whenever any is offered, "never" none, "all" every one offered, at once.
+    tool_use: Literal["auto", "always", "never", "all"] = "auto"
+    # What it says before calling a tool, streamed as content ahead of the call.
+    tool_preamble: str = ""
     supports_structured_output: bool = True
     sends_reasoning: bool = False
     ttft_s: float = Field(default=0.0, ge=0)

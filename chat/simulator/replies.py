@@ -27,6 +27,8 @@ _ASKS_FOR_JSON = re.compile(
 _URL = re.compile(r"https?://[^\s<>\"'()\[\]{}]+")
 _MAX_SOURCES = 6
 _MAX_QUERY = 200
+# How many words a question needs before a model on "auto" calls a tool other than web search.
+WORTH_A_TOOL_WORDS = 6
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,11 @@ class ToolCall:
 class Reply:
     content: str = ""
     reasoning: str = ""
-    tool_call: ToolCall | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
     @property
     def finish_reason(self) -> str:
-        return "tool_calls" if self.tool_call else "stop"
+        return "tool_calls" if self.tool_calls else "stop"
 
 
 def seat_of(headers: Mapping[str, str]) -> int | None:
@@ -76,8 +78,8 @@ def compose_reply(
     messages: list[dict[str, Any]] = body.get("messages", [])
     question = last_user_text(messages)
     reasoning = write_reasoning(model.id, question, seat=seat) if model.sends_reasoning else ""
-    if tool_call := _tool_call(model, body, question):
-        return Reply(reasoning=reasoning, tool_call=tool_call)
+    if tool_calls := _tool_calls(model, body, question):
+        return Reply(content=model.tool_preamble, reasoning=reasoning, tool_calls=tool_calls)
     mode = json_mode(model, body)
     if mode is not None:
         return Reply(content=_json_content(model, body, raw=mode == "raw", bad=bad_json), reasoning=reasoning)
@@ -97,19 +99,48 @@ def _asks_for_json(messages: list[dict[str, Any]]) -> bool:
 # Tools.
 
 
-def _tool_call(model: SimulatedModel, body: dict[str, Any], question: str) -> ToolCall | None:
+def _tool_calls(model: SimulatedModel, body: dict[str, Any], question: str) -> tuple[ToolCall, ...]:
+    """The calls the model makes to the tools it is offered, by its `tool_use` and the request's
+    tool_choice; none once a tool has answered (one round, then the answer)."""
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and "function" in t]
     messages = body.get("messages", [])
-    if not tools or not model.supports_tools or body.get("tool_choice") == "none":
-        return None
+    choice = body.get("tool_choice")
+    if not tools or not model.supports_tools or choice == "none":
+        return ()
     if any(message.get("role") == "tool" for message in messages):
-        return None
+        return ()
     names = [str(tool["function"].get("name", "")) for tool in tools]
-    chosen = next((i for i, name in enumerate(names) if name.startswith("web_search")), 0)
+    named = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+    if named in names:
+        chosen = [names.index(named)]
+    elif model.tool_use == "all":
+        chosen = list(range(len(tools)))
+    elif choice == "required" or model.tool_use == "always" or _worth_a_tool(model, names, question):
+        chosen = [next((i for i, name in enumerate(names) if name.startswith("web_search")), 0)]
+    else:
+        return ()
     query = " ".join(question.split())[:_MAX_QUERY]
-    arguments = _tool_arguments(tools[chosen]["function"].get("parameters") or {}, query, model.id)
-    call_id = f"call_{digest_int(model.id, question, names[chosen]):016x}"
-    return ToolCall(id=call_id, name=names[chosen], arguments=json.dumps(arguments))
+    return tuple(
+        ToolCall(
+            id=f"call_{digest_int(model.id, question, names[index]):016x}",
+            name=names[index],
+            arguments=json.dumps(
+                _tool_arguments(tools[index]["function"].get("parameters") or {}, query, model.id)
+            ),
+        )
+        for index in chosen
+    )
+
+
+def _worth_a_tool(model: SimulatedModel, names: list[str], question: str) -> bool:
+    """`tool_use` "auto": web search whenever it is offered (a seat researching, as before); any
+    other tool (fusion) only for a real question of some length, so "hi" or "what is 2+2?" is
+    answered directly in demo mode and a question worth a panel consults it."""
+    if model.tool_use == "never":
+        return False
+    if any(name.startswith("web_search") for name in names):
+        return True
+    return question.rstrip().endswith("?") and len(question.split()) >= WORTH_A_TOOL_WORDS
 
 
 def _tool_arguments(parameters: dict[str, Any], query: str, model_id: str) -> dict[str, Any]:

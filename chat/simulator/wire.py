@@ -53,15 +53,17 @@ class Piece:
 
     kind: Literal["reasoning", "content", "tool_call", "tool_arguments"]
     text: str = ""
+    # Which of the reply's tool calls a tool_call or tool_arguments piece belongs to.
+    index: int = 0
 
 
 def pieces_of(reply: Reply) -> list[Piece]:
     pieces = [Piece("reasoning", token) for token in split_tokens(reply.reasoning)]
-    if reply.tool_call:
-        pieces.append(Piece("tool_call"))
-        pieces += [Piece("tool_arguments", token) for token in split_tokens(reply.tool_call.arguments)]
-    else:
-        pieces += [Piece("content", token) for token in split_tokens(reply.content)]
+    # A model may say something before it calls its tools (the content then is that preamble).
+    pieces += [Piece("content", token) for token in split_tokens(reply.content)]
+    for index, call in enumerate(reply.tool_calls):
+        pieces.append(Piece("tool_call", index=index))
+        pieces += [Piece("tool_arguments", token, index) for token in split_tokens(call.arguments)]
     return pieces
 
 
@@ -97,20 +99,19 @@ class Envelope:
 
     def delta(self, piece: Piece, *, first: bool) -> dict[str, Any]:
         delta: dict[str, Any] = {"role": "assistant"} if first else {}
-        call = self.reply.tool_call
+        calls = self.reply.tool_calls
         if piece.kind == "reasoning":
             # OpenRouter sends an empty content beside each reasoning fragment.
             delta |= {"content": "", "reasoning": piece.text}
         elif piece.kind == "content":
             delta["content"] = piece.text
-        elif piece.kind == "tool_call" and call:
+        elif piece.kind == "tool_call" and piece.index < len(calls):
+            call = calls[piece.index]
             function = {"name": call.name, "arguments": ""}
-            delta |= {
-                "content": None,
-                "tool_calls": [{"index": 0, "id": call.id, "type": "function", "function": function}],
-            }
+            opening = {"index": piece.index, "id": call.id, "type": "function", "function": function}
+            delta |= {"content": None, "tool_calls": [opening]}
         else:
-            delta["tool_calls"] = [{"index": 0, "function": {"arguments": piece.text}}]
+            delta["tool_calls"] = [{"index": piece.index, "function": {"arguments": piece.text}}]
         return delta
 
     def usage_chunk(self, usage: dict[str, Any]) -> dict[str, Any]:
@@ -129,10 +130,20 @@ class Envelope:
         }
         if reasoning := "".join(p.text for p in pieces if p.kind == "reasoning"):
             message["reasoning"] = reasoning
-        call = self.reply.tool_call
-        if call and any(p.kind == "tool_call" for p in pieces):
-            arguments = "".join(p.text for p in pieces if p.kind == "tool_arguments")
-            function = {"name": call.name, "arguments": arguments}
-            message["tool_calls"] = [{"id": call.id, "type": "function", "function": function}]
+        opened = sorted({p.index for p in pieces if p.kind == "tool_call"})
+        if opened:
+            message["tool_calls"] = [
+                {
+                    "id": self.reply.tool_calls[index].id,
+                    "type": "function",
+                    "function": {
+                        "name": self.reply.tool_calls[index].name,
+                        "arguments": "".join(
+                            p.text for p in pieces if p.kind == "tool_arguments" and p.index == index
+                        ),
+                    },
+                }
+                for index in opened
+            ]
         choice = {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}
         return {**self._frame("chat.completion"), "choices": [choice], "usage": usage}

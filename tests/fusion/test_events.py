@@ -55,6 +55,15 @@ async def events_of_three_runs(fake: FakeModelClient) -> list[Event]:
     everything += await collect(
         run_fusion(make_request(SEATS[:2], web_search=True), fake, toolbox=FakeToolbox())
     )
+    # Auto-fuse: the answering model consults the panel once, and once answers alone.
+    fake.script("judge/j", [ToolCallDelta(index=0, id="f1", name="fusion", arguments='{"query": "q?"}')])
+    fake.script("alpha/one", answer("a"))
+    fake.script("beta/two", answer("b"))
+    fake.script("judge/j", answer(analysis_json()))
+    fake.script("judge/j", answer("Final."))
+    everything += await collect(run_fusion(make_request(SEATS[:2], auto=True), fake))
+    fake.script("judge/j", answer("Alone."))
+    everything += await collect(run_fusion(make_request(SEATS[:2], auto=True), fake))
     return everything
 
 

@@ -114,3 +114,72 @@ async def test_a_whole_answer_carries_the_tool_call_in_its_message(client: httpx
     [call] = choice["message"]["tool_calls"]
     assert call["function"]["name"] == "web_search"
     assert json.loads(call["function"]["arguments"]) == {"query": QUESTION.strip()}
+
+
+# Whether a model calls a tool other than web search (fusion, a client's): tool_use and tool_choice.
+
+FUSION = tool("fusion", query={"type": "string"})
+WEATHER = tool("get_weather", city={"type": "string"})
+
+
+def offered(question: str, *tools: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {
+        "model": "openai/gpt-5.5",
+        "messages": [{"role": "user", "content": question}],
+        "tools": list(tools),
+        **fields,
+    }
+
+
+def names_called(deltas: list[dict[str, Any]]) -> list[str]:
+    return [
+        call["function"]["name"] for delta in deltas for call in delta.get("tool_calls") or [] if "id" in call
+    ]
+
+
+@pytest.mark.asyncio
+async def test_on_auto_a_real_question_calls_fusion_and_small_talk_does_not(
+    client: httpx.AsyncClient,
+) -> None:
+    worth_it = await stream_answer(client, offered("Should a team of twelve use a monorepo?", FUSION))
+    small_talk = await stream_answer(client, offered("What is 2+2?", FUSION))
+
+    assert names_called(worth_it.deltas) == ["fusion"]
+    assert names_called(small_talk.deltas) == [] and small_talk.finish_reason == "stop"
+
+
+@pytest.mark.asyncio
+async def test_tool_choice_forces_a_call_or_names_the_tool(client: httpx.AsyncClient) -> None:
+    required = await stream_answer(client, offered("Hi", FUSION, tool_choice="required"))
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    chosen = await stream_answer(
+        client, offered("Should a team of twelve use a monorepo?", FUSION, WEATHER, tool_choice=named)
+    )
+    refused = await stream_answer(
+        client, offered("Should a team of twelve use a monorepo?", FUSION, tool_choice="none")
+    )
+
+    assert names_called(required.deltas) == ["fusion"]
+    assert names_called(chosen.deltas) == ["get_weather"]
+    assert names_called(refused.deltas) == []
+
+
+@pytest.mark.asyncio
+async def test_tool_use_settings_never_always_all_and_a_preamble(sim: Any, client: httpx.AsyncClient) -> None:
+    question = "Should a team of twelve use a monorepo?"
+    sim.configure("openai/gpt-5.5", tool_use="never")
+    never = await stream_answer(client, offered(question, FUSION))
+    sim.configure("openai/gpt-5.5", tool_use="always")
+    always = await stream_answer(client, offered("Hi", FUSION))
+    sim.configure("openai/gpt-5.5", tool_use="all", tool_preamble="Checking two things.")
+    both = await stream_answer(client, offered(question, FUSION, WEATHER))
+    whole = (await client.post("/chat/completions", json=offered(question, FUSION, WEATHER))).json()
+
+    assert names_called(never.deltas) == []
+    assert names_called(always.deltas) == ["fusion"]
+    assert names_called(both.deltas) == ["fusion", "get_weather"]
+    assert both.text == "Checking two things." and both.finish_reason == "tool_calls"
+    message = whole["choices"][0]["message"]
+    assert [call["function"]["name"] for call in message["tool_calls"]] == ["fusion", "get_weather"]
+    assert json.loads(message["tool_calls"][1]["function"]["arguments"]).keys() == {"city"}
+    assert message["content"] == "Checking two things."

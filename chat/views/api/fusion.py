@@ -26,11 +26,12 @@ from chat.fusion.events import (
     SeatStarted,
 )
 from chat.models import ApiToken, Panel, Run
+from chat.providers.errors import KIND_STATUS
 from chat.runs import Call, LimitReached, start_call
 from chat.views.api import sse
 from chat.views.api.errors import ApiError
 from chat.views.api.models import model_not_found, resolve_fusion_model, token_may_use, user_catalog
-from chat.views.api.outcome import KIND_STATUS, Outcome, judge_failure_reason
+from chat.views.api.outcome import Outcome, judge_failure_reason
 from chat.views.api.schema import CompletionRequest, FusionPlugin
 
 # What a caller that hit a run limit (runs at once, runs a minute) is told to wait, in seconds.

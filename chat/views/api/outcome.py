@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chat.fusion.analysis import Analysis
+from chat.fusion.consult import analysis_by_model
 from chat.fusion.events import (
     AnalysisFailed,
     AnalysisReady,
@@ -20,23 +21,9 @@ from chat.fusion.events import (
     SeatFailed,
     SeatStarted,
 )
+from chat.providers.errors import KIND_STATUS
 from chat.views.api.errors import ApiError
 
-# The HTTP status a provider failure stands for, for failed_models[].status_code.
-KIND_STATUS = {
-    "rate_limited": 429,
-    "credits": 402,
-    "auth": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "context_length": 400,
-    "bad_request": 400,
-    "server_error": 502,
-    "first_token_timeout": 504,
-    "connect_timeout": 504,
-    "total_timeout": 504,
-    "stall": 504,
-}
 STOPPED_NOTE = "The run was stopped before it ended (in the chatroom, or the server shut down)."
 # How a run that ended without the pipeline's last word (stopped, interrupted, never begun) is
 # reported, by its saved status.
@@ -209,30 +196,7 @@ class Outcome:
     def analysis_object(self) -> dict[str, Any] | None:
         if self.analysis is None:
             return None
-        model = self._model_of
-
-        return {
-            "consensus": [
-                {"point": c.point, "models": [model(s) for s in c.seats]} for c in self.analysis.consensus
-            ],
-            "contradictions": [
-                {
-                    "topic": c.topic,
-                    "stances": [{"model": model(s.seat), "stance": s.stance} for s in c.stances],
-                    "assessment": c.assessment,
-                }
-                for c in self.analysis.contradictions
-            ],
-            "partial_coverage": [
-                {"point": p.point, "models": [model(s) for s in p.seats]}
-                for p in self.analysis.partial_coverage
-            ],
-            "unique_insights": [
-                {"model": model(u.seat), "insight": u.insight, "why_it_matters": u.why_it_matters}
-                for u in self.analysis.unique_insights
-            ],
-            "blind_spots": list(self.analysis.blind_spots),
-        }
+        return analysis_by_model(self.analysis, self._model_of)
 
     def _model_of(self, seat: int) -> str:
         return self.seats[seat].model if 0 <= seat < len(self.seats) else f"seat {seat + 1}"

@@ -20,6 +20,7 @@ from chat.fusion.calls import ModelCall
 from chat.fusion.context import estimate_tokens
 from chat.fusion.request import OutputLimits
 from chat.models import ApiCall, ApiToken
+from chat.providers.errors import KIND_STATUS
 from chat.providers.types import ChatRequest, ModelInfo, TextDelta
 from chat.runs import LimitReached
 from chat.runs.gate import open_passthrough
@@ -28,7 +29,6 @@ from chat.views.api import sse
 from chat.views.api.errors import ApiError
 from chat.views.api.fusion import limit_error
 from chat.views.api.models import model_not_found, token_may_use, user_catalog
-from chat.views.api.outcome import KIND_STATUS
 from chat.views.api.schema import CompletionRequest
 
 # A provider failure in OpenAI's terms: the caller's fault stays a 4xx, the provider's is a 502.
