@@ -49,6 +49,9 @@ class Panel(models.Model):
         max_length=200, blank=True, help_text="Empty: the judge writes the fused answer."
     )
     web_search = models.BooleanField(default=False)
+    # Auto-fuse: the writer answers, and consults the seats and the judge only when it decides the
+    # question is worth it (fusion as a tool, chat.fusion.consult).
+    auto_fuse = models.BooleanField(default=False)
     max_tool_calls = models.PositiveSmallIntegerField(
         default=DEFAULT_TOOL_CALLS, help_text=f"Per seat, {MIN_TOOL_CALLS} to {MAX_TOOL_CALLS}."
     )
@@ -254,6 +257,13 @@ class Run(models.Model):
     # The prompt this run was asked when it is not the turn's own (the user edited it and asked
     # again); None: the turn's prompt. Read it through asked_prompt().
     prompt = models.TextField(null=True, blank=True)
+    # Auto-fuse (the panel's, when the run began): the writer answered and may have consulted the
+    # panel; consult_query is the query it wrote for it (None: it did not consult, or not yet).
+    auto_fuse = models.BooleanField(default=False)
+    consult_query = models.TextField(null=True, blank=True)
+    # False for a run a model consulted over the API (the fusion server tool): it ends with the
+    # analysis, which went back to that model, and the model wrote the answer.
+    write_answer = models.BooleanField(default=True)
 
     analysis = models.JSONField(null=True, blank=True)
     analysis_error = models.TextField(blank=True)

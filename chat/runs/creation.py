@@ -59,6 +59,7 @@ def create_run(
         simulated=simulated,
         retry_of=retry_of,
         prompt=prompt,
+        auto_fuse=panel.auto_fuse,
         **panel.web_tools.fields(),
     )
     SeatAnswer.objects.bulk_create(
@@ -81,6 +82,8 @@ def create_retry(run: Run, *, simulated: bool) -> Run:
         simulated=simulated,
         retry_of=run,
         prompt=run.prompt,  # a retry asks what the retried run asked
+        auto_fuse=run.auto_fuse,
+        write_answer=run.write_answer,
         **run.web_tools.fields(),
     )
     copies = []

@@ -119,6 +119,8 @@ def fusion_request(
     catalog: dict[str, ModelInfo],
     reuse: dict[int, ReusedAnswer] | None = None,
     sampling: Sampling | None = None,
+    auto: bool = False,
+    write_answer: bool = True,
 ) -> FusionRequest:
     """What the pipeline is asked, the same for a saved run and an unsaved one (the terminal's)."""
     return FusionRequest(
@@ -130,6 +132,8 @@ def fusion_request(
         catalog=catalog,
         reuse=reuse or {},
         sampling=sampling or Sampling(),
+        auto=auto,
+        write_answer=write_answer,
         web_search=web_tools.web_search,
         max_tool_calls=web_tools.max_tool_calls,
         limits=OutputLimits(
@@ -353,6 +357,8 @@ async def execute_run(
             catalog=await services.catalog(loaded.endpoints),
             reuse=reused_answers(answers),
             sampling=Sampling.model_validate(run.sampling) if run.sampling else None,
+            auto=run.auto_fuse,
+            write_answer=run.write_answer,
         )
         await runner.consume(request, client)
 

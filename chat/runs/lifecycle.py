@@ -88,6 +88,9 @@ class Call:
     panel: Panel
     token: ApiToken
     sampling: Sampling | None = None
+    # False when a model consulted the panel (the API's fusion server tool): the run ends with the
+    # analysis, which goes back to that model, and the model writes the answer.
+    write_answer: bool = True
 
 
 type Start = Ask | Retry | Rerun | Edit | Call
@@ -220,7 +223,8 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                 run = create_turn_and_run(conversation, prompt, panel, simulated=simulated, context=thread)
                 run.api_token = token
                 run.sampling = sampling.model_dump(exclude_none=True) if sampling else None
-                run.save(update_fields=["api_token", "sampling"])
+                run.write_answer = what.write_answer
+                run.save(update_fields=["api_token", "sampling", "write_answer"])
                 # The run's own thread is its turn's context (execution puts it before the prompt).
                 thread = []
         if expected is not None:
@@ -295,6 +299,7 @@ async def unsaved(
         writer=panel.writer or None,
         web_tools=panel.web_tools,
         catalog=await services.catalog(endpoints),
+        auto=panel.auto_fuse,
     )
     toolbox = toolbox_for(panel.web_tools) if request.web_search else None
     async for event in run_fusion(request, services.client_for(endpoints), toolbox=toolbox):
