@@ -62,6 +62,53 @@
   });
 })();
 
+// A Save clicked while an update of its form is in flight is sent once that update has landed,
+// from the form it left. The builder's requests queue one behind the other (hx-sync), but the
+// update's answer replaces the form, and htmx drops a queued request whose element left the page:
+// the Save was lost. So the form's own submit waits here instead, then goes from the new form.
+(function () {
+  "use strict";
+
+  const inFlight = new Set(); // xhrs of updates whose answer replaces a data-keep-typed form
+  let pending = null; // {formId, submitterName}: a Save waiting for those updates
+
+  function keptForm(element) {
+    return element && element.matches && element.matches("form[data-keep-typed]") ? element : null;
+  }
+
+  function ownSubmit(event) {
+    // The form's own action (Save), not an update button's formaction.
+    return !event.submitter || !event.submitter.hasAttribute("formaction");
+  }
+
+  document.addEventListener("submit", function (event) {
+    const form = keptForm(event.target);
+    if (!form || !form.id || inFlight.size === 0 || !ownSubmit(event)) { return; }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    pending = { formId: form.id, submitterName: event.submitter ? event.submitter.textContent : null };
+  }, true);
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (keptForm(event.detail.target)) { inFlight.add(event.detail.xhr); }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    inFlight.delete(event.detail.xhr);
+    if (!pending || inFlight.size > 0) { return; }
+    const waiting = pending;
+    pending = null;
+    // After htmx has finished with this answer (its swap, and the typed values put back).
+    queueMicrotask(function () {
+      const form = document.getElementById(waiting.formId);
+      if (!form) { return; }
+      const submitter = Array.from(form.querySelectorAll("button[type=submit]:not([formaction])"))
+        .find(function (button) { return button.textContent === waiting.submitterName; });
+      form.requestSubmit(submitter || undefined);
+    });
+  });
+})();
+
 // The line under the composer's panel picker says who sits in the chosen panel (its option's
 // data-lineup, made by chat.forms.PanelSelect); it follows the choice, and a swapped-in composer.
 (function () {
