@@ -11,8 +11,9 @@ import openai
 import pytest
 
 from chat.fusion import consult
-from chat.models import ApiCall, Conversation, Run, SpendBudget, Turn
+from chat.models import ApiCall, ApiToken, Conversation, Run, SpendBudget, Turn
 from chat.providers import FUSION_DEPTH_HEADER
+from tests.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -241,6 +242,23 @@ def test_a_panel_model_outside_the_catalog_is_refused_naming_the_param(sdk, sim)
     assert refused.value.param == "tools[0].parameters.analysis_models"
 
 
+def test_a_panel_model_the_token_may_not_use_is_forbidden_naming_the_param(api, alice, sim):
+    _, secret = ApiToken.objects.issue(alice, "narrow", allowed_models=[OUTER])
+
+    with client_for(api, secret) as sdk, pytest.raises(openai.PermissionDeniedError) as refused:
+        ask(sdk)
+
+    assert refused.value.param == "tools[0].parameters.analysis_models"
+    assert Run.objects.count() == 0
+
+
+def test_an_outer_model_the_token_may_not_use_is_not_found(api, alice, sim):
+    _, secret = ApiToken.objects.issue(alice, "narrow", allowed_models=SEATS)
+
+    with client_for(api, secret) as sdk, pytest.raises(openai.NotFoundError):
+        ask(sdk)
+
+
 def test_bad_arguments_are_an_error_result_and_no_run(sdk, sim):
     # The simulator's query is the user's text: blank, it is no query at all.
     before = len(sim.requests)
@@ -265,6 +283,9 @@ def test_the_panels_requests_carry_the_depth_header_and_no_client_tools(sdk, sim
 
     seats = seat_requests(sim, before)
     assert len(seats) == len(SEATS)
+    # The continuation offers the client's tools alone, unforced.
+    continuation = outer_requests(sim, before)[-1]
+    assert continuation.body["tools"] == [WEATHER] and "tool_choice" not in continuation.body
     for request in seats:
         assert request.headers[FUSION_DEPTH_HEADER.lower()] == "1"
         names = [tool["function"]["name"] for tool in request.body.get("tools") or []]

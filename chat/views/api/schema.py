@@ -137,6 +137,16 @@ class ServerTool(_Lenient):
     # Where it stood in `tools` (tools[1]), to name it in errors.
     _param: str = PrivateAttr(default="tools")
 
+    @classmethod
+    def read(cls, entry: dict[str, Any], index: int) -> ServerTool:
+        """The entry at tools[index], or ApiError 400 naming what is wrong with it."""
+        try:
+            tool = cls.model_validate(entry)
+        except ValidationError as error:
+            raise _invalid(error, prefix=f"tools[{index}]") from error
+        tool._param = f"tools[{index}]"
+        return tool
+
     @property
     def param(self) -> str:
         return self._param
@@ -154,7 +164,8 @@ class CompletionRequest(_Lenient):
     reasoning: dict[str, Any] | None = None
     n: int = Field(default=1, ge=1, strict=True)
     plugins: list[dict[str, Any]] = Field(default_factory=list)
-    # Passed through to plain models (but a fusion server tool); a fusion run has no tools of the caller's.
+    # Passed through to plain models, less a fusion server tool's entry (chat.views.api.servertool
+    # runs that one); a fusion run has no tools of the caller's.
     tools: list[dict[str, Any]] | None = None
     # "none", "auto", "required" or a named tool, as OpenAI's; passed through to plain models.
     tool_choice: str | dict[str, Any] | None = None
@@ -193,12 +204,7 @@ class CompletionRequest(_Lenient):
                 code="invalid_request",
                 param=f"tools[{found[1][0]}]",
             )
-        index, entry = found[0]
-        try:
-            tool = ServerTool.model_validate(entry)
-        except ValidationError as error:
-            raise _invalid(error, prefix=f"tools[{index}]") from error
-        tool._param = f"tools[{index}]"
+        tool = ServerTool.read(found[0][1], found[0][0])
         for other, function in enumerate(self.tools or []):
             if _function_name(function) == FUSION_TOOL:
                 raise ApiError(
