@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from chat.simulator.config import Fault
@@ -40,6 +40,9 @@ class RequestRecord:
     bytes_sent: int = 0
     # The panel seat it answered for (chat.providers.types.SEAT_HEADER), when it said.
     seat: int | None = None
+    # The request's headers (names lower-cased) but its credentials, for tests of what a caller
+    # sends (the depth header).
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:

@@ -108,6 +108,9 @@ class _Handlers:
         fields = raw if isinstance(raw, dict) else {}
         record = self.log.open(str(fields.get("model", "")), fields, stream=fields.get("stream") is True)
         record.seat = seat_of(request.headers)
+        record.headers = {
+            name.lower(): value for name, value in request.headers.items() if name.lower() != "authorization"
+        }
         try:
             return await self._answer(request, record, raw)
         except asyncio.CancelledError:

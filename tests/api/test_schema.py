@@ -89,3 +89,78 @@ def test_a_plugin_out_of_bounds_names_its_field():
 
 def test_other_plugins_are_left_alone():
     assert parse(plugins=[{"id": "web"}]).fusion_plugin is None
+
+
+# --- the fusion server tool ------------------------------------------------------------------------
+
+PLAIN = "moonshotai/kimi-k2.6"
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+
+
+def plain(**fields):
+    return parse(model=PLAIN, **fields)
+
+
+def test_a_plain_request_has_no_server_tool_and_its_tools_are_the_clients():
+    body = plain(tools=[WEATHER])
+
+    assert body.server_tool is None and body.client_tools == [WEATHER]
+
+
+@pytest.mark.parametrize("kind", ["fusion", "openrouter:fusion"])
+def test_the_server_tool_is_found_by_either_name_and_is_not_the_clients(kind):
+    body = plain(tools=[WEATHER, {"type": kind, "parameters": {"analysis_models": ["a", "b"], "unknown": 1}}])
+
+    tool = body.server_tool
+    assert tool is not None and tool.param == "tools[1]"
+    assert tool.parameters.analysis_models == ["a", "b"]
+    assert body.client_tools == [WEATHER]
+
+
+def test_the_server_tool_given_twice_is_refused():
+    with pytest.raises(ApiError) as refused:
+        plain(tools=[{"type": "fusion"}, {"type": "openrouter:fusion"}]).server_tool  # noqa: B018
+
+    assert refused.value.param == "tools[1]"
+
+
+def test_a_client_function_named_fusion_is_refused_only_beside_the_server_tool():
+    theirs = {"type": "function", "function": {"name": "fusion"}}
+    assert plain(tools=[theirs]).server_tool is None
+
+    with pytest.raises(ApiError) as refused:
+        plain(tools=[theirs, {"type": "fusion"}]).server_tool  # noqa: B018
+
+    assert (refused.value.code, refused.value.param) == ("reserved_tool_name", "tools[0].function.name")
+
+
+def test_preset_and_panel_together_are_refused():
+    with pytest.raises(ApiError) as refused:
+        plain(tools=[{"type": "fusion", "parameters": {"preset": "a", "panel": "b"}}]).server_tool  # noqa: B018
+
+    assert refused.value.param == "tools[0].parameters"
+
+
+@pytest.mark.parametrize(
+    ("choice", "tools", "forced"),
+    [
+        ("required", [{"type": "fusion"}], True),
+        ("required", [WEATHER, {"type": "fusion"}], False),
+        ({"type": "fusion"}, [WEATHER, {"type": "fusion"}], True),
+        ({"type": "openrouter:fusion"}, [{"type": "fusion"}], True),
+        ({"type": "function", "function": {"name": "fusion"}}, [{"type": "fusion"}], True),
+        ({"type": "function", "function": {"name": "get_weather"}}, [WEATHER, {"type": "fusion"}], False),
+        ("auto", [{"type": "fusion"}], False),
+        (None, [{"type": "fusion"}], False),
+    ],
+)
+def test_which_tool_choices_force_fusion(choice, tools, forced):
+    assert plain(tools=tools, tool_choice=choice).forces_fusion is forced
+
+
+def test_a_plain_model_may_answer_its_tools_results():
+    messages = [*QUESTION, {"role": "tool", "tool_call_id": "call_1", "content": "Sunny."}]
+
+    assert plain(messages=messages).messages[-1].role == "tool"
+    with pytest.raises(ApiError):
+        parse(messages=messages)

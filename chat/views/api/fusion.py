@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -72,7 +72,7 @@ async def complete(request: HttpRequest, token: ApiToken, body: CompletionReques
         )
     plugin = body.fusion_plugin
     if plugin is not None:
-        panel = await _with_plugin(token, panel, plugin)
+        panel = await with_plugin(token, panel, plugin)
     run, events = await _start(token, panel, body)
     reply = Reply(
         completion_id=f"chatcmpl-fusion-{run.pk}",
@@ -93,7 +93,7 @@ async def complete(request: HttpRequest, token: ApiToken, body: CompletionReques
         outcome.apply(event)
         if isinstance(event, RunDone):
             break  # the answer is whole; the run's own bookkeeping (save, last frames) goes on
-    await _read_early_end(outcome, run.pk)
+    await read_early_end(outcome, run.pk)
     if outcome.status == "error":
         raise outcome.error()
     return JsonResponse(_whole(outcome, reply))
@@ -109,7 +109,7 @@ async def _start(
         raise limit_error(error) from error
 
 
-async def _read_early_end(outcome: Outcome, run_id: int) -> None:
+async def read_early_end(outcome: Outcome, run_id: int) -> None:
     """A run that ended without RunDone (stopped in the chatroom, its keys unreadable, its
     worker lost) says why in its saved note."""
     if outcome.done is None:
@@ -128,12 +128,15 @@ def limit_error(error: LimitReached) -> ApiError:
     )
 
 
-async def _with_plugin(token: ApiToken, panel: Panel, plugin: FusionPlugin) -> Panel:
+async def with_plugin(
+    token: ApiToken, panel: Panel, plugin: FusionPlugin, *, param: str = "plugins.fusion"
+) -> Panel:
     """The panel the plugin asks for: its panel models and judge over the named model's panel,
-    each checked against the token's models and the user's catalog. Kept for this run only."""
+    each checked against the token's models and the user's catalog (errors name `param`'s
+    fields: the plugin's, or the fusion server tool's parameters). Kept for this run only."""
     seats = plugin.analysis_models or list(panel.seats)
     judge = plugin.model or panel.judge
-    asked = {**dict.fromkeys(seats, "plugins.fusion.analysis_models"), judge: "plugins.fusion.model"}
+    asked = {**dict.fromkeys(seats, f"{param}.analysis_models"), judge: f"{param}.model"}
     for model, param in asked.items():
         if not token_may_use(token, model):
             raise ApiError(
@@ -194,13 +197,11 @@ async def _stream(
         if isinstance(event, FusedDelta):
             streamed = True
             yield sse.data(sse.chunk(reply.completion_id, reply.model, {"content": event.text}))
-        elif reply.include_fusion_events and (said := fusion_event(event, outcome)) is not None:
-            yield sse.data(sse.chunk(reply.completion_id, reply.model, None, fusion_event=said))
-        elif (progress := progress_comment(event)) is not None:
-            yield sse.comment(progress)
+        elif (frame := panel_frame(event, outcome, reply)) is not None:
+            yield frame
         if isinstance(event, RunDone):
             break  # the answer is whole; the run's own bookkeeping (save, last frames) goes on
-    await _read_early_end(outcome, reply.run_id)
+    await read_early_end(outcome, reply.run_id)
     if outcome.status == "error":
         # The SDKs raise an `error` event as an APIError: the stream ends here.
         yield outcome.error().sse_event()
@@ -213,6 +214,27 @@ async def _stream(
     if reply.include_usage:
         yield sse.data(sse.chunk(reply.completion_id, reply.model, None, usage=outcome.usage()))
     yield sse.DONE
+
+
+class Framing(Protocol):
+    """What a stream's frames share: its chunks' id and model, and whether it shows the panel live."""
+
+    @property
+    def completion_id(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def include_fusion_events(self) -> bool: ...
+
+
+def panel_frame(event: Event, outcome: Outcome, stream: Framing) -> bytes | None:
+    """What a stream says of one step of the panel: a fusion_event chunk when the caller asked
+    for them, else a progress comment; None for a step worth neither."""
+    if stream.include_fusion_events and (said := fusion_event(event, outcome)) is not None:
+        return sse.data(sse.chunk(stream.completion_id, stream.model, None, fusion_event=said))
+    if (progress := progress_comment(event)) is not None:
+        return sse.comment(progress)
+    return None
 
 
 def progress_comment(event: Event) -> str | None:

@@ -93,6 +93,15 @@ def resolve_fusion_model(user: Any, model_id: str) -> Panel | None:
     return None
 
 
+def panel_named(user: Any, name: str) -> Panel | None:
+    """The user's panel a request names: by its fusion model id (fusion/quality,
+    fusion/panel/<slug>), else by a preset's or saved panel's name (case aside), else None. Sync."""
+    if is_fusion_model(name):
+        return resolve_fusion_model(user, name)
+    panels = Panel.objects.for_user(user)
+    return panels.filter(name__iexact=name.strip()).first() or panels.filter(slug=name.strip()).first()
+
+
 def fusion_object(panel: Panel) -> dict[str, Any]:
     """A fusion model's panel, judge and writer as /v1/models describes them."""
     return {

@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpResponseBase, JsonResponse, StreamingHttpResponse
 
+from chat.endpoints.catalog import CatalogEntry
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for
 from chat.fusion.calls import ModelCall
@@ -36,13 +37,10 @@ PASSED_ON = {429, 402, 400, 404}
 
 
 async def complete(token: ApiToken, body: CompletionRequest) -> HttpResponseBase:
-    if not token_may_use(token, body.model):
-        raise model_not_found(body.model)
-    entry = (await user_catalog(token.user)).get(body.model)
-    if entry is None:
-        raise model_not_found(body.model)
-    call = await _call(token, body, entry.info)
-    row = await _open(token, call, entry.info)
+    entry = await plain_model(token, body.model)
+    messages = [message.wire() for message in body.messages]
+    call = await model_call(token, body, entry.info, messages, body.tools, body.tool_choice)
+    row = await open_call(token, call, entry.info)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     deltas = call.deltas()
     streamed = False
@@ -52,7 +50,7 @@ async def complete(token: ApiToken, body: CompletionRequest) -> HttpResponseBase
         first = await anext(deltas, None)
         if first is None and call.failure is not None:
             await deltas.aclose()
-            raise _provider_error(call)
+            raise provider_error(call)
         if body.stream:
             streamed = True
             return StreamingHttpResponse(
@@ -64,21 +62,31 @@ async def complete(token: ApiToken, body: CompletionRequest) -> HttpResponseBase
             async for _ in deltas:
                 pass
         if call.failure is not None:
-            raise _provider_error(call)
+            raise provider_error(call)
         message: dict[str, Any] = {"role": "assistant", "content": call.text}
         if call.tool_calls:
-            message["tool_calls"] = _tool_calls(call)
+            message["tool_calls"] = wire_tool_calls(call.tool_calls)
         return JsonResponse(
             sse.completion(
-                completion_id, body.model, message, finish_reason=_finish(call), usage=_usage(call)
+                completion_id, body.model, message, finish_reason=_finish(call), usage=call_usage(call)
             )
         )
     finally:
         if not streamed:
-            await _settle(row, call)
+            await settle(row, call)
 
 
-async def _open(token: ApiToken, call: ModelCall, info: ModelInfo) -> ApiCall:
+async def plain_model(token: ApiToken, model_id: str) -> CatalogEntry:
+    """The catalog entry of a plain model the token may use; ApiError 404 otherwise."""
+    if not token_may_use(token, model_id):
+        raise model_not_found(model_id)
+    entry = (await user_catalog(token.user)).get(model_id)
+    if entry is None:
+        raise model_not_found(model_id)
+    return entry
+
+
+async def open_call(token: ApiToken, call: ModelCall, info: ModelInfo) -> ApiCall:
     """The gate every pass-through passes: the call limits and the user's and token's budgets,
     with the call's most expensive outcome (its prompt, then max_tokens of answer) reserved."""
     try:
@@ -96,7 +104,7 @@ def _estimate(call: ModelCall, info: ModelInfo) -> float | None:
     return prompt * info.prompt_price + answer * info.completion_price
 
 
-async def _settle(row: ApiCall, call: ModelCall) -> None:
+async def settle(row: ApiCall, call: ModelCall) -> None:
     """What the call used replaces what it reserved. Shielded: a client that goes away mid-stream
     cancels its response, not the accounting."""
     stats = call.stats()
@@ -109,7 +117,16 @@ async def _settle(row: ApiCall, call: ModelCall) -> None:
     await asyncio.shield(settle)
 
 
-async def _call(token: ApiToken, body: CompletionRequest, info: ModelInfo) -> ModelCall:
+async def model_call(
+    token: ApiToken,
+    body: CompletionRequest,
+    info: ModelInfo,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None,
+    tool_choice: str | dict[str, Any] | None,
+) -> ModelCall:
+    """A call of `body`'s model with the caller's sampling, these messages and tools (the caller's
+    own when passed through; the fusion server tool's loop makes its own)."""
     try:
         endpoints = await sync_to_async(endpoints_for)(token.user)
     except KeyUnavailable as error:
@@ -117,13 +134,15 @@ async def _call(token: ApiToken, body: CompletionRequest, info: ModelInfo) -> Mo
     services = current()
     request = ChatRequest(
         model=body.model,
-        messages=[message.wire() for message in body.messages],
+        messages=messages,
         temperature=body.temperature,
         max_tokens=min(
             body.sampling.max_tokens or settings.FUSIONROOM_MAX_TOKENS, settings.FUSIONROOM_MAX_TOKENS
         ),
         reasoning=body.reasoning,
-        tools=body.tools,
+        tools=tools or None,
+        # Without tools a tool_choice is an error to providers.
+        tool_choice=tool_choice if tools else None,
     )
     limits = OutputLimits(
         answer_chars=settings.FUSIONROOM_MAX_ANSWER_CHARS,
@@ -149,32 +168,33 @@ async def _stream(
         yield chunk({"role": "assistant", "content": ""})
         async with aclosing(deltas):
             if first is not None:
-                yield chunk(_delta(first))
+                yield chunk(delta_of(first))
             async for delta in deltas:
-                yield chunk(_delta(delta))
+                yield chunk(delta_of(delta))
         # Counted before the client hears the end: what it does next sees the spend.
-        await _settle(row, call)
+        await settle(row, call)
         settled = True
         if call.failure is not None:
-            yield _provider_error(call).sse_event()
+            yield provider_error(call).sse_event()
             return
         if call.tool_calls:
-            yield chunk({"tool_calls": _tool_calls(call)})
+            yield chunk({"tool_calls": wire_tool_calls(call.tool_calls)})
         yield chunk({}, finish_reason=_finish(call))
         if body.include_usage:
-            yield chunk(None, usage=_usage(call))
+            yield chunk(None, usage=call_usage(call))
         yield sse.DONE
     finally:
         if not settled:
-            await _settle(row, call)
+            await settle(row, call)
 
 
-def _delta(delta: Any) -> dict[str, Any]:
+def delta_of(delta: Any) -> dict[str, Any]:
     # Reasoning goes where OpenRouter puts it; OpenAI's clients keep it in model_extra.
     return {"content": delta.text} if isinstance(delta, TextDelta) else {"reasoning": delta.text}
 
 
-def _tool_calls(call: ModelCall) -> list[dict[str, Any]]:
+def wire_tool_calls(calls: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Tool calls as a chat completion carries them (a streamed one in a single delta)."""
     return [
         {
             "index": index,
@@ -182,7 +202,7 @@ def _tool_calls(call: ModelCall) -> list[dict[str, Any]]:
             "type": "function",
             "function": {"name": asked["name"], "arguments": asked["arguments"]},
         }
-        for index, asked in enumerate(call.tool_calls)
+        for index, asked in enumerate(calls)
     ]
 
 
@@ -192,7 +212,7 @@ def _finish(call: ModelCall) -> str:
     return call.finish_reason or "stop"
 
 
-def _usage(call: ModelCall) -> dict[str, Any]:
+def call_usage(call: ModelCall) -> dict[str, Any]:
     stats = call.stats()
     return {
         "prompt_tokens": stats.prompt_tokens,
@@ -202,7 +222,8 @@ def _usage(call: ModelCall) -> dict[str, Any]:
     }
 
 
-def _provider_error(call: ModelCall) -> ApiError:
+def provider_error(call: ModelCall) -> ApiError:
+    """The call's failure as the API answers it."""
     status = KIND_STATUS.get(call.failure_kind or "", 502)
     return ApiError(
         status if status in PASSED_ON else 502,

@@ -5,14 +5,26 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from chat.fusion.consult import FUSION_TOOL
 from chat.fusion.request import MAX_SEATS, MIN_REQUEST_SEATS, Sampling
 from chat.views.api.errors import ApiError
+from chat.views.api.models import is_fusion_model
 from chat.webtools.options import DEFAULT_TOOL_CALLS, MAX_TOOL_CALLS, MIN_TOOL_CALLS
 
 # Tool names a plugin's `tools` may list to give the panel the web (OpenRouter's server tools).
 WEB_TOOLS = frozenset({"web_search", "web_fetch", "openrouter:web_search", "openrouter:web_fetch", "web"})
+# The `tools` entry types that ask for fusion as a server tool: ours, and OpenRouter's.
+SERVER_TOOL_TYPES = ("fusion", "openrouter:fusion")
 
 
 class _Lenient(BaseModel):
@@ -71,6 +83,75 @@ class FusionPlugin(_Lenient):
         return bool(names & WEB_TOOLS)
 
 
+class ServerToolParameters(_Lenient):
+    """The fusion server tool's `parameters`, by OpenRouter's names (others it sends are ignored):
+    the panel the model may consult. Without any, the user's default panel, judged by the model."""
+
+    analysis_models: list[str] | None = Field(
+        default=None, min_length=MIN_REQUEST_SEATS, max_length=MAX_SEATS
+    )
+    model: str | None = Field(default=None, min_length=1, strict=True)
+    # A fusion model id (fusion/quality, fusion/panel/<slug>) or a preset's or saved panel's name.
+    preset: str | None = Field(default=None, min_length=1, strict=True)
+    panel: str | None = Field(default=None, min_length=1, strict=True)
+    max_tool_calls: int = Field(default=DEFAULT_TOOL_CALLS, ge=MIN_TOOL_CALLS, le=MAX_TOOL_CALLS, strict=True)
+    max_completion_tokens: int | None = Field(default=None, ge=1, strict=True)
+    temperature: float | None = Field(default=None, ge=0, le=2, strict=True)
+    tools: list[str | dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _one_panel(self) -> ServerToolParameters:
+        if self.preset is not None and self.panel is not None:
+            raise ValueError("give preset or panel, not both")
+        return self
+
+    @property
+    def panel_name(self) -> str | None:
+        return self.panel or self.preset
+
+    @property
+    def panel_param(self) -> str:
+        return "panel" if self.panel is not None else "preset"
+
+    @property
+    def sampling(self) -> Sampling:
+        """How the panel samples: the tool's own settings, not the outer model's."""
+        return Sampling(temperature=self.temperature, max_tokens=self.max_completion_tokens)
+
+    def plugin(self, judge: str | None) -> FusionPlugin:
+        """The same request in the plugin's form, whose checks (chat.views.api.fusion) it passes."""
+        return FusionPlugin(
+            id="fusion",
+            analysis_models=self.analysis_models,
+            model=judge,
+            max_tool_calls=self.max_tool_calls,
+            tools=self.tools,
+        )
+
+
+class ServerTool(_Lenient):
+    """A `tools` entry {"type": "fusion"} (or "openrouter:fusion"), with optional parameters."""
+
+    type: Literal["fusion", "openrouter:fusion"]
+    parameters: ServerToolParameters = Field(default_factory=ServerToolParameters)
+    # Where it stood in `tools` (tools[1]), to name it in errors.
+    _param: str = PrivateAttr(default="tools")
+
+    @classmethod
+    def read(cls, entry: dict[str, Any], index: int) -> ServerTool:
+        """The entry at tools[index], or ApiError 400 naming what is wrong with it."""
+        try:
+            tool = cls.model_validate(entry)
+        except ValidationError as error:
+            raise _invalid(error, prefix=f"tools[{index}]") from error
+        tool._param = f"tools[{index}]"
+        return tool
+
+    @property
+    def param(self) -> str:
+        return self._param
+
+
 class CompletionRequest(_Lenient):
     # Strict about what FusionRoom uses: "true" is not a boolean, nor "0.5" a temperature.
     model: str = Field(min_length=1, strict=True)
@@ -83,8 +164,11 @@ class CompletionRequest(_Lenient):
     reasoning: dict[str, Any] | None = None
     n: int = Field(default=1, ge=1, strict=True)
     plugins: list[dict[str, Any]] = Field(default_factory=list)
-    # Passed through to plain models; a fusion run has no tools of the caller's.
+    # Passed through to plain models, less a fusion server tool's entry (chat.views.api.servertool
+    # runs that one); a fusion run has no tools of the caller's.
     tools: list[dict[str, Any]] | None = None
+    # "none", "auto", "required" or a named tool, as OpenAI's; passed through to plain models.
+    tool_choice: str | dict[str, Any] | None = None
 
     @field_validator("n")
     @classmethod
@@ -95,9 +179,61 @@ class CompletionRequest(_Lenient):
 
     @model_validator(mode="after")
     def _ends_with_a_question(self) -> CompletionRequest:
-        if self.messages[-1].role != "user":
+        # A plain model may be answering its tools' results (its caller's, or a fusion server
+        # tool's caller running the tools returned to it); a panel is asked a question.
+        if is_fusion_model(self.model) and self.messages[-1].role != "user":
             raise ValueError("the last message must be the user's")
         return self
+
+    @property
+    def server_tool(self) -> ServerTool | None:
+        """The fusion server tool among `tools`, checked; None when there is none. ApiError 400
+        naming the entry when it is malformed, given twice, or a function of the caller's takes
+        its reserved name."""
+        found = [
+            (index, tool)
+            for index, tool in enumerate(self.tools or [])
+            if tool.get("type") in SERVER_TOOL_TYPES
+        ]
+        if not found:
+            return None
+        if len(found) > 1:
+            raise ApiError(
+                400,
+                f"tools[{found[1][0]}]: fusion is offered once per request.",
+                code="invalid_request",
+                param=f"tools[{found[1][0]}]",
+            )
+        tool = ServerTool.read(found[0][1], found[0][0])
+        for other, function in enumerate(self.tools or []):
+            if _function_name(function) == FUSION_TOOL:
+                raise ApiError(
+                    400,
+                    f"tools[{other}].function.name: {FUSION_TOOL!r} is reserved for the fusion server tool "
+                    "in this request: give your function another name.",
+                    code="reserved_tool_name",
+                    param=f"tools[{other}].function.name",
+                )
+        return tool
+
+    @property
+    def client_tools(self) -> list[dict[str, Any]]:
+        """The caller's own tools: every entry but a fusion server tool."""
+        return [tool for tool in self.tools or [] if tool.get("type") not in SERVER_TOOL_TYPES]
+
+    @property
+    def forces_fusion(self) -> bool:
+        """Whether tool_choice makes the model call fusion: the tool named (in OpenRouter's form or
+        as a function), or "required" when fusion is the only tool on offer."""
+        choice = self.tool_choice
+        if choice == "required":
+            return not self.client_tools
+        if isinstance(choice, dict):
+            named = choice.get("function")
+            return choice.get("type") in SERVER_TOOL_TYPES or (
+                isinstance(named, dict) and named.get("name") == FUSION_TOOL
+            )
+        return False
 
     @property
     def fusion_plugin(self) -> FusionPlugin | None:
@@ -138,6 +274,13 @@ class CompletionRequest(_Lenient):
             for message in self.messages[:-1]
             if message.role != "tool" and message.text
         ]
+
+
+def _function_name(tool: dict[str, Any]) -> str | None:
+    function = tool.get("function")
+    if tool.get("type") != "function" or not isinstance(function, dict):
+        return None
+    return str(function.get("name"))
 
 
 def parse_request(body: bytes) -> CompletionRequest:
