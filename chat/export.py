@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from chat import import_limit
 from chat.forms import MAX_PROMPT_CHARS
 from chat.fusion.analysis import Analysis, Wording, analysis_markdown
+from chat.fusion.consult import MAX_QUERY_CHARS
 from chat.fusion.events import CallStats, Source
 from chat.fusion.request import Sampling
 from chat.models import Conversation, Run, SeatAnswer, Turn
@@ -86,6 +87,12 @@ class RunDocument(_Document):
     retry_of: Count | None
     # The prompt the run was asked when the user edited the turn's (absent: the turn's own).
     prompt: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)] | None = None
+    # Auto-fuse: the writer answered, and consulted the panel with `consult_query` (null: it did
+    # not); false in files from before Auto-fuse.
+    auto_fuse: bool = False
+    consult_query: Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS)] | None = None
+    # False for a run a model consulted over the API: it ended with the analysis.
+    write_answer: bool = True
     analysis: Analysis | None
     analysis_error: str
     analysis_stats: CallStats | None
@@ -197,6 +204,9 @@ def _run_document(run: Run, position_of: dict[int, int]) -> RunDocument:
         # Alternatives are always of the same turn; a link elsewhere (never made) would be dropped.
         retry_of=position_of.get(run.retry_of_id) if run.retry_of_id is not None else None,
         prompt=run.prompt,
+        auto_fuse=run.auto_fuse,
+        consult_query=run.consult_query,
+        write_answer=run.write_answer,
         analysis=Analysis.model_validate(run.analysis) if run.analysis is not None else None,
         analysis_error=run.analysis_error,
         analysis_stats=CallStats.model_validate(run.analysis_stats) if run.analysis_stats else None,
@@ -421,6 +431,9 @@ def _create_runs(turn: Turn, documents: Iterable[RunDocument]) -> list[Run]:
             sampling=document.sampling.model_dump(exclude_none=True) if document.sampling else None,
             retry_of=created[document.retry_of] if document.retry_of is not None else None,
             prompt=document.prompt,
+            auto_fuse=document.auto_fuse,
+            consult_query=document.consult_query,
+            write_answer=document.write_answer,
             analysis=document.analysis.model_dump() if document.analysis else None,
             analysis_error=document.analysis_error,
             analysis_stats=document.analysis_stats.model_dump() if document.analysis_stats else None,

@@ -60,12 +60,19 @@ def create_run(
         retry_of=retry_of,
         prompt=prompt,
         auto_fuse=panel.auto_fuse,
+        stage=Run.first_stage(panel.auto_fuse),
         **panel.web_tools.fields(),
     )
     SeatAnswer.objects.bulk_create(
         SeatAnswer(run=run, index=i, model=model) for i, model in enumerate(panel.seats)
     )
     return run
+
+
+def kept_by_retry(run: Run, answer: SeatAnswer) -> bool:
+    """Whether a retry of `run` keeps this answer instead of asking its seat again: a finished
+    one, except in an Auto-fuse run, whose model writes the panel a new query each time."""
+    return not run.auto_fuse and answer.status in KEPT_STATUSES
 
 
 def create_retry(run: Run, *, simulated: bool) -> Run:
@@ -83,12 +90,13 @@ def create_retry(run: Run, *, simulated: bool) -> Run:
         retry_of=run,
         prompt=run.prompt,  # a retry asks what the retried run asked
         auto_fuse=run.auto_fuse,
+        stage=Run.first_stage(run.auto_fuse),
         write_answer=run.write_answer,
         **run.web_tools.fields(),
     )
     copies = []
     for answer in run.answers.order_by("index"):
-        kept = answer.status in KEPT_STATUSES
+        kept = kept_by_retry(run, answer)
         values = {name: getattr(answer, name) for name in KEPT_FIELDS} if kept else {}
         copies.append(SeatAnswer(run=retry, index=answer.index, model=answer.model, reused=kept, **values))
     SeatAnswer.objects.bulk_create(copies)

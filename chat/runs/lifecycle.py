@@ -30,7 +30,7 @@ from chat.fusion.request import Sampling
 from chat.models import ApiToken, Conversation, Panel, Run, Turn
 from chat.providers.types import Endpoint
 from chat.runs import dispatch, news
-from chat.runs.creation import KEPT_STATUSES, create_retry, create_run, create_turn_and_run
+from chat.runs.creation import create_retry, create_run, create_turn_and_run, kept_by_retry
 from chat.runs.execution import Loaded, fusion_request, loaded_new_run
 from chat.runs.gate import (
     LimitReached,
@@ -147,10 +147,14 @@ def _gate(
     writer: str,
     catalog: Catalog | None,
     token: ApiToken | None = None,
+    *,
+    auto_fuse: bool,
 ) -> float | None:
     """The start gate for a run that asks `asked`, the judge and the writer about this thread;
     returns the run's estimate, which the run reserves against the budget while it goes."""
-    expected = estimate(asked, judge, writer, catalog, prompt_tokens=prompt_tokens(thread, prompt))
+    expected = estimate(
+        asked, judge, writer, catalog, prompt_tokens=prompt_tokens(thread, prompt), auto_fuse=auto_fuse
+    )
     check_can_start(
         user,
         thread_chars=len(prompt) + sum(len(message["content"]) for message in thread),
@@ -174,7 +178,14 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                     _refuse_follow_up_if_busy(conversation)
                 thread = conversation.thread_messages() if conversation else []
                 expected = _gate(
-                    user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog
+                    user,
+                    prompt,
+                    thread,
+                    list(panel.seats),
+                    panel.judge,
+                    panel.writer_model,
+                    catalog,
+                    auto_fuse=panel.auto_fuse,
                 )
                 conversation = conversation or Conversation.objects.create(owner=user)
                 run = create_turn_and_run(conversation, prompt, panel, simulated=simulated)
@@ -184,9 +195,18 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                 thread = turn.conversation.thread_messages(before=turn)
                 # Kept answers are not asked again, so they cost nothing again.
                 answers = earlier.answers.order_by("index")
-                asked = [answer.model for answer in answers if answer.status not in KEPT_STATUSES]
+                asked = [answer.model for answer in answers if not kept_by_retry(earlier, answer)]
                 prompt = earlier.asked_prompt(turn)
-                expected = _gate(user, prompt, thread, asked, earlier.judge, earlier.writer, catalog)
+                expected = _gate(
+                    user,
+                    prompt,
+                    thread,
+                    asked,
+                    earlier.judge,
+                    earlier.writer,
+                    catalog,
+                    auto_fuse=earlier.auto_fuse,
+                )
                 run = create_retry(earlier, simulated=simulated)
             case Rerun(turn=turn, panel=panel):
                 _refuse_if_busy(turn, None)
@@ -202,6 +222,7 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                     panel.judge,
                     panel.writer_model,
                     catalog,
+                    auto_fuse=panel.auto_fuse,
                 )
                 run = create_run(turn, panel, simulated=simulated, retry_of=latest, prompt=edited)
             case Edit(turn=turn, prompt=prompt, panel=panel):
@@ -210,14 +231,29 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                     raise LimitReached(NOT_LAST_TURN)
                 thread = turn.conversation.thread_messages(before=turn)
                 expected = _gate(
-                    user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog
+                    user,
+                    prompt,
+                    thread,
+                    list(panel.seats),
+                    panel.judge,
+                    panel.writer_model,
+                    catalog,
+                    auto_fuse=panel.auto_fuse,
                 )
                 latest = turn.runs.order_by("-pk").first()
                 own = None if prompt == turn.prompt else prompt
                 run = create_run(turn, panel, simulated=simulated, retry_of=latest, prompt=own)
             case Call(context=thread, prompt=prompt, panel=panel, token=token, sampling=sampling):
                 expected = _gate(
-                    user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog, token
+                    user,
+                    prompt,
+                    thread,
+                    list(panel.seats),
+                    panel.judge,
+                    panel.writer_model,
+                    catalog,
+                    token,
+                    auto_fuse=panel.auto_fuse,
                 )
                 conversation = Conversation.objects.create(owner=user)
                 run = create_turn_and_run(conversation, prompt, panel, simulated=simulated, context=thread)

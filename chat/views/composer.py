@@ -54,6 +54,11 @@ async def composer_estimate(request: AuthenticatedHttpRequest, pk: int | None = 
         catalog = await load_catalog(asked.endpoints)
         panel = asked.panel
         found = estimate_run(
-            list(panel.seats), panel.judge, panel.writer_model, catalog, prompt_tokens=asked.tokens
+            list(panel.seats),
+            panel.judge,
+            panel.writer_model,
+            catalog,
+            prompt_tokens=asked.tokens,
+            auto_fuse=panel.auto_fuse,
         )
     return render(request, "chat/chat.html#estimate", {"estimate": found})
