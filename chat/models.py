@@ -89,6 +89,11 @@ class Panel(models.Model):
     def writer_model(self) -> str:
         return self.writer or self.judge
 
+    def auto_fuse_for(self, chosen: bool | None) -> bool:
+        """Whether a run of this panel is an Auto-fuse one: as chosen for it (the composer's
+        toggle), or as the panel says when nothing was chosen."""
+        return self.auto_fuse if chosen is None else chosen
+
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):
     def for_user(self, user: Any) -> ConversationQuerySet:

@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.test import Client
 from django.utils import timezone
 
-from chat import export, sharing
+from chat import export, formatting, sharing
 from chat.fusion.events import (
     AnalysisStarted,
     FusedDelta,
@@ -31,8 +31,10 @@ from chat.runs.frames import Frames
 from chat.runs.lifecycle import Ask, open_run
 from chat.runs.protocol import column_dom_id, run_dom_id
 from chat.runs.state import RunState
+from chat.views import composer as composer_views
 from tests.fakes import JUDGE, SEATS, WRITER
 from tests.html import attr, tags, text
+from tests.runs.test_start_gate_races import priced_catalog
 from tests.sharing_data import ANALYSIS, stats
 from tests.test_catalog_and_panels import CATALOG, post
 
@@ -333,3 +335,103 @@ def test_an_old_export_without_auto_fuse_imports_as_a_panel_run(
 
     imported = Run.objects.get(turn__conversation=copy)
     assert (imported.auto_fuse, imported.consult_query, imported.write_answer) == (False, None, True)
+
+
+# -- the composer's toggle -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def started_runs(run_services: Callable[..., None]) -> list[int]:
+    """Runs the views asked to start; nothing actually runs."""
+    started: list[int] = []
+    run_services(dispatch=lambda run_id, *args: started.append(run_id))
+    return started
+
+
+def sent_run(client: Client, panel: Panel, *toggle: str, path: str = "/send/") -> Run:
+    data: dict[str, Any] = {"message": "Monorepo or not?", "panel": panel.pk}
+    if toggle:
+        data["auto_fuse"] = list(toggle)
+    response = client.post(path, data)
+    assert response.status_code == 302, response.content.decode()
+    return Run.objects.latest("pk")
+
+
+@pytest.mark.parametrize(
+    ("toggle", "panel_is_auto", "expected"),
+    [
+        (("false", "true"), False, True),  # ticked: this message is Auto-fuse, whatever the panel
+        (("false",), True, False),  # unticked: an Auto-fuse panel answers as a panel this time
+        ((), True, True),  # no toggle sent (a page without it): the panel's own setting
+        ((), False, False),
+    ],
+)
+def test_the_composers_toggle_decides_whether_the_message_is_auto_fuse(
+    as_alice: Client,
+    auto_panel: Panel,
+    started_runs: list[int],
+    toggle: tuple[str, ...],
+    panel_is_auto: bool,
+    expected: bool,
+) -> None:
+    auto_panel.auto_fuse = panel_is_auto
+    auto_panel.save()
+
+    run = sent_run(as_alice, auto_panel, *toggle)
+
+    assert (run.auto_fuse, run.stage) == (expected, Run.first_stage(expected))
+    assert started_runs == [run.pk]
+
+
+def test_a_rerun_with_the_toggle_ticked_is_auto_fuse(
+    as_alice: Client, presets: dict[str, Panel], auto_panel: Panel, started_runs: list[int]
+) -> None:
+    first = sent_run(as_alice, presets["Budget"], "false")
+    Run.objects.filter(pk=first.pk).update(status=Run.Status.DONE)
+
+    response = as_alice.post(
+        f"/turns/{first.turn_id}/rerun/", {"panel": presets["Budget"].pk, "auto_fuse": ["false", "true"]}
+    )
+
+    assert response.status_code == 302
+    rerun = Run.objects.latest("pk")
+    assert rerun.retry_of == first and rerun.auto_fuse and not first.auto_fuse
+
+
+def test_the_toggle_starts_as_the_chosen_panel_and_a_follow_up_as_the_last_run(
+    as_alice: Client, auto_panel: Panel, presets: dict[str, Panel], started_runs: list[int]
+) -> None:
+    def ticked(path: str) -> bool:
+        html = as_alice.get(path).content.decode()
+        return has(by_id(html, "id_auto_fuse"), "checked")
+
+    assert ticked(f"/?panel={auto_panel.pk}")
+    assert not ticked(f"/?panel={presets['Budget'].pk}")
+    run = sent_run(as_alice, presets["Budget"], "false", "true")
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.DONE)
+    assert ticked(run.turn.conversation.get_absolute_url())
+    html = as_alice.get("/").content.decode()
+    option = next(element for element in tags(html) if attr(element, "value") == str(auto_panel.pk))
+    assert attr(option, "data-auto-fuse") == "true"
+
+
+def test_the_composers_estimate_counts_the_writer_twice_when_the_toggle_is_ticked(
+    as_alice: Client, auto_panel: Panel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = priced_catalog(1e-6)
+
+    async def load(endpoints: object) -> Any:
+        return catalog
+
+    monkeypatch.setattr(composer_views, "load_catalog", load)
+
+    def shown(*toggle: str) -> str:
+        data = {"message": "Monorepo or not?", "panel": auto_panel.pk, "auto_fuse": list(toggle)}
+        return text(tags(as_alice.post("/estimate/", data).content.decode())[0])
+
+    seats, judge, writer = list(SEATS), JUDGE, WRITER
+    auto = gate.estimate(seats, judge, writer, catalog, auto_fuse=True)
+    assert shown("false", "true") == f"≈ {formatting.dollars(auto)}"
+    # Unticked, the Auto-fuse panel is estimated as a panel run this time.
+    assert shown("false") == f"≈ {formatting.dollars(gate.estimate(seats, judge, writer, catalog))}"
+    assert shown() == f"≈ {formatting.dollars(auto)}", "no toggle sent: the panel's own setting"

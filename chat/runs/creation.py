@@ -32,6 +32,7 @@ def create_turn_and_run(
     *,
     simulated: bool,
     context: list[dict[str, str]] | None = None,
+    auto_fuse: bool | None = None,
 ) -> Run:
     last = conversation.turns.order_by("-position").first()
     turn = Turn.objects.create(
@@ -43,13 +44,21 @@ def create_turn_and_run(
     if not conversation.title:
         conversation.title = title_from(prompt)
     conversation.save()  # bumps updated_at: the conversation moves to the top of the list
-    return create_run(turn, panel, simulated=simulated)
+    return create_run(turn, panel, simulated=simulated, auto_fuse=auto_fuse)
 
 
 def create_run(
-    turn: Turn, panel: Panel, *, simulated: bool, retry_of: Run | None = None, prompt: str | None = None
+    turn: Turn,
+    panel: Panel,
+    *,
+    simulated: bool,
+    retry_of: Run | None = None,
+    prompt: str | None = None,
+    auto_fuse: bool | None = None,
 ) -> Run:
-    """A run of `turn` by `panel`; `prompt`, when given, replaces the turn's (an edit)."""
+    """A run of `turn` by `panel`; `prompt`, when given, replaces the turn's (an edit);
+    `auto_fuse`, when given, the panel's own setting (the composer's toggle)."""
+    auto_fuse = panel.auto_fuse_for(auto_fuse)
     run = Run.objects.create(
         turn=turn,
         panel=panel if panel.pk else None,  # a panel made up for one run (the terminal's) is not kept
@@ -59,8 +68,8 @@ def create_run(
         simulated=simulated,
         retry_of=retry_of,
         prompt=prompt,
-        auto_fuse=panel.auto_fuse,
-        stage=Run.first_stage(panel.auto_fuse),
+        auto_fuse=auto_fuse,
+        stage=Run.first_stage(auto_fuse),
         **panel.web_tools.fields(),
     )
     SeatAnswer.objects.bulk_create(

@@ -46,11 +46,14 @@ from chat.runs.toolbox import toolbox_for
 
 @dataclass(frozen=True)
 class Ask:
-    """A new turn: `prompt` to `panel`, in `conversation` or a new one."""
+    """A new turn: `prompt` to `panel`, in `conversation` or a new one; `auto_fuse` says whether
+    the panel's writer answers and consults the panel only if it decides to (None: as the panel
+    says)."""
 
     conversation: Conversation | None
     prompt: str
     panel: Panel
+    auto_fuse: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Rerun:
 
     turn: Turn
     panel: Panel
+    auto_fuse: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class Edit:
     turn: Turn
     prompt: str
     panel: Panel
+    auto_fuse: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -173,7 +178,8 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
         # First: everything below, the busy check too, reads with this user's starts held.
         hold_starts(user)
         match what:
-            case Ask(conversation=conversation, prompt=prompt, panel=panel):
+            case Ask(conversation=conversation, prompt=prompt, panel=panel, auto_fuse=chosen):
+                auto_fuse = panel.auto_fuse_for(chosen)
                 if conversation is not None:
                     _refuse_follow_up_if_busy(conversation)
                 thread = conversation.thread_messages() if conversation else []
@@ -185,10 +191,12 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                     panel.judge,
                     panel.writer_model,
                     catalog,
-                    auto_fuse=panel.auto_fuse,
+                    auto_fuse=auto_fuse,
                 )
                 conversation = conversation or Conversation.objects.create(owner=user)
-                run = create_turn_and_run(conversation, prompt, panel, simulated=simulated)
+                run = create_turn_and_run(
+                    conversation, prompt, panel, simulated=simulated, auto_fuse=auto_fuse
+                )
             case Retry(run=earlier):
                 turn = earlier.turn
                 _refuse_if_busy(turn, earlier)
@@ -208,7 +216,8 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                     auto_fuse=earlier.auto_fuse,
                 )
                 run = create_retry(earlier, simulated=simulated)
-            case Rerun(turn=turn, panel=panel):
+            case Rerun(turn=turn, panel=panel, auto_fuse=chosen):
+                auto_fuse = panel.auto_fuse_for(chosen)
                 _refuse_if_busy(turn, None)
                 thread = turn.conversation.thread_messages(before=turn)
                 latest = turn.runs.order_by("-pk").first()
@@ -222,10 +231,13 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                     panel.judge,
                     panel.writer_model,
                     catalog,
-                    auto_fuse=panel.auto_fuse,
+                    auto_fuse=auto_fuse,
                 )
-                run = create_run(turn, panel, simulated=simulated, retry_of=latest, prompt=edited)
-            case Edit(turn=turn, prompt=prompt, panel=panel):
+                run = create_run(
+                    turn, panel, simulated=simulated, retry_of=latest, prompt=edited, auto_fuse=auto_fuse
+                )
+            case Edit(turn=turn, prompt=prompt, panel=panel, auto_fuse=chosen):
+                auto_fuse = panel.auto_fuse_for(chosen)
                 _refuse_if_busy(turn, None)
                 if turn.conversation.turns.filter(position__gt=turn.position).exists():
                     raise LimitReached(NOT_LAST_TURN)
@@ -238,11 +250,13 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                     panel.judge,
                     panel.writer_model,
                     catalog,
-                    auto_fuse=panel.auto_fuse,
+                    auto_fuse=auto_fuse,
                 )
                 latest = turn.runs.order_by("-pk").first()
                 own = None if prompt == turn.prompt else prompt
-                run = create_run(turn, panel, simulated=simulated, retry_of=latest, prompt=own)
+                run = create_run(
+                    turn, panel, simulated=simulated, retry_of=latest, prompt=own, auto_fuse=auto_fuse
+                )
             case Call(context=thread, prompt=prompt, panel=panel, token=token, sampling=sampling):
                 expected = _gate(
                     user,

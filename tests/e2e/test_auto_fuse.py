@@ -94,12 +94,13 @@ def test_an_auto_fuse_panel_answers_a_short_question_alone_and_consults_the_pane
     expect(page.get_by_text("Saved the panel")).to_be_visible()
     expect(page.locator("#panel-lineup")).to_contain_text("auto-fuse")
 
+    before = len(sim.requests)
     send(page, SHORT)
     first = runs(page).first
     expect_finished(first)
     expect_answered_alone(first)
     expect(first.get_by_role("status")).to_contain_text("Answered without consulting the panel")
-    assert [record.model for record in sim.requests] == [WRITER], "the panel was never asked"
+    assert [record.model for record in sim.requests[before:]] == [WRITER], "the panel was never asked"
 
     hold_every_seat_mid_answer(sim)
     send(page, REAL)
@@ -145,3 +146,30 @@ def test_both_kinds_of_auto_fuse_run_fit_a_390_px_phone(phone: Page, app: str) -
     phone.reload()
     expect_answered_alone(runs(phone).first)
     assert not pans_sideways(phone)
+
+
+def test_the_toggle_beside_the_picker_makes_one_message_of_a_preset_auto_fuse(
+    page: Page, app: str, sim: SimulatorThread
+) -> None:
+    sign_up(page, app)
+    an_auto_fuse_panel("alice")
+    page.reload()
+    toggle = page.get_by_label("Auto-fuse")
+    # It follows the panel picked, and may then be changed for this message.
+    page.get_by_label("Panel").select_option(label="Auto budget")
+    expect(toggle).to_be_checked()
+    page.get_by_label("Panel").select_option(label="Budget")
+    expect(toggle).not_to_be_checked()
+    toggle.check()
+    before = len(sim.requests)
+
+    send(page, SHORT)
+
+    run = runs(page).first
+    expect_finished(run)
+    expect(run.locator(".consult")).to_contain_text("Answered without consulting the panel")
+    expect(answer(run).locator(".fused-head h2")).to_have_text(f"Answer · {BUDGET[0]}")
+    expect(seat_columns(run)).to_have_count(0)
+    assert [record.model for record in sim.requests[before:]] == [BUDGET[0]]
+    # The follow-up keeps it: the toggle is still ticked for the next message.
+    expect(toggle).to_be_checked()
