@@ -56,8 +56,8 @@ def create_run(
     prompt: str | None = None,
     auto_fuse: bool | None = None,
 ) -> Run:
-    """A run of `turn` by `panel`; `prompt`, when given, replaces the turn's (an edit);
-    `auto_fuse`, when given, the panel's own setting (the composer's toggle)."""
+    """A run of `turn` by `panel`; `prompt`, when given, replaces the turn's (an edit), and
+    `auto_fuse` the panel's own Auto-fuse setting (the composer's toggle)."""
     auto_fuse = panel.auto_fuse_for(auto_fuse)
     run = Run.objects.create(
         turn=turn,
