@@ -435,3 +435,20 @@ def test_the_composers_estimate_counts_the_writer_twice_when_the_toggle_is_ticke
     # Unticked, the Auto-fuse panel is estimated as a panel run this time.
     assert shown("false") == f"≈ {formatting.dollars(gate.estimate(seats, judge, writer, catalog))}"
     assert shown() == f"≈ {formatting.dollars(auto)}", "no toggle sent: the panel's own setting"
+
+
+def test_your_panels_marks_an_auto_fuse_panel(as_alice: Client, auto_panel: Panel) -> None:
+    Panel.objects.create(owner=auto_panel.owner, name="Plain", seats=list(SEATS), judge=JUDGE)
+
+    html = as_alice.get("/panels/").content.decode()
+
+    def row_of(name: str) -> str:
+        (row,) = [
+            row
+            for row in tags(html)
+            if row.name == "tr" and any(attr(element, "value") == name for element in tags(str(row)))
+        ]
+        return text(row)
+
+    assert "auto-fuse" in row_of("Auto")
+    assert "auto-fuse" not in row_of("Plain")
