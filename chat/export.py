@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from chat import import_limit
 from chat.forms import MAX_PROMPT_CHARS
 from chat.fusion.analysis import Analysis, Wording, analysis_markdown
+from chat.fusion.consult import MAX_QUERY_CHARS
 from chat.fusion.events import CallStats, Source
 from chat.fusion.request import Sampling
 from chat.models import Conversation, Run, SeatAnswer, Turn
@@ -86,9 +87,10 @@ class RunDocument(_Document):
     retry_of: Count | None
     # The prompt the run was asked when the user edited the turn's (absent: the turn's own).
     prompt: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)] | None = None
-    # Auto-fuse: the writer answered, and consulted the panel with this query (absent: it did not).
+    # Auto-fuse: the writer answered, and consulted the panel with `consult_query` (null: it did
+    # not); false in files from before Auto-fuse.
     auto_fuse: bool = False
-    consult_query: Annotated[str, Field(min_length=1, max_length=MAX_PROMPT_CHARS)] | None = None
+    consult_query: Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS)] | None = None
     # False for a run a model consulted over the API: it ended with the analysis.
     write_answer: bool = True
     analysis: Analysis | None

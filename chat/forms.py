@@ -11,6 +11,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 
 from chat.endpoints import guard
 from chat.models import ApiToken, Panel, ProviderEndpoint, SpendBudget
@@ -20,14 +21,27 @@ MAX_PROMPT_CHARS = settings.FUSIONROOM_MAX_PROMPT_CHARS
 
 class PanelSelect(forms.Select):
     """The panel picker: each option says who sits in its panel (Panel.lineup), in a tooltip and
-    for the line under the picker that static/chat/misc.js keeps in step with the choice."""
+    for the line under the picker that static/chat/misc.js keeps in step with the choice, and
+    whether the panel is an Auto-fuse one (the Auto-fuse toggle beside it follows the choice)."""
 
     def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         option: dict[str, Any] = super().create_option(name, value, *args, **kwargs)
         panel = getattr(value, "instance", None)
         if isinstance(panel, Panel):
             option["attrs"]["title"] = option["attrs"]["data-lineup"] = panel.lineup()
+            option["attrs"]["data-auto-fuse"] = "true" if panel.auto_fuse else "false"
         return option
+
+
+AUTO_FUSE_FIELD = "auto_fuse"
+
+
+def auto_fuse_choice(data: Mapping[str, Any]) -> bool | None:
+    """The composer's Auto-fuse toggle, sent as "false" then "true" when ticked (a hidden input
+    before the checkbox, so an unticked box is sent too; the last value counts): True or False,
+    or None when the request carries no toggle (the panel's own setting then)."""
+    value = forms.NullBooleanSelect().value_from_datadict(data, MultiValueDict(), AUTO_FUSE_FIELD)
+    return value if isinstance(value, bool) else None
 
 
 def too_long_message(length: int) -> str:
@@ -63,9 +77,16 @@ class MessageForm(forms.Form):
         error_messages={"invalid_choice": "Pick one of the panels in the list."},
     )
 
+    # Auto-fuse for this message (auto_fuse_choice): the panel's writer answers and consults the
+    # panel only if the question is worth it. Rendered by hand (templates/chat/chat.html).
+    auto_fuse = forms.NullBooleanField(required=False, label="Auto-fuse")
+
     def __init__(self, *args: Any, user: User | AnonymousUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cast("forms.ModelChoiceField[Panel]", self.fields["panel"]).queryset = Panel.objects.for_user(user)
+
+    def clean_auto_fuse(self) -> bool | None:
+        return auto_fuse_choice(self.data)
 
     def clean_message(self) -> str:
         message: str = self.cleaned_data["message"]

@@ -78,7 +78,8 @@ class Panel(models.Model):
         line = f"{self.name}: {', '.join(short(seat) for seat in self.seats)} → judge {short(self.judge)}"
         if self.writer and self.writer != self.judge:
             line += f", writer {short(self.writer)}"
-        return line + (" · web search" if self.web_search else "")
+        line += " · web search" if self.web_search else ""
+        return line + (" · auto-fuse" if self.auto_fuse else "")
 
     @property
     def web_tools(self) -> WebToolOptions:
@@ -87,6 +88,11 @@ class Panel(models.Model):
     @property
     def writer_model(self) -> str:
         return self.writer or self.judge
+
+    def auto_fuse_for(self, chosen: bool | None) -> bool:
+        """Whether a run of this panel is an Auto-fuse one: as chosen for it (the composer's
+        toggle), or as the panel says when nothing was chosen."""
+        return self.auto_fuse if chosen is None else chosen
 
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):
@@ -201,9 +207,10 @@ class RunQuerySet(models.QuerySet["Run"]):
             ids = list(self.active().select_for_update().values_list("pk", flat=True))
             if not ids:
                 return []
-            SeatAnswer.objects.filter(run_id__in=ids, status__in=SeatAnswer.UNFINISHED).update(
-                **SeatAnswer.ended_values(status, note=note, began=began)
-            )
+            # Seats an Auto-fuse model never consulted were never asked (Run.asks_panel).
+            SeatAnswer.objects.filter(run_id__in=ids, status__in=SeatAnswer.UNFINISHED).exclude(
+                run__auto_fuse=True, run__consult_query__isnull=True
+            ).update(**SeatAnswer.ended_values(status, note=note, began=began))
             Run.objects.filter(pk__in=ids, status=Run.Status.RUNNING).update(
                 **Run.ended_values(status, note=note)
             )
@@ -338,6 +345,25 @@ class Run(models.Model):
         """The panel's web-tool settings when the run started."""
         return WebToolOptions.of(self)
 
+    # -- Auto-fuse ------------------------------------------------------------------------
+
+    @staticmethod
+    def first_stage(auto_fuse: bool) -> Run.Stage:
+        """Where a new run begins: an Auto-fuse run with its model answering (it reaches the
+        panel only if it consults it), any other with the panel."""
+        return Run.Stage.FUSED if auto_fuse else Run.Stage.PANEL
+
+    @property
+    def consulted(self) -> bool:
+        """Whether the run's model consulted the panel (an Auto-fuse run's query is saved)."""
+        return self.consult_query is not None
+
+    @property
+    def asks_panel(self) -> bool:
+        """Whether the panel's seats and judge are part of this run: always, except an Auto-fuse
+        run whose model has not consulted them (its page then shows no empty seat columns)."""
+        return not self.auto_fuse or self.consulted
+
     # -- the one way a run ends -----------------------------------------------------------
 
     @staticmethod
@@ -361,10 +387,11 @@ class Run(models.Model):
         run_values = Run.ended_values(status, note=note)
         if status == Run.Status.STOPPED and not self.duration_ms:
             run_values["duration_ms"] = self.elapsed_ms()
+        # Seats an Auto-fuse model never consulted were never asked: they did not stop, or fail.
         answer_values = {
             answer.index: SeatAnswer.ended_values(status, note=note, began=True)
             for answer in answers
-            if answer.status in SeatAnswer.UNFINISHED
+            if answer.status in SeatAnswer.UNFINISHED and self.asks_panel
         }
         for name, value in run_values.items():
             setattr(self, name, value)

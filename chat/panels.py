@@ -24,6 +24,8 @@ class Draft:
     judge: str = ""
     writer: str = ""
     web_search: bool = False
+    # The writer answers, and consults the seats and the judge only for a question worth it.
+    auto_fuse: bool = False
     max_tool_calls: int = DEFAULT_TOOL_CALLS
     excluded_domains: list[str] = field(default_factory=list)
     blocked_domains: list[str] = field(default_factory=list)
@@ -42,6 +44,7 @@ class Draft:
             judge=data.get("judge", "").strip(),
             writer=data.get("writer", "").strip(),
             web_search=data.get("web_search") in ("on", "true", "1"),
+            auto_fuse=data.get("auto_fuse") in ("on", "true", "1"),
             max_tool_calls=_whole_number(data.get("max_tool_calls"), default=DEFAULT_TOOL_CALLS),
             excluded_domains=_domains(data.get("excluded_domains", "")),
             blocked_domains=_domains(data.get("blocked_domains", "")),
@@ -65,6 +68,7 @@ class Draft:
             seats=list(panel.seats),
             judge=panel.judge,
             writer=panel.writer,
+            auto_fuse=panel.auto_fuse,
             **panel.web_tools.fields(),
             name=panel.name,
             panel_id=panel.pk,
@@ -128,13 +132,15 @@ class Draft:
     def estimate(self, catalog: Catalog) -> Estimate | None:
         if not self.seats or not self.judge:
             return None
-        return estimate_run(self.seats, self.judge, self.writer or self.judge, catalog)
+        return estimate_run(
+            self.seats, self.judge, self.writer or self.judge, catalog, auto_fuse=self.auto_fuse
+        )
 
     def save(self, owner: User) -> Panel:
         panel = Panel.objects.filter(pk=self.panel_id, owner=owner).first() if self.panel_id else None
         panel = panel or Panel(owner=owner)
         panel.name, panel.seats, panel.judge = self.name, list(self.seats), self.judge
-        panel.writer = self.writer
+        panel.writer, panel.auto_fuse = self.writer, self.auto_fuse
         for name, value in self.web_tools.fields().items():
             setattr(panel, name, value)
         panel.save()

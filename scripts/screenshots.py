@@ -1,8 +1,10 @@
 """Take the README's screenshots, in demo mode: the chatroom mid-run and after a run at 1440 px,
-the same conversation on a 390 px phone (and its drawer), a five-seat run, and dark mode.
+the same conversation on a 390 px phone (and its drawer), a five-seat run, dark mode, and an
+Auto-fuse panel's two kinds of run (answered alone, and consulting the panel).
 
 Run with `make screenshots`. It starts its own simulator and Daphne on a scratch database,
-so it touches nothing of yours, and writes docs/screenshots/*.png.
+so it touches nothing of yours, and writes docs/screenshots/*.png. `python scripts/screenshots.py
+auto-fuse` takes only the Auto-fuse ones.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ PHONE = {"width": 390, "height": 844}
 BUDGET = ["google/gemini-3-flash-preview", "moonshotai/kimi-k2.6", "deepseek/deepseek-v4-pro"]
 # Five seats with one model twice: the seat strip, the lettered twins, self-fusion's two voices.
 FIVE_SEATS = [*BUDGET, "openai/gpt-5.5", "moonshotai/kimi-k2.6"]
+# Auto-fuse: this model answers, and consults the Budget seats only for a question worth it.
+AUTO_WRITER = "openai/gpt-5.5"
+AUTO_SHORT = "Hi! What can you do?"
+AUTO_PROMPT = "Should a five-person team split its monolith into services this year, and why?"
 
 
 def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
@@ -49,13 +55,14 @@ def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     raise RuntimeError("Daphne did not start")
 
 
-def add_five_seat_panel(env: dict[str, str]) -> None:
-    """A saved panel of five seats for ada, written to the scratch database by a shell command:
-    the builder has tests of its own, and clicking it through here adds nothing to the picture."""
+def add_panel(env: dict[str, str], name: str, seats: list[str], **fields: object) -> None:
+    """A saved panel of ada's, written to the scratch database by a shell command: the builder
+    has tests of its own, and clicking it through here adds nothing to the picture."""
+    options = "".join(f", {field}={value!r}" for field, value in fields.items())
     code = (
         "from django.contrib.auth.models import User; from chat.models import Panel; "
-        "Panel.objects.create(owner=User.objects.get(username='ada'), name='Five seats', "
-        f"seats={FIVE_SEATS!r}, judge='google/gemini-3-flash-preview')"
+        f"Panel.objects.create(owner=User.objects.get(username='ada'), name={name!r}, "
+        f"seats={seats!r}, judge='google/gemini-3-flash-preview'{options})"
     )
     subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True)
 
@@ -77,7 +84,82 @@ def ask(page: Page, panel: str, prompt: str) -> None:
     page.get_by_role("button", name="Send").click()
 
 
-def main() -> None:
+def chatroom_shots(page: Page, sim: SimulatorThread, env: dict[str, str], url: str) -> None:
+    browser = page.context.browser
+    assert browser is not None
+    # Hold every seat part-way through its answer, so the picture shows all the
+    # columns mid-stream; then let them finish.
+    for model in BUDGET:
+        sim.hold(model, after_tokens=200)
+    ask(page, "Budget", PROMPT)
+    for model in BUDGET:
+        answer = page.get_by_role("region", name=model).locator(".markdown")
+        expect(answer).to_contain_text("Where I come down", timeout=30_000)
+    page.screenshot(path=OUT / "chatroom-mid-run.png")
+    sim.release()
+    finished(page)
+    conversation = page.url
+    whole_page(page, OUT / "chatroom-after-run.png")
+
+    # The same conversation on a phone, as its owner sees it, and its drawer open.
+    state = page.context.storage_state()
+    phone = browser.new_context(viewport=PHONE, storage_state=state).new_page()
+    phone.goto(conversation)
+    finished(phone)
+    phone.screenshot(path=OUT / "chatroom-phone.png")
+    phone.get_by_role("button", name="Chats").click()
+    expect(phone.locator("#sidebar")).to_be_in_viewport()
+    phone.screenshot(path=OUT / "chatroom-phone-drawer.png")
+
+    # Dark mode follows the system's setting.
+    dark = browser.new_context(viewport=LAPTOP, storage_state=state, color_scheme="dark")
+    dark_page = dark.new_page()
+    dark_page.goto(conversation)
+    finished(dark_page)
+    dark_page.screenshot(path=OUT / "chatroom-dark.png")
+
+    add_panel(env, "Five seats", FIVE_SEATS)
+    page.goto(f"{url}/")
+    ask(page, "Five seats", FIVE_PROMPT)
+    finished(page)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=OUT / "chatroom-five-seats.png")
+
+
+def auto_fuse_shots(page: Page, sim: SimulatorThread, env: dict[str, str], url: str) -> None:
+    """A greeting its model answers alone, then a question it consults the panel on: caught while
+    the seats write, and once it has answered (the whole page, on a laptop and on a phone)."""
+    browser = page.context.browser
+    assert browser is not None
+    add_panel(env, "Auto-fuse", BUDGET, writer=AUTO_WRITER, auto_fuse=True)
+    page.goto(f"{url}/")
+    ask(page, "Auto-fuse", AUTO_SHORT)
+    finished(page)
+    for model in BUDGET:
+        sim.hold(model, after_tokens=200)
+    ask(page, "Auto-fuse", AUTO_PROMPT)
+    for model in BUDGET:
+        answer = page.get_by_role("region", name=model).locator(".markdown")
+        expect(answer).to_contain_text("Where I come down", timeout=30_000)
+    page.locator(".consult").last.scroll_into_view_if_needed()
+    page.screenshot(path=OUT / "chatroom-auto-fuse-consulting.png")
+    sim.release()
+    expect(page.locator(".fused .totals")).to_have_count(2, timeout=60_000)
+    whole_page(page, OUT / "chatroom-auto-fuse.png")
+    phone = browser.new_context(viewport=PHONE, storage_state=page.context.storage_state()).new_page()
+    phone.goto(page.url)
+    expect(phone.locator(".fused .totals")).to_have_count(2)
+    phone.locator(".consult").last.scroll_into_view_if_needed()
+    phone.screenshot(path=OUT / "chatroom-auto-fuse-phone.png")
+
+
+SHOTS = {"chatroom": chatroom_shots, "auto-fuse": auto_fuse_shots}
+
+
+def main(names: list[str]) -> None:
+    unknown = sorted(set(names) - set(SHOTS))
+    if unknown:
+        sys.exit(f"No such screenshots: {', '.join(unknown)} (there are {', '.join(SHOTS)}).")
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, SimulatorThread(time_scale=0.5) as sim:
         env = {
@@ -99,43 +181,8 @@ def main() -> None:
                 page.get_by_label("Password", exact=True).fill("screens-only-pass-42")
                 page.get_by_label("Password confirmation").fill("screens-only-pass-42")
                 page.get_by_role("button", name="Sign up").click()
-                # Hold every seat part-way through its answer, so the picture shows all the
-                # columns mid-stream; then let them finish.
-                for model in BUDGET:
-                    sim.hold(model, after_tokens=200)
-                ask(page, "Budget", PROMPT)
-                for model in BUDGET:
-                    answer = page.get_by_role("region", name=model).locator(".markdown")
-                    expect(answer).to_contain_text("Where I come down", timeout=30_000)
-                page.screenshot(path=OUT / "chatroom-mid-run.png")
-                sim.release()
-                finished(page)
-                conversation = page.url
-                whole_page(page, OUT / "chatroom-after-run.png")
-
-                # The same conversation on a phone, as its owner sees it, and its drawer open.
-                state = page.context.storage_state()
-                phone = browser.new_context(viewport=PHONE, storage_state=state).new_page()
-                phone.goto(conversation)
-                finished(phone)
-                phone.screenshot(path=OUT / "chatroom-phone.png")
-                phone.get_by_role("button", name="Chats").click()
-                expect(phone.locator("#sidebar")).to_be_in_viewport()
-                phone.screenshot(path=OUT / "chatroom-phone-drawer.png")
-
-                # Dark mode follows the system's setting.
-                dark = browser.new_context(viewport=LAPTOP, storage_state=state, color_scheme="dark")
-                dark_page = dark.new_page()
-                dark_page.goto(conversation)
-                finished(dark_page)
-                dark_page.screenshot(path=OUT / "chatroom-dark.png")
-
-                add_five_seat_panel(env)
-                page.goto(f"{url}/")
-                ask(page, "Five seats", FIVE_PROMPT)
-                finished(page)
-                page.evaluate("window.scrollTo(0, 0)")
-                page.screenshot(path=OUT / "chatroom-five-seats.png")
+                for name in names or list(SHOTS):
+                    SHOTS[name](page, sim, env, url)
                 browser.close()
         finally:
             server.terminate()
@@ -144,4 +191,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -14,10 +15,11 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from chat import formatting
+from chat.fusion import consult
 from chat.fusion.events import SeatDelta, SeatStarted
 from chat.models import Run, SeatAnswer
 from chat.providers.errors import ProviderError
-from chat.providers.types import ModelInfo, TextDelta
+from chat.providers.types import ModelInfo, TextDelta, ToolCallDelta
 from chat.runs import dispatch, execution, services
 from chat.runs.dispatch import request_stop, wait_for_run
 from chat.runs.pacing import Pacing
@@ -527,3 +529,50 @@ async def test_a_save_writes_each_answers_changes_without_touching_what_another_
     assert (saved[0].status, saved[0].text) == (SeatAnswer.Status.WRITING, "Light ")
     assert (saved[1].status, saved[1].text) == (SeatAnswer.Status.WRITING, "Rayleigh scattering")
     assert (saved[2].status, saved[2].text) == (SeatAnswer.Status.WAITING, "")  # untouched
+
+
+# -- Auto-fuse: the writer answers, and consults the panel when it decides to -----------------
+
+
+async def auto_fuse(run: Run) -> Run:
+    run.auto_fuse, run.stage = True, Run.first_stage(True)
+    await run.asave(update_fields=["auto_fuse", "stage"])
+    return run
+
+
+async def test_an_auto_fuse_run_that_consults_saves_the_query_the_panel_and_the_models_answer(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None]
+) -> None:
+    query = "For a team of twelve, is a monorepo right?"
+    call = ToolCallDelta(
+        index=0, id="call_f", name=consult.FUSION_TOOL, arguments=json.dumps({"query": query})
+    )
+    fake.script(WRITER, [TextDelta(text="Let me ask the panel."), call, *ending()])
+    script_seats(fake, *SEAT_TEXTS)
+    fake.script(JUDGE, answer(analysis_json(), cost=CALL_COST))
+    fake.script(WRITER, answer(FUSED_TEXT, cost=CALL_COST))
+
+    start(await auto_fuse(run))
+    await wait_for_run(run.pk)
+
+    row, answers = await saved(run)
+    assert (row.status, row.consult_query) == (Run.Status.DONE, query)
+    assert [answer.text for answer in answers] == list(SEAT_TEXTS)
+    assert row.analysis is not None
+    assert row.fused_text == f"Let me ask the panel.\n\n{FUSED_TEXT}"
+    assert row.fused_html, "the model's answer is rendered once, like a fused answer"
+
+
+async def test_an_auto_fuse_run_that_answers_alone_never_asks_or_ends_the_seats(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None]
+) -> None:
+    fake.script(WRITER, answer("Hello to you too.", cost=CALL_COST))
+
+    start(await auto_fuse(run))
+    await wait_for_run(run.pk)
+
+    row, answers = await saved(run)
+    assert [request.model for request in fake.requests] == [WRITER]
+    assert (row.status, row.consult_query, row.fused_text) == (Run.Status.DONE, None, "Hello to you too.")
+    assert row.note == "Answered without consulting the panel."
+    assert {answer.status for answer in answers} == {SeatAnswer.Status.WAITING}

@@ -156,10 +156,13 @@ async def _consulting(
         return
 
     result: dict[str, object]
+    # Said at the end too: the page shows why a model that tried to consult the panel did not.
+    declined = ""
     try:
         query = consult.read_query(asked.fusion[0]["arguments"])
     except consult.BadArguments as error:
-        yield PanelNotConsulted(model=model, reason=f"Its call to the panel could not be run: {error}")
+        declined = f"Its call to the panel could not be run: {error}"
+        yield PanelNotConsulted(model=model, reason=declined)
         result = consult.error_result(str(error))
     else:
         yield PanelConsulted(model=model, query=query)
@@ -186,9 +189,11 @@ async def _consulting(
     fused = _consulted_outcome(first, second)
     yield fused
     if isinstance(fused, FusedFailed):
-        yield _Ending("degraded", f"The answer failed after the panel was consulted: {fused.reason}")
+        consulted = "The answer failed after the panel was consulted"
+        after = f"{declined} Then the answer failed" if declined else consulted
+        yield _Ending("degraded", f"{after}: {fused.reason}")
         return
-    yield _Ending("done")
+    yield _Ending("done", declined)
 
 
 NO_SUCH_TOOL = "No such tool here: only fusion is offered."

@@ -32,6 +32,7 @@ def create_turn_and_run(
     *,
     simulated: bool,
     context: list[dict[str, str]] | None = None,
+    auto_fuse: bool | None = None,
 ) -> Run:
     last = conversation.turns.order_by("-position").first()
     turn = Turn.objects.create(
@@ -43,13 +44,21 @@ def create_turn_and_run(
     if not conversation.title:
         conversation.title = title_from(prompt)
     conversation.save()  # bumps updated_at: the conversation moves to the top of the list
-    return create_run(turn, panel, simulated=simulated)
+    return create_run(turn, panel, simulated=simulated, auto_fuse=auto_fuse)
 
 
 def create_run(
-    turn: Turn, panel: Panel, *, simulated: bool, retry_of: Run | None = None, prompt: str | None = None
+    turn: Turn,
+    panel: Panel,
+    *,
+    simulated: bool,
+    retry_of: Run | None = None,
+    prompt: str | None = None,
+    auto_fuse: bool | None = None,
 ) -> Run:
-    """A run of `turn` by `panel`; `prompt`, when given, replaces the turn's (an edit)."""
+    """A run of `turn` by `panel`; `prompt`, when given, replaces the turn's (an edit), and
+    `auto_fuse` the panel's own Auto-fuse setting (the composer's toggle)."""
+    auto_fuse = panel.auto_fuse_for(auto_fuse)
     run = Run.objects.create(
         turn=turn,
         panel=panel if panel.pk else None,  # a panel made up for one run (the terminal's) is not kept
@@ -59,13 +68,20 @@ def create_run(
         simulated=simulated,
         retry_of=retry_of,
         prompt=prompt,
-        auto_fuse=panel.auto_fuse,
+        auto_fuse=auto_fuse,
+        stage=Run.first_stage(auto_fuse),
         **panel.web_tools.fields(),
     )
     SeatAnswer.objects.bulk_create(
         SeatAnswer(run=run, index=i, model=model) for i, model in enumerate(panel.seats)
     )
     return run
+
+
+def kept_by_retry(run: Run, answer: SeatAnswer) -> bool:
+    """Whether a retry of `run` keeps this answer instead of asking its seat again: a finished
+    one, except in an Auto-fuse run, whose model writes the panel a new query each time."""
+    return not run.auto_fuse and answer.status in KEPT_STATUSES
 
 
 def create_retry(run: Run, *, simulated: bool) -> Run:
@@ -83,12 +99,13 @@ def create_retry(run: Run, *, simulated: bool) -> Run:
         retry_of=run,
         prompt=run.prompt,  # a retry asks what the retried run asked
         auto_fuse=run.auto_fuse,
+        stage=Run.first_stage(run.auto_fuse),
         write_answer=run.write_answer,
         **run.web_tools.fields(),
     )
     copies = []
     for answer in run.answers.order_by("index"):
-        kept = answer.status in KEPT_STATUSES
+        kept = kept_by_retry(run, answer)
         values = {name: getattr(answer, name) for name in KEPT_FIELDS} if kept else {}
         copies.append(SeatAnswer(run=retry, index=answer.index, model=answer.model, reused=kept, **values))
     SeatAnswer.objects.bulk_create(copies)

@@ -105,7 +105,7 @@ class Frames:
                 return self._render("fused")
             case "run":
                 return self.run_frame()
-            case part:  # progress, analysis, fused-header: a partial of the same name
+            case part:  # progress, consult, panel, analysis, fused-header: a partial of the same name
                 return self._render(part)
 
     def _seat_frame(self, partial: str, seat: int) -> str:
@@ -159,6 +159,7 @@ class Frames:
             "answers": self.state.answers,
             "oob": True,
             "owner_view": True,
+            "declined": self.state.declined,
             **context,
         }
         return render_to_string(f"chat/run.html#{partial}", context)

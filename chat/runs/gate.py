@@ -215,8 +215,10 @@ def estimate(
     catalog: Catalog | None,
     *,
     prompt_tokens: int = TYPICAL_PROMPT_TOKENS,
+    auto_fuse: bool = False,
 ) -> float | None:
-    """What asking these seats, the judge and the writer is expected to cost; None without a catalog."""
+    """What asking these seats, the judge and the writer is expected to cost (an Auto-fuse run's
+    writer twice: estimate_run); None without a catalog."""
     if catalog is None:
         return None
-    return estimate_run(seats, judge, writer, catalog, prompt_tokens=prompt_tokens).cost
+    return estimate_run(seats, judge, writer, catalog, prompt_tokens=prompt_tokens, auto_fuse=auto_fuse).cost

@@ -30,7 +30,7 @@ from chat.fusion.request import Sampling
 from chat.models import ApiToken, Conversation, Panel, Run, Turn
 from chat.providers.types import Endpoint
 from chat.runs import dispatch, news
-from chat.runs.creation import KEPT_STATUSES, create_retry, create_run, create_turn_and_run
+from chat.runs.creation import create_retry, create_run, create_turn_and_run, kept_by_retry
 from chat.runs.execution import Loaded, fusion_request, loaded_new_run
 from chat.runs.gate import (
     LimitReached,
@@ -46,11 +46,14 @@ from chat.runs.toolbox import toolbox_for
 
 @dataclass(frozen=True)
 class Ask:
-    """A new turn: `prompt` to `panel`, in `conversation` or a new one."""
+    """A new turn: `prompt` to `panel`, in `conversation` or a new one; `auto_fuse` says whether
+    the panel's writer answers and consults the panel only if it decides to (None: as the panel
+    says)."""
 
     conversation: Conversation | None
     prompt: str
     panel: Panel
+    auto_fuse: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Rerun:
 
     turn: Turn
     panel: Panel
+    auto_fuse: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class Edit:
     turn: Turn
     prompt: str
     panel: Panel
+    auto_fuse: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -147,10 +152,14 @@ def _gate(
     writer: str,
     catalog: Catalog | None,
     token: ApiToken | None = None,
+    *,
+    auto_fuse: bool,
 ) -> float | None:
     """The start gate for a run that asks `asked`, the judge and the writer about this thread;
     returns the run's estimate, which the run reserves against the budget while it goes."""
-    expected = estimate(asked, judge, writer, catalog, prompt_tokens=prompt_tokens(thread, prompt))
+    expected = estimate(
+        asked, judge, writer, catalog, prompt_tokens=prompt_tokens(thread, prompt), auto_fuse=auto_fuse
+    )
     check_can_start(
         user,
         thread_chars=len(prompt) + sum(len(message["content"]) for message in thread),
@@ -169,26 +178,46 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
         # First: everything below, the busy check too, reads with this user's starts held.
         hold_starts(user)
         match what:
-            case Ask(conversation=conversation, prompt=prompt, panel=panel):
+            case Ask(conversation=conversation, prompt=prompt, panel=panel, auto_fuse=chosen):
+                auto_fuse = panel.auto_fuse_for(chosen)
                 if conversation is not None:
                     _refuse_follow_up_if_busy(conversation)
                 thread = conversation.thread_messages() if conversation else []
                 expected = _gate(
-                    user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog
+                    user,
+                    prompt,
+                    thread,
+                    list(panel.seats),
+                    panel.judge,
+                    panel.writer_model,
+                    catalog,
+                    auto_fuse=auto_fuse,
                 )
                 conversation = conversation or Conversation.objects.create(owner=user)
-                run = create_turn_and_run(conversation, prompt, panel, simulated=simulated)
+                run = create_turn_and_run(
+                    conversation, prompt, panel, simulated=simulated, auto_fuse=auto_fuse
+                )
             case Retry(run=earlier):
                 turn = earlier.turn
                 _refuse_if_busy(turn, earlier)
                 thread = turn.conversation.thread_messages(before=turn)
                 # Kept answers are not asked again, so they cost nothing again.
                 answers = earlier.answers.order_by("index")
-                asked = [answer.model for answer in answers if answer.status not in KEPT_STATUSES]
+                asked = [answer.model for answer in answers if not kept_by_retry(earlier, answer)]
                 prompt = earlier.asked_prompt(turn)
-                expected = _gate(user, prompt, thread, asked, earlier.judge, earlier.writer, catalog)
+                expected = _gate(
+                    user,
+                    prompt,
+                    thread,
+                    asked,
+                    earlier.judge,
+                    earlier.writer,
+                    catalog,
+                    auto_fuse=earlier.auto_fuse,
+                )
                 run = create_retry(earlier, simulated=simulated)
-            case Rerun(turn=turn, panel=panel):
+            case Rerun(turn=turn, panel=panel, auto_fuse=chosen):
+                auto_fuse = panel.auto_fuse_for(chosen)
                 _refuse_if_busy(turn, None)
                 thread = turn.conversation.thread_messages(before=turn)
                 latest = turn.runs.order_by("-pk").first()
@@ -202,22 +231,43 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                     panel.judge,
                     panel.writer_model,
                     catalog,
+                    auto_fuse=auto_fuse,
                 )
-                run = create_run(turn, panel, simulated=simulated, retry_of=latest, prompt=edited)
-            case Edit(turn=turn, prompt=prompt, panel=panel):
+                run = create_run(
+                    turn, panel, simulated=simulated, retry_of=latest, prompt=edited, auto_fuse=auto_fuse
+                )
+            case Edit(turn=turn, prompt=prompt, panel=panel, auto_fuse=chosen):
+                auto_fuse = panel.auto_fuse_for(chosen)
                 _refuse_if_busy(turn, None)
                 if turn.conversation.turns.filter(position__gt=turn.position).exists():
                     raise LimitReached(NOT_LAST_TURN)
                 thread = turn.conversation.thread_messages(before=turn)
                 expected = _gate(
-                    user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog
+                    user,
+                    prompt,
+                    thread,
+                    list(panel.seats),
+                    panel.judge,
+                    panel.writer_model,
+                    catalog,
+                    auto_fuse=auto_fuse,
                 )
                 latest = turn.runs.order_by("-pk").first()
                 own = None if prompt == turn.prompt else prompt
-                run = create_run(turn, panel, simulated=simulated, retry_of=latest, prompt=own)
+                run = create_run(
+                    turn, panel, simulated=simulated, retry_of=latest, prompt=own, auto_fuse=auto_fuse
+                )
             case Call(context=thread, prompt=prompt, panel=panel, token=token, sampling=sampling):
                 expected = _gate(
-                    user, prompt, thread, list(panel.seats), panel.judge, panel.writer_model, catalog, token
+                    user,
+                    prompt,
+                    thread,
+                    list(panel.seats),
+                    panel.judge,
+                    panel.writer_model,
+                    catalog,
+                    token,
+                    auto_fuse=panel.auto_fuse,
                 )
                 conversation = Conversation.objects.create(owner=user)
                 run = create_turn_and_run(conversation, prompt, panel, simulated=simulated, context=thread)

@@ -162,6 +162,8 @@ _PARTS = {
     "analysis": "run-{run}-analysis",
     "strip": "run-{run}-strip",  # the seat strip: one link per seat, above the columns
     "columns": "run-{run}-columns",  # the seats' columns, side by side
+    "panel": "run-{run}-panel",  # the seat strip and the columns (an Auto-fuse run's, once consulted)
+    "consult": "run-{run}-consult",  # Auto-fuse: whether the model consulted the panel, and its query
 }
 # The conversation's spend summary, which the page fetches again as its runs end.
 SPEND_ID = "spend"

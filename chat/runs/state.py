@@ -21,6 +21,8 @@ from chat.fusion.events import (
     FusedDone,
     FusedFailed,
     FusedStarted,
+    PanelConsulted,
+    PanelNotConsulted,
     RunDone,
     RunStarted,
     SeatDelta,
@@ -37,7 +39,18 @@ from chat.runs.protocol import FUSED, Column
 INCOMPLETE_NOTE = "The stream ended before the model finished: the answer may be cut short."
 
 Part = Literal[
-    "progress", "seat-header", "tool", "text", "reasoning", "seat", "analysis", "fused-header", "fused", "run"
+    "progress",
+    "consult",
+    "panel",
+    "seat-header",
+    "tool",
+    "text",
+    "reasoning",
+    "seat",
+    "analysis",
+    "fused-header",
+    "fused",
+    "run",
 ]
 
 
@@ -75,12 +88,27 @@ class RunState:
         self.answers = answers
         self._dirty_run: set[str] = set()
         self._dirty_answers: dict[int, set[str]] = {}
+        # Auto-fuse: the model answers without the panel (said until the run's note says it).
+        self.declined = False
 
     def apply(self, event: Event) -> list[Change]:
         """Fold one event in; return what the viewers must be shown because of it."""
         match event:
             case RunStarted():
                 return []
+            case PanelConsulted(query=query):
+                # The panel's stages come into the run: its columns, the analysis, the pills.
+                self._set_run(consult_query=query, stage=Run.Stage.PANEL)
+                return [
+                    Change("progress"),
+                    Change("consult"),
+                    Change("panel"),
+                    Change("analysis"),
+                    Change("fused-header", FUSED),
+                ]
+            case PanelNotConsulted():
+                self.declined = True
+                return [Change("consult")]
             case ThreadTrimmed(dropped_turns=dropped, context_length=length, model=model):
                 turns = "turn was" if dropped == 1 else "turns were"
                 self._set_run(
@@ -131,6 +159,15 @@ class RunState:
             case FusedDelta(text=text):
                 self.run.fused_text += text
                 self._dirty_run.add("fused_text")
+                if self.run.stage != Run.Stage.FUSED:
+                    # An Auto-fuse model goes on from the panel's result: the answer's stage again.
+                    self._set_run(stage=Run.Stage.FUSED)
+                    return [
+                        Change("progress"),
+                        Change("consult"),
+                        Change("fused-header", FUSED),
+                        Change("text", FUSED, text=text),
+                    ]
                 return [Change("text", FUSED, text=text)]
             case FusedDone(text=text, stats=stats):
                 self._set_run(fused_text=text, fused_stats=stats.model_dump())

@@ -84,6 +84,35 @@ def stage_look(run: Run, stage: str) -> str:
 
 
 @dataclass(frozen=True)
+class StagePill:
+    """A stage of a run as its pill shows it: the stage, its name, and the id of its part."""
+
+    stage: str
+    label: str
+    target: str
+
+
+@register.filter
+def answer_name(run: Run) -> str:
+    """What the run's answer is called: an Auto-fuse run's is its model's own, not a fusion."""
+    return "Answer" if run.auto_fuse else "Fused answer"
+
+
+@register.filter
+def stage_pills(run: Run) -> list[StagePill]:
+    """The run's stages: the panel, the analysis and the answer, or only the answer for an
+    Auto-fuse run whose model has not consulted the panel (Run.asks_panel)."""
+    answer = StagePill(Run.Stage.FUSED, answer_name(run), protocol.column_dom_id(run.pk, protocol.FUSED))
+    if not run.asks_panel:
+        return [answer]
+    return [
+        StagePill(Run.Stage.PANEL, "Panel", protocol.run_dom_id(run.pk, "columns")),
+        StagePill(Run.Stage.ANALYSIS, "Analysis", protocol.run_dom_id(run.pk, "analysis")),
+        answer,
+    ]
+
+
+@dataclass(frozen=True)
 class TokenFigure:
     text: str
     title: str

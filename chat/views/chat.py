@@ -17,7 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from chat import runs
 from chat.endpoints.catalog import Catalog
-from chat.forms import MessageForm
+from chat.forms import MessageForm, auto_fuse_choice
 from chat.models import Conversation, Panel, Run, Turn
 from chat.runs.gate import budget_catalog
 from chat.views import history as history_views
@@ -44,9 +44,13 @@ def _chat_context(
         panels = Panel.objects.for_user(user)
         asked = request.GET.get("panel", "")
         chosen = panels.filter(pk=asked).first() if asked.isdigit() else None
-        # A follow-up defaults to the panel of the conversation's last turn.
+        # A follow-up defaults to the panel of the conversation's last turn, and to its Auto-fuse.
         initial_panel = chosen or (last_run.panel if last_run and last_run.panel else panels.first())
-        form = MessageForm(user=user, initial={"panel": initial_panel})
+        if chosen is None and last_run is not None:
+            auto_fuse = last_run.auto_fuse
+        else:
+            auto_fuse = bool(initial_panel and initial_panel.auto_fuse)
+        form = MessageForm(user=user, initial={"panel": initial_panel, "auto_fuse": auto_fuse})
     return {
         "conversation": conversation,
         **history_views.chat_page_context(request, conversation),
@@ -125,7 +129,8 @@ def _send(request: HtmxHttpRequest, pk: int | None, catalog: Catalog | None) -> 
     form = MessageForm(request.POST, user=user)
     if not form.is_valid():
         return _refuse(signed_in, conversation, form)
-    ask = runs.Ask(conversation, form.cleaned_data["message"], form.cleaned_data["panel"])
+    data = form.cleaned_data
+    ask = runs.Ask(conversation, data["message"], data["panel"], data["auto_fuse"])
     try:
         opened = runs.open_run(user, ask, catalog=catalog)
     except runs.LimitReached as refused:
@@ -206,7 +211,7 @@ async def rerun_turn(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
         # 400, not 422: htmx swaps a 422 (a form shown again), and this text must not replace the
         # turn; the page shows it in its alert line (static/chat/app.js).
         return HttpResponse("Pick a panel in the list below the thread first.", status=400)
-    return await _start_and_show(request, runs.Rerun(turn, panel))
+    return await _start_and_show(request, runs.Rerun(turn, panel, auto_fuse_choice(request.POST)))
 
 
 @login_required
@@ -220,7 +225,8 @@ async def edit_turn(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseB
     form = MessageForm(request.POST, user=user)
     if not await sync_to_async(form.is_valid)():
         return await sync_to_async(_refuse_edit)(request, turn, form, " ".join(_errors(form)))
-    what = runs.Edit(turn, form.cleaned_data["message"], form.cleaned_data["panel"])
+    data = form.cleaned_data
+    what = runs.Edit(turn, data["message"], data["panel"], data["auto_fuse"])
     try:
         run = await runs.start(user, what)
     except runs.LimitReached as refused:

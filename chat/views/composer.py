@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from chat.endpoints.catalog import Estimate, estimate_run, load_catalog
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for
+from chat.forms import auto_fuse_choice
 from chat.models import Conversation, Panel
 from chat.providers.types import Endpoint
 from chat.runs.gate import prompt_tokens
@@ -23,6 +24,7 @@ from chat.views.requests import AuthenticatedHttpRequest
 @dataclass(frozen=True)
 class _Asked:
     panel: Panel
+    auto_fuse: bool
     tokens: int
     endpoints: list[Endpoint]
 
@@ -40,7 +42,8 @@ def _asked(user: User, pk: int | None, data: QueryDict) -> _Asked | None:
         endpoints = endpoints_for(user)
     except KeyUnavailable:
         return None
-    return _Asked(panel, prompt_tokens(thread, data.get("message", "").strip()), endpoints)
+    tokens = prompt_tokens(thread, data.get("message", "").strip())
+    return _Asked(panel, panel.auto_fuse_for(auto_fuse_choice(data)), tokens, endpoints)
 
 
 # POST, not GET: the message may be 100,000 characters, too long for an address.
@@ -54,6 +57,11 @@ async def composer_estimate(request: AuthenticatedHttpRequest, pk: int | None = 
         catalog = await load_catalog(asked.endpoints)
         panel = asked.panel
         found = estimate_run(
-            list(panel.seats), panel.judge, panel.writer_model, catalog, prompt_tokens=asked.tokens
+            list(panel.seats),
+            panel.judge,
+            panel.writer_model,
+            catalog,
+            prompt_tokens=asked.tokens,
+            auto_fuse=asked.auto_fuse,
         )
     return render(request, "chat/chat.html#estimate", {"estimate": found})

@@ -122,8 +122,24 @@
     line.textContent = chosen ? chosen.dataset.lineup || "" : "";
   }
 
+  // The Auto-fuse toggle beside the picker starts as the chosen panel is (data-auto-fuse); the
+  // reader may then tick or untick it for this message. Told as a change, so the estimate follows.
+  function followAutoFuse(picker) {
+    const toggle = picker.form && picker.form.querySelector("input[type=checkbox][name=auto_fuse]");
+    const chosen = picker.selectedOptions[0];
+    if (!toggle || !chosen || !chosen.dataset.autoFuse) { return; }
+    const auto = chosen.dataset.autoFuse === "true";
+    if (toggle.checked !== auto) {
+      toggle.checked = auto;
+      toggle.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  }
+
   document.addEventListener("change", function (event) {
-    if (event.target.matches && event.target.matches("select[aria-describedby='panel-lineup']")) { showLineup(); }
+    if (event.target.matches && event.target.matches("select[aria-describedby='panel-lineup']")) {
+      showLineup();
+      followAutoFuse(event.target);
+    }
   });
   document.addEventListener("htmx:load", showLineup);
   document.addEventListener("DOMContentLoaded", showLineup);

@@ -42,12 +42,12 @@
 
   // --- Following a run the reader started, unless they scroll elsewhere -----------------------
 
-  // Run section id -> {moved, fusedShown}; only runs asked for on this page are followed.
+  // Run section id -> {moved, fusedShown, consultShown}; only runs asked for on this page are followed.
   const followed = new Map();
 
   function follow(turn) {
     turn.querySelectorAll("section.run[data-status=running]").forEach(function (run) {
-      followed.set(run.id, { moved: false, fusedShown: false });
+      followed.set(run.id, { moved: false, fusedShown: false, consultShown: false });
     });
   }
 
@@ -146,7 +146,15 @@
       if (run.dataset.status === "running") {
         running.add(run.id);
         const progress = run.querySelector(".progress");
-        if (state && !state.fusedShown && progress && progress.dataset.stage === "fused") {
+        // An Auto-fuse run begins with its model answering; if it consults the panel, the reader
+        // is shown its query and the seats, then the answer again as the model goes on.
+        const consulting = run.querySelector(".consult.consulting");
+        if (state && !state.consultShown && consulting) {
+          state.consultShown = true;
+          state.fusedShown = false;
+          if (!state.moved) { scrollToTop(consulting); }
+        }
+        if (state && !state.fusedShown && progress && progress.dataset.stage === "fused" && !consulting) {
           state.fusedShown = true;
           if (!state.moved) { showFused(run); }
         }

@@ -114,6 +114,7 @@ async def test_unusable_arguments_give_an_error_result_and_no_panel(fake: FakeMo
     assert (
         next(event for event in events if isinstance(event, FusedDone)).text == "I will answer myself, then."
     )
+    assert events[-1].status == "done" and events[-1].note == skipped.reason, "the page says why"
 
 
 @pytest.mark.asyncio
