@@ -101,11 +101,20 @@ def over_stdio(server_env: dict[str, str], username: str) -> Client:
 
 
 @asynccontextmanager
-async def over_http(url: str, secret: str, *, mode: str = "auto") -> AsyncIterator[Client]:
-    """The SDK's client, on /mcp with the token as its Bearer."""
+async def over_http(
+    url: str, secret: str, *, mode: str = "auto", statuses: list[int] | None = None
+) -> AsyncIterator[Client]:
+    """The SDK's client, on /mcp with the token as its Bearer; the HTTP statuses of its requests
+    are added to `statuses`."""
     headers = {"Authorization": f"Bearer {secret}"}
+
+    async def note(response: httpx2.Response) -> None:
+        if statuses is not None:
+            statuses.append(response.status_code)
+
+    hooks = {"response": [note]}
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=CALL_SECONDS) as http,
+        httpx2.AsyncClient(headers=headers, timeout=CALL_SECONDS, event_hooks=hooks) as http,
         Client(streamable_http_client(url, http_client=http), mode=mode) as client,
     ):
         yield client
