@@ -28,7 +28,8 @@ def fused_report(outcome: Outcome, run: Run, url: str) -> dict[str, Any]:
     return {
         "run_id": run.pk,
         "url": url,
-        "status": outcome.status,
+        # In the words of the saved run (get_run): done, degraded, failed, stopped, interrupted.
+        "status": outcome.run_status,
         "answer": outcome.content(),
         "analysis": fusion["analysis"],
         "failure_reason": fusion["failure_reason"],

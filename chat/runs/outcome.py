@@ -132,6 +132,14 @@ class Outcome:
         return "ok"
 
     @property
+    def run_status(self) -> str:
+        """The run's status as it is saved (Run.Status): done, degraded or failed, or how it ended
+        without the pipeline's last word (stopped, interrupted)."""
+        if self.done is not None:
+            return self.done.status
+        return self.early_end[0] if self.early_end else "stopped"
+
+    @property
     def failure_reason(self) -> str | None:
         """OpenRouter's typed reason (all_panels_failed, rate_limited, judge_...), or ours
         (writer_failed, single_response, stopped); None for a run that went well."""

@@ -54,6 +54,7 @@ def test_fuse_answers_with_the_fused_answer_and_reports_progress_per_step(connec
     report = result.structured_content
     run = Run.objects.get(pk=report["run_id"])
     assert result.content[0].text == report["answer"] == run.fused_text != ""
+    assert report["status"] == run.status == "done"
     assert set(report["analysis"]) == ANALYSIS_KEYS
     assert [seat["status"] for seat in report["seats"]] == ["done"] * len(run.answers.all())
     assert report["url"].endswith(f"/c/{run.turn.conversation_id}/")
@@ -138,3 +139,46 @@ def test_get_run_of_another_users_run_is_not_found(connect, bob, make_run):
     assert result.is_error
     assert result.content[0].text.endswith(f"There is no run {bobs.pk} of yours.")
     assert result.structured_content is None
+
+
+def test_a_run_whose_every_seat_fails_is_a_tool_error_that_names_the_run(connect, code_review, sim):
+    for model in code_review.seats:
+        sim.configure(model, fault="server_error")
+
+    result = call(connect, "fuse", {"question": QUESTION, "panel": "Code review"})
+
+    assert result.is_error
+    run = Run.objects.get(pk=result.structured_content["run_id"])
+    assert result.structured_content["status"] == run.status == Run.Status.FAILED
+    text = result.content[0].text
+    assert text.startswith("The run failed (all_panels_failed): Every seat failed")
+    assert text.endswith(f"Run {run.pk}: {result.structured_content['url']}")
+    assert [seat["status"] for seat in result.structured_content["seats"]] == ["failed", "failed"]
+
+
+def test_a_seat_that_fails_is_reported_beside_the_answer(connect, code_review, sim):
+    sim.configure("moonshotai/kimi-k2.6", fault="server_error")
+
+    result = call(connect, "fuse", {"question": QUESTION, "panel": "Code review"})
+
+    assert not result.is_error
+    report = result.structured_content
+    assert report["status"] == "degraded"
+    failed, answered = report["seats"]
+    assert (failed["model"], failed["status"]) == ("moonshotai/kimi-k2.6", "failed") and failed["error"]
+    assert (answered["model"], answered["status"]) == ("deepseek/deepseek-v4-pro", "done")
+    assert "deepseek/deepseek-v4-pro" in result.content[0].text  # one answer: no fusion, the answer itself
+
+
+def test_fuse_takes_a_panel_by_its_api_model_id_too(connect, alice, sim):
+    result = call(connect, "fuse", {"question": QUESTION, "panel": "fusion/quality"})
+
+    assert not result.is_error
+    assert Run.objects.get(pk=result.structured_content["run_id"]).panel_name == "Quality"
+
+
+def test_an_empty_question_is_a_tool_error_and_starts_nothing(connect, alice):
+    result = call(connect, "fuse", {"question": "  \n"})
+
+    assert result.is_error and result.content[0].text.endswith("The question is empty.")
+    assert not Run.objects.exists()
