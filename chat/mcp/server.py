@@ -12,6 +12,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from chat.endpoints.crypto import KeyUnavailable
 from chat.forms import MAX_PROMPT_CHARS
 from chat.fusion.events import Event, RunDone
 from chat.mcp.caller import Caller
@@ -103,6 +104,9 @@ async def fuse(
     except LimitReached as error:
         # The start gate's own words: which limit or budget, and what is left.
         raise ToolError(error.message) from None
+    except KeyUnavailable as error:
+        # A budget's estimate reads the user's endpoints, and with them their keys.
+        raise ToolError(f"{error.user_message} (Settings → keys)") from None
     url = await sync_to_async(run_url)(caller, run)
     progress = Progress(ctx, seats=len(chosen.seats))
     await progress.report(f"run {run.pk} started ({url}); get_run({run.pk}) reads it again")

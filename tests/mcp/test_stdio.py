@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -49,3 +50,52 @@ def test_a_client_that_closes_its_end_ends_the_server_quietly(server_env, alice)
     done = serve(server_env, "--user", "alice")
 
     assert (done.returncode, done.stdout) == (0, "")
+
+
+def test_nothing_but_the_protocol_is_written_on_stdout_while_a_run_goes(
+    server_env, alice, live, sim, tmp_path
+):
+    log = (tmp_path / "stderr").open("w+")
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "mcp", "--user", "alice"],
+        cwd=ROOT,
+        env={**os.environ, **server_env},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,  # a file, not a pipe: nothing reads it until the end
+        text=True,
+    )
+    assert server.stdin is not None and server.stdout is not None
+    arguments = {"question": "Why is the sky blue?"}
+    for message in [
+        {
+            "method": "initialize",
+            "id": 1,
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "1"},
+            },
+        },
+        {"method": "notifications/initialized"},
+        {
+            "method": "tools/call",
+            "id": 2,
+            "params": {"name": "fuse", "arguments": arguments, "_meta": {"progressToken": "p"}},
+        },
+    ]:
+        server.stdin.write(json.dumps({"jsonrpc": "2.0", **message}) + "\n")
+        server.stdin.flush()
+
+    lines = []
+    while not lines or lines[-1].get("id") != 2:
+        lines.append(json.loads(server.stdout.readline()))  # each line a JSON-RPC message, or this fails
+    server.stdin.close()
+
+    assert server.wait(timeout=30) == 0
+    assert server.stdout.read() == ""
+    assert all(line["jsonrpc"] == "2.0" for line in lines)
+    assert any(line.get("method") == "notifications/progress" for line in lines)
+    assert not lines[-1]["result"]["isError"] and lines[-1]["result"]["structuredContent"]["answer"]
+    log.seek(0)
+    assert "Traceback" not in log.read()
