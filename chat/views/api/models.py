@@ -10,9 +10,9 @@ from django.http import HttpRequest, JsonResponse
 from chat.endpoints.catalog import Catalog, CatalogEntry, load_catalog
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for
-from chat.fusion_models import FUSION as FUSION
-from chat.fusion_models import fusion_models as fusion_models
-from chat.fusion_models import fusion_object as fusion_object
+from chat.fusion_models import fusion_models, fusion_object
+
+# Named here too for the API's other modules, which have always found them here.
 from chat.fusion_models import is_fusion_model as is_fusion_model
 from chat.fusion_models import resolve_fusion_model as resolve_fusion_model
 from chat.fusion_models import token_may_use as token_may_use
