@@ -22,6 +22,11 @@ from chat.models import Panel, Run
 from chat.runs import Call, LimitReached, start_call, wait
 from chat.runs.outcome import Outcome, progress_step, read_early_end
 
+# Longer than any panel's name or model id: what a `panel` argument may be (it is echoed in errors).
+PANEL_ARGUMENT_CHARS = 200
+# The largest primary key there can be (a signed 64-bit integer): a larger run id is refused
+# before any query, which the database could not even compare.
+LARGEST_ID = 2**63 - 1
 # Where the HTTP transport puts the caller it authenticated, in the request's ASGI scope.
 CALLER_SCOPE_KEY = "fusionroom.mcp_caller"
 INSTRUCTIONS = (
@@ -79,7 +84,11 @@ def _info(model_id: str, panel: Panel) -> PanelInfo:
 async def fuse(
     question: Annotated[str, Field(description="The question, self-contained: the panel sees nothing else")],
     panel: Annotated[
-        str | None, Field(description="A panel's name (list_panels), or its model id; default: the first")
+        str | None,
+        Field(
+            description="A panel's name (list_panels), or its model id; default: the first",
+            max_length=PANEL_ARGUMENT_CHARS,
+        ),
     ] = None,
     web: Annotated[
         bool | None, Field(description="Let the seats search the web (default: as the panel says)")
@@ -154,7 +163,8 @@ class Progress:
 
 
 async def get_run(
-    run_id: Annotated[int, Field(description="The run id `fuse` gave")], ctx: Context[Any, Any]
+    run_id: Annotated[int, Field(description="The run id `fuse` gave", ge=1, le=LARGEST_ID)],
+    ctx: Context[Any, Any],
 ) -> CallToolResult:
     """A run of yours again, by its id: its status (running until it ends), the fused answer, the
     analysis and the seats. For clients whose calls time out before a `fuse` ends."""
