@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse
+from django.middleware.security import SecurityMiddleware
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
 
@@ -54,6 +55,12 @@ class McpOverHttp:
             # What Django answers any request for a host it does not serve.
             await _send(HttpResponse("Bad Request (400)", status=400), send)
             return
+        # In production, plain HTTP is sent to HTTPS before a token travels further, as Django's
+        # SecurityMiddleware sends every other request (SECURE_SSL_REDIRECT).
+        redirect = SecurityMiddleware(_unused).process_request(request)
+        if redirect is not None:
+            await _send(redirect, send)
+            return
         token = await self.authenticate(request)
         if isinstance(token, HttpResponse):
             await _send(token, send)
@@ -95,6 +102,10 @@ def _manager() -> StreamableHTTPSessionManager:
         max_request_body_size=settings.DATA_UPLOAD_MAX_MEMORY_SIZE or DEFAULT_MAX_REQUEST_BODY_SIZE,
     )
     return server.session_manager
+
+
+def _unused(request: HttpRequest) -> HttpResponse:
+    raise AssertionError("only SecurityMiddleware.process_request is called")
 
 
 async def _send(response: HttpResponse, send: Any) -> None:

@@ -109,6 +109,16 @@ def test_a_host_the_site_does_not_serve_is_refused_before_the_token_is_read(toke
     assert token[0].last_used_at is None
 
 
+def test_plain_http_is_sent_to_https_before_the_token_is_read_as_django_sends_every_request(token, settings):
+    settings.SECURE_SSL_REDIRECT = True
+
+    response = in_process("/mcp", Authorization=f"Bearer {token[1]}", **LEGACY_HEADERS)
+
+    assert (response.status_code, response.headers["Location"]) == (301, "https://testserver/mcp")
+    token[0].refresh_from_db()
+    assert token[0].last_used_at is None
+
+
 def test_the_path_with_a_slash_is_the_mcp_server_too(endpoint, token):
     result = run_client(
         lambda: over_http(endpoint + "/", token[1]), lambda client: client.call_tool("list_panels", {})
