@@ -172,6 +172,9 @@ async def get_run(
     report = await sync_to_async(_saved_report)(caller, run_id)
     if report is None:
         raise ToolError(f"There is no run {run_id} of yours.")
+    if report["status"] == Run.Status.RUNNING:
+        # What it has so far stays in the report; the text must not pass for the answer.
+        return _result(f"Run {run_id} is still running: ask get_run again in a moment.", report)
     text = report["answer"] or f"Run {run_id} is {report['status']}. {report['note']}".strip()
     return _result(text, report)
 

@@ -60,3 +60,13 @@ def test_a_run_id_no_run_can_have_is_refused_before_any_query(alice, run_id):
     result = asyncio.run(main())
 
     assert result.is_error and "run_id" in result.content[0].text
+
+
+def test_get_run_of_a_run_still_going_says_so_rather_than_pass_off_a_partial_answer(alice, alice_run):
+    Run.objects.filter(pk=alice_run.pk).update(fused_text="The sky is")
+
+    result = call_as(alice, "get_run", {"run_id": alice_run.pk})
+
+    assert not result.is_error
+    assert result.content[0].text == f"Run {alice_run.pk} is still running: ask get_run again in a moment."
+    assert result.structured_content["status"] == "running"
