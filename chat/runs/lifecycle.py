@@ -85,13 +85,14 @@ class Edit:
 
 @dataclass(frozen=True)
 class Call:
-    """A call to the API: `prompt` to `panel` after the caller's own `context` (system and earlier
-    messages), in a new conversation of the token's owner, marked with the token."""
+    """A call from a program (the API, the MCP server): `prompt` to `panel` after the caller's own
+    `context` (system and earlier messages), in a new conversation of the user, marked with the
+    API token it came with (none for the MCP server over stdio: the user started it themselves)."""
 
     context: list[dict[str, str]]
     prompt: str
     panel: Panel
-    token: ApiToken
+    token: ApiToken | None = None
     sampling: Sampling | None = None
     # False when a model consulted the panel (the API's fusion server tool): the run ends with the
     # analysis, which goes back to that model, and the model writes the answer.

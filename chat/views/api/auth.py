@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from chat.models import ApiToken
@@ -49,3 +49,12 @@ async def authenticate(request: HttpRequest) -> ApiToken:
         raise ApiError(404, "The API is turned off on this server (FUSIONROOM_API).", code="api_disabled")
     secret = bearer_secret(request)
     return await sync_to_async(_find)(secret)
+
+
+async def token_or_refusal(request: HttpRequest) -> ApiToken | HttpResponse:
+    """`authenticate` for a surface outside the API's views (the MCP server at /mcp): the token,
+    or the very response the API would refuse the request with."""
+    try:
+        return await authenticate(request)
+    except ApiError as error:
+        return error.response()

@@ -18,7 +18,6 @@ from chat.fusion.events import (
     AnalysisStarted,
     Event,
     FusedDelta,
-    FusedStarted,
     RunDone,
     SeatDelta,
     SeatDone,
@@ -28,6 +27,7 @@ from chat.fusion.events import (
 from chat.models import ApiToken, Panel, Run
 from chat.providers.errors import KIND_STATUS
 from chat.runs import Call, LimitReached, start_call
+from chat.runs.outcome import progress_step, read_early_end
 from chat.views.api import sse
 from chat.views.api.errors import ApiError
 from chat.views.api.models import model_not_found, resolve_fusion_model, token_may_use, user_catalog
@@ -107,15 +107,6 @@ async def _start(
         return await start_call(token.user, what)
     except LimitReached as error:
         raise limit_error(error) from error
-
-
-async def read_early_end(outcome: Outcome, run_id: int) -> None:
-    """A run that ended without RunDone (stopped in the chatroom, its keys unreadable, its
-    worker lost) says why in its saved note."""
-    if outcome.done is None:
-        ended = await Run.objects.filter(pk=run_id).values("status", "note").afirst()
-        if ended is not None:
-            outcome.ended_early(ended["status"], ended["note"])
 
 
 def limit_error(error: LimitReached) -> ApiError:
@@ -239,20 +230,8 @@ def panel_frame(event: Event, outcome: Outcome, stream: Framing) -> bytes | None
 
 def progress_comment(event: Event) -> str | None:
     """A comment line for a step of the run, or None for the steps not worth one (deltas)."""
-    match event:
-        case SeatStarted(seat=seat, model=model):
-            return f"fusion: seat {seat + 1} ({model}) started"
-        case SeatDone(seat=seat):
-            return f"fusion: seat {seat + 1} answered"
-        case SeatFailed(seat=seat):
-            return f"fusion: seat {seat + 1} failed"
-        case AnalysisStarted(model=model):
-            return f"fusion: the judge ({model}) is comparing the answers"
-        case AnalysisReady() | AnalysisFailed():
-            return "fusion: the analysis is done"
-        case FusedStarted(model=model):
-            return f"fusion: {model} is writing the answer"
-    return None
+    step = progress_step(event)
+    return None if step is None else f"fusion: {step}"
 
 
 def fusion_event(event: Event, outcome: Outcome) -> dict[str, Any] | None:

@@ -23,13 +23,14 @@ from chat.fusion import consult
 from chat.fusion.analysis import Analysis
 from chat.fusion.calls import ModelCall
 from chat.fusion.events import AnalysisFailed, AnalysisReady, Event, RunDone, SeatDone, SeatFailed
+from chat.fusion_models import FUSION, panel_named
 from chat.models import ApiToken, Panel
 from chat.providers.types import ModelInfo, ReasoningDelta, TextDelta
 from chat.runs import Call, LimitReached, start_call
+from chat.runs.outcome import read_early_end
 from chat.views.api import sse
 from chat.views.api.errors import ApiError
-from chat.views.api.fusion import limit_error, panel_frame, read_early_end, with_plugin
-from chat.views.api.models import FUSION, panel_named
+from chat.views.api.fusion import limit_error, panel_frame, with_plugin
 from chat.views.api.outcome import Outcome
 from chat.views.api.passthrough import (
     call_usage,
