@@ -19,7 +19,9 @@ from chat.fusion.events import (
     FusedDone,
     FusedFailed,
     FusedStarted,
+    PanelConsulted,
     RunDone,
+    RunStarted,
     SeatDone,
     SeatFailed,
     SeatStarted,
@@ -64,9 +66,16 @@ class Outcome:
         self.done: RunDone | None = None
         # Without RunDone: the run's saved status and note, read once it ended (ended_early).
         self.early_end: tuple[str, str] | None = None
+        # Auto-fuse: the writer answers, and consulted the panel with this query (None: it did not).
+        self.auto = False
+        self.consult_query: str | None = None
 
     def apply(self, event: Event) -> None:
         match event:
+            case RunStarted(auto=auto):
+                self.auto = auto
+            case PanelConsulted(query=query):
+                self.consult_query = query
             case SeatStarted(seat=seat):
                 self.seats[seat].status = "running"
             case SeatDone(seat=seat, text=text, stats=stats, sources=sources, reused=reused):
@@ -133,6 +142,8 @@ class Outcome:
         if self.done is None:
             status = self.early_end[0] if self.early_end else "stopped"
             return ENDED_EARLY.get(status, ("stopped", 503))[0]
+        if self.done.status == "failed" and self.auto and self.consult_query is None:
+            return "writer_failed"  # an Auto-fuse writer that failed before it consulted anyone
         if self.done.status == "failed":
             kinds = {seat.kind for seat in self.failed}
             if kinds == {"rate_limited"}:
@@ -152,7 +163,9 @@ class Outcome:
 
     @property
     def has_fused_answer(self) -> bool:
-        return self.analysis is not None and self.fused_failure is None and bool(self.fused)
+        # An Auto-fuse writer's answer is the answer, with or without the panel's analysis.
+        written = self.fused_failure is None and bool(self.fused)
+        return written and (self.analysis is not None or self.auto)
 
     def content(self) -> str:
         """The answer: the fused one, or without it (the judge or the writer failed) the panel's
@@ -204,6 +217,11 @@ class Outcome:
             ),
             "judge": self.judge,
             "writer": self.writer,
+            **(
+                {"auto_fuse": {"consulted": self.consult_query is not None, "query": self.consult_query}}
+                if self.auto
+                else {}
+            ),
             "run_id": run_id,
             "url": url,
         }
