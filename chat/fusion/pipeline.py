@@ -98,11 +98,9 @@ async def _stages(
     if trimmed is not None:
         yield trimmed
     outcomes: list[SeatDone | SeatFailed] = []
-    async with aclosing(_fan_out(request, client, clock, toolbox)) as fan_out:
+    async with aclosing(_fan_out(request, client, clock, toolbox, outcomes)) as fan_out:
         async for event in fan_out:
             yield event
-            if isinstance(event, SeatDone | SeatFailed):
-                outcomes.append(event)
 
     panel = _Panel(request.seats, outcomes)
     if len(panel.answered) < 2:
@@ -239,11 +237,9 @@ async def _consult_panel(
         update={"messages": [{"role": "user", "content": query}], "auto": False, "reuse": {}}
     )
     outcomes: list[SeatDone | SeatFailed] = []
-    async with aclosing(_fan_out(asked, client, clock, toolbox)) as fan_out:
+    async with aclosing(_fan_out(asked, client, clock, toolbox, outcomes)) as fan_out:
         async for event in fan_out:
             yield event
-            if isinstance(event, SeatDone | SeatFailed):
-                outcomes.append(event)
     panel = _Panel(asked.seats, outcomes)
     verdict: Analysis | AnalysisFailed | None = None
     if len(panel.answered) >= 2:
@@ -281,9 +277,14 @@ def _consulted_outcome(first: ModelCall, second: ModelCall) -> FusedDone | Fused
 
 
 async def _fan_out(
-    request: FusionRequest, client: ModelClient, clock: Clock, toolbox: Toolbox | None
+    request: FusionRequest,
+    client: ModelClient,
+    clock: Clock,
+    toolbox: Toolbox | None,
+    outcomes: list[SeatDone | SeatFailed],
 ) -> AsyncGenerator[Event, None]:
-    """Every seat's events as they arrive; each seat is its own task, so none waits for another."""
+    """Every seat's events as they arrive, each seat's last one (done or failed) also added to
+    `outcomes`; each seat is its own task, so none waits for another."""
     queue: asyncio.Queue[Event | None] = asyncio.Queue()
     tasks = [
         asyncio.create_task(
@@ -300,8 +301,10 @@ async def _fan_out(
             event = await queue.get()
             if event is None:
                 running -= 1
-            else:
-                yield event
+                continue
+            if isinstance(event, SeatDone | SeatFailed):
+                outcomes.append(event)
+            yield event
         # Seats turn provider faults into events; anything raised here is a bug of ours, so say it loudly.
         await asyncio.gather(*tasks)
     finally:

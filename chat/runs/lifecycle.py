@@ -170,6 +170,23 @@ def _gate(
     return expected
 
 
+def _gate_panel(
+    user: User,
+    prompt: str,
+    thread: list[dict[str, str]],
+    panel: Panel,
+    catalog: Catalog | None,
+    token: ApiToken | None = None,
+    *,
+    auto_fuse: bool,
+) -> float | None:
+    """The start gate for a run asking the whole of `panel` (a retry asks only some seats: _gate)."""
+    seats = list(panel.seats)
+    return _gate(
+        user, prompt, thread, seats, panel.judge, panel.writer_model, catalog, token, auto_fuse=auto_fuse
+    )
+
+
 def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: bool | None = None) -> Opened:
     """Pass the start gate and create the run's rows, in one transaction that holds the user's
     starts (so starts sent at once pass one at a time); raise LimitReached (or RunBusy) when
@@ -184,16 +201,7 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                 if conversation is not None:
                     _refuse_follow_up_if_busy(conversation)
                 thread = conversation.thread_messages() if conversation else []
-                expected = _gate(
-                    user,
-                    prompt,
-                    thread,
-                    list(panel.seats),
-                    panel.judge,
-                    panel.writer_model,
-                    catalog,
-                    auto_fuse=auto_fuse,
-                )
+                expected = _gate_panel(user, prompt, thread, panel, catalog, auto_fuse=auto_fuse)
                 conversation = conversation or Conversation.objects.create(owner=user)
                 run = create_turn_and_run(
                     conversation, prompt, panel, simulated=simulated, auto_fuse=auto_fuse
@@ -224,15 +232,8 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                 latest = turn.runs.order_by("-pk").first()
                 # A re-run asks what the run shown asked: after an edit, the edited prompt.
                 edited = latest.prompt if latest else None
-                expected = _gate(
-                    user,
-                    edited or turn.prompt,
-                    thread,
-                    list(panel.seats),
-                    panel.judge,
-                    panel.writer_model,
-                    catalog,
-                    auto_fuse=auto_fuse,
+                expected = _gate_panel(
+                    user, edited or turn.prompt, thread, panel, catalog, auto_fuse=auto_fuse
                 )
                 run = create_run(
                     turn, panel, simulated=simulated, retry_of=latest, prompt=edited, auto_fuse=auto_fuse
@@ -243,33 +244,14 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                 if turn.conversation.turns.filter(position__gt=turn.position).exists():
                     raise LimitReached(NOT_LAST_TURN)
                 thread = turn.conversation.thread_messages(before=turn)
-                expected = _gate(
-                    user,
-                    prompt,
-                    thread,
-                    list(panel.seats),
-                    panel.judge,
-                    panel.writer_model,
-                    catalog,
-                    auto_fuse=auto_fuse,
-                )
+                expected = _gate_panel(user, prompt, thread, panel, catalog, auto_fuse=auto_fuse)
                 latest = turn.runs.order_by("-pk").first()
                 own = None if prompt == turn.prompt else prompt
                 run = create_run(
                     turn, panel, simulated=simulated, retry_of=latest, prompt=own, auto_fuse=auto_fuse
                 )
             case Call(context=thread, prompt=prompt, panel=panel, token=token, sampling=sampling):
-                expected = _gate(
-                    user,
-                    prompt,
-                    thread,
-                    list(panel.seats),
-                    panel.judge,
-                    panel.writer_model,
-                    catalog,
-                    token,
-                    auto_fuse=panel.auto_fuse,
-                )
+                expected = _gate_panel(user, prompt, thread, panel, catalog, token, auto_fuse=panel.auto_fuse)
                 conversation = Conversation.objects.create(owner=user)
                 run = create_turn_and_run(conversation, prompt, panel, simulated=simulated, context=thread)
                 run.api_token = token
