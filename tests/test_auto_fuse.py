@@ -64,7 +64,7 @@ def finished_auto_run(panel: Panel, *, query: str | None, prompt: str = "Monorep
     consulted = query is not None
     run.consult_query = query
     run.status, run.stage, run.finished_at = Run.Status.DONE, Run.Stage.FINISHED, timezone.now()
-    run.note = "" if consulted else "Answered without consulting the panel."
+    run.note = ""
     run.fused_text = ANSWER if consulted else ALONE
     run.fused_stats = stats(WRITER, 0.002)
     if consulted:

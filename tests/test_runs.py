@@ -574,5 +574,5 @@ async def test_an_auto_fuse_run_that_answers_alone_never_asks_or_ends_the_seats(
     row, answers = await saved(run)
     assert [request.model for request in fake.requests] == [WRITER]
     assert (row.status, row.consult_query, row.fused_text) == (Run.Status.DONE, None, "Hello to you too.")
-    assert row.note == "Answered without consulting the panel."
+    assert row.note == "", "the page says it beside the answer, not twice"
     assert {answer.status for answer in answers} == {SeatAnswer.Status.WAITING}

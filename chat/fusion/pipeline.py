@@ -261,7 +261,8 @@ def _answered_alone(fused: FusedDone | FusedFailed) -> _Ending:
         return _Ending("failed", f"The answer failed: {fused.reason}")
     if not fused.complete:
         return _Ending("degraded", "The answer may be cut short: its stream ended before the model finished.")
-    return _Ending("done", "Answered without consulting the panel.")
+    # No note: the run's page says "Answered without consulting the panel" beside the answer.
+    return _Ending("done")
 
 
 def _consulted_outcome(first: ModelCall, second: ModelCall) -> FusedDone | FusedFailed:

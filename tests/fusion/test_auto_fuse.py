@@ -60,9 +60,7 @@ async def test_a_model_that_answers_directly_makes_no_panel_call(fake: FakeModel
     assert any(isinstance(event, PanelNotConsulted) for event in events)
     done = next(event for event in events if isinstance(event, FusedDone))
     assert done.text == "Hello to you too."
-    assert events[-1] == RunDone(
-        status="done", note="Answered without consulting the panel.", totals=events[-1].totals
-    )
+    assert events[-1] == RunDone(status="done", note="", totals=events[-1].totals)
 
 
 @pytest.mark.asyncio
