@@ -23,6 +23,8 @@ from chat.fusion.events import (
     FusedDelta,
     FusedDone,
     FusedFailed,
+    PanelConsulted,
+    PanelNotConsulted,
     RunDone,
     RunStarted,
     SeatDelta,
@@ -58,6 +60,9 @@ class TerminalView:
         self.seats: list[_SeatLine] = []
         self.calls: list[CallStats] = []
         self.live = Live(console=self.console, refresh_per_second=12, transient=True)
+        # Auto-fuse: the writer answers first, and the panel works only if it consults it.
+        self.auto = False
+        self.writer = ""
 
     def __enter__(self) -> TerminalView:
         if self.simulated:
@@ -72,8 +77,23 @@ class TerminalView:
 
     def show(self, event: Event) -> None:
         match event:
-            case RunStarted(seats=seats):
+            case RunStarted(seats=seats, writer=writer, auto=auto):
                 self.seats = [_SeatLine(model) for model in seats]
+                self.auto, self.writer = auto, writer
+                if auto:
+                    # Its words stream first, as raw text; the panel's table only once it is consulted.
+                    self.live.stop()
+                    self.console.rule(
+                        f"Answer · {writer} (Auto-fuse: it consults the panel if it is worth it)"
+                    )
+            case PanelConsulted(query=query):
+                # The query is model output: a Text, never markup.
+                self.console.print()
+                self.console.print(Text.assemble(("Consulting the panel: ", "bold"), query))
+                self.live.start()
+            case PanelNotConsulted(reason=reason):
+                self.console.print()
+                self.console.print(Text(reason, style="dim"))
             case SeatStarted(seat=seat):
                 self.seats[seat].status = "writing"
             case SeatDelta(seat=seat, text=text):
@@ -90,7 +110,9 @@ class TerminalView:
                 self._finish_panel()
                 self.calls.append(stats)
                 self.console.print(self._analysis(analysis))
-                self.console.rule("Fused answer")
+                self.console.rule(
+                    f"Answer · {self.writer}, from the analysis" if self.auto else "Fused answer"
+                )
             case AnalysisFailed(reason=reason, stats=stats):
                 self._finish_panel()
                 if stats:

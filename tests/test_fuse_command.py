@@ -161,3 +161,27 @@ def test_on_a_database_never_migrated_it_migrates_and_prints_no_traceback(tmp_pa
     assert "Traceback" not in done.stderr + done.stdout
     assert done.returncode == 0, done.stderr
     assert "Fused answer" in done.stdout
+
+
+def test_auto_fuse_answers_a_short_question_alone(simulator: SimulatorThread) -> None:
+    output = fuse("What is 2+2?", "--preset", "budget", "--auto-fuse", "--writer", "openai/gpt-5.5")
+
+    assert [record.model for record in simulator.requests] == ["openai/gpt-5.5"]
+    assert "Auto-fuse" in output and "answered without consulting the panel" in output
+    assert "Seat 1" not in output and "Run done" in output
+
+
+def test_auto_fuse_shows_the_query_the_panel_and_the_answer_from_its_analysis(
+    simulator: SimulatorThread, presets: dict[str, Panel]
+) -> None:
+    question = "How should a team of five plan a database migration?"
+    presets["Budget"].auto_fuse = True
+    presets["Budget"].save()
+
+    output = fuse(question, "--preset", "budget")
+
+    assert f"Consulting the panel: {question}" in output
+    for heading in ("Seat 1: google/gemini-3-flash-preview", "Consensus", "from the analysis", "Run done"):
+        assert heading in output
+    seat_requests = [record for record in simulator.requests if record.seat is not None]
+    assert len(seat_requests) == len(presets["Budget"].seats)

@@ -42,6 +42,11 @@ class Command(BaseCommand):
         parser.add_argument("--judge", default=None, help="the judge model (default: the panel's judge)")
         parser.add_argument("--writer", default=None, help="the model that writes the fused answer")
         parser.add_argument("--web", action="store_true", help="let the seats search and read the web")
+        parser.add_argument(
+            "--auto-fuse",
+            action="store_true",
+            help="the writer answers, and consults the panel only if the question is worth it",
+        )
         parser.add_argument("--user", default=None, help="run as this user: their keys, endpoints, panels")
         parser.add_argument("--save", action="store_true", help="save the run to --user's history")
         parser.add_argument("--max-tokens", type=int, default=None, help="most tokens per answer")
@@ -104,13 +109,14 @@ class Command(BaseCommand):
             if not options["judge"]:
                 raise CommandError("Give --judge with --seat: the model that compares the answers.")
             panel = Panel(name="Terminal", judge=options["judge"])
-        fields = {name: getattr(panel, name) for name in ("seats", "judge", "writer", "name")}
+        fields = {name: getattr(panel, name) for name in ("seats", "judge", "writer", "name", "auto_fuse")}
         fields.update(panel.web_tools.fields())
         panel = Panel(**fields)
         panel.seats = seats or list(panel.seats)
         panel.judge = options["judge"] or panel.judge
         panel.writer = options["writer"] or panel.writer
         panel.web_search = panel.web_search or options["web"]
+        panel.auto_fuse = panel.auto_fuse or options["auto_fuse"]
         if not MIN_SEATS <= len(panel.seats) <= MAX_SEATS:
             raise CommandError(f"A panel has {MIN_SEATS} to {MAX_SEATS} seats; you gave {len(panel.seats)}.")
         return panel
