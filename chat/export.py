@@ -23,6 +23,7 @@ from chat.forms import MAX_PROMPT_CHARS
 from chat.fusion.analysis import Analysis, Wording, analysis_markdown
 from chat.fusion.consult import MAX_QUERY_CHARS
 from chat.fusion.events import CallStats, Source
+from chat.fusion.options import RunOptions
 from chat.fusion.request import Sampling
 from chat.models import Conversation, Run, SeatAnswer, Turn
 from chat.rendering import render_answer
@@ -63,6 +64,8 @@ class AnswerDocument(_Document):
     ttft_ms: Amount | None
     duration_ms: Amount | None
     reused: bool
+    # Still running when the panel was judged early: kept, not judged (false in older files).
+    late: bool = False
     # What the seat searched and read, and its sources (absent in files from before web tools).
     tool_activity: list[ToolStep] = []
     sources: list[Source] = []
@@ -93,6 +96,10 @@ class RunDocument(_Document):
     consult_query: Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS)] | None = None
     # False for a run a model consulted over the API: it ended with the analysis.
     write_answer: bool = True
+    # The panel's judging terms (quorum, deadline, instructions, seat settings, compare only), and
+    # when the panel was judged before every seat answered; absent in older files.
+    options: RunOptions = RunOptions()
+    judged_at_ms: Amount | None = None
     analysis: Analysis | None
     analysis_error: str
     analysis_stats: CallStats | None
@@ -181,6 +188,7 @@ def _answer_document(answer: SeatAnswer) -> AnswerDocument:
         ttft_ms=answer.ttft_ms,
         duration_ms=answer.duration_ms,
         reused=answer.reused,
+        late=answer.late,
         tool_activity=[ToolStep.model_validate(step) for step in answer.tool_activity],
         sources=[Source.model_validate(source) for source in answer.sources],
     )
@@ -207,6 +215,8 @@ def _run_document(run: Run, position_of: dict[int, int]) -> RunDocument:
         auto_fuse=run.auto_fuse,
         consult_query=run.consult_query or None,
         write_answer=run.write_answer,
+        options=run.run_options,
+        judged_at_ms=run.judged_at_ms,
         analysis=Analysis.model_validate(run.analysis) if run.analysis is not None else None,
         analysis_error=run.analysis_error,
         analysis_stats=CallStats.model_validate(run.analysis_stats) if run.analysis_stats else None,
@@ -434,6 +444,8 @@ def _create_runs(turn: Turn, documents: Iterable[RunDocument]) -> list[Run]:
             auto_fuse=document.auto_fuse,
             consult_query=document.consult_query,
             write_answer=document.write_answer,
+            options=document.options.stored(),
+            judged_at_ms=document.judged_at_ms,
             analysis=document.analysis.model_dump() if document.analysis else None,
             analysis_error=document.analysis_error,
             analysis_stats=document.analysis_stats.model_dump() if document.analysis_stats else None,

@@ -23,6 +23,7 @@ from chat.endpoints.config import (
     check_base_url,
     check_endpoint_name,
 )
+from chat.fusion.options import RunOptions
 from chat.providers.types import Endpoint
 from chat.webtools.options import DEFAULT_TOOL_CALLS, MAX_TOOL_CALLS, MIN_TOOL_CALLS, WebToolOptions
 
@@ -58,6 +59,9 @@ class Panel(models.Model):
     # Kept out of the models' reach (a benchmark's answer key, say); subdomains are covered.
     excluded_domains = models.JSONField(default=list, blank=True, help_text="Dropped from search results.")
     blocked_domains = models.JSONField(default=list, blank=True, help_text="Never fetched.")
+    # How the panel judges (quorum and deadline, instructions, each seat's sampling, compare
+    # only), as chat.fusion.options.RunOptions stores it: only what differs from the defaults.
+    options = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PanelQuerySet.as_manager()
@@ -84,6 +88,14 @@ class Panel(models.Model):
     @property
     def web_tools(self) -> WebToolOptions:
         return WebToolOptions.of(self)
+
+    @property
+    def run_options(self) -> RunOptions:
+        return RunOptions.model_validate(self.options or {})
+
+    @property
+    def compare_only(self) -> bool:
+        return self.run_options.compare_only
 
     @property
     def writer_model(self) -> str:
@@ -302,6 +314,10 @@ class Run(models.Model):
     )
     # An API caller's temperature, max_tokens and reasoning (chat.fusion.request.Sampling).
     sampling = models.JSONField(null=True, blank=True)
+    # The panel's judging terms when the run started (chat.fusion.options.RunOptions), or the
+    # caller's; and when the panel was judged before every seat answered (ms into the run).
+    options = models.JSONField(default=dict, blank=True)
+    judged_at_ms = models.FloatField(null=True, blank=True)
 
     objects = RunQuerySet.as_manager()
 
@@ -344,6 +360,14 @@ class Run(models.Model):
     def web_tools(self) -> WebToolOptions:
         """The panel's web-tool settings when the run started."""
         return WebToolOptions.of(self)
+
+    @property
+    def run_options(self) -> RunOptions:
+        return RunOptions.model_validate(self.options or {})
+
+    @property
+    def compare_only(self) -> bool:
+        return self.run_options.compare_only
 
     # -- Auto-fuse ------------------------------------------------------------------------
 
@@ -429,6 +453,8 @@ class SeatAnswer(models.Model):
     # What the seat searched and read ([{tool, argument, ok, detail}]), and its sources ([{title, url}]).
     tool_activity = models.JSONField(default=list, blank=True)
     sources = models.JSONField(default=list, blank=True)
+    # Still running when the panel was judged (its quorum or deadline): kept and shown, not judged.
+    late = models.BooleanField(default=False)
 
     # Still to come when the run ends: such an answer ends stopped, or failed with its run.
     UNFINISHED = (Status.WAITING, Status.WRITING)

@@ -18,16 +18,29 @@ WRITER = "writer/w"
 
 
 class FakeClock:
-    """perf_counter's stand-in: time moves only when a test (or a script's Tick) says so."""
+    """perf_counter's stand-in: time moves only when a test (or a script's Tick) says so.
+    `sleep` is asyncio.sleep's: it returns once the clock has been moved that far on."""
 
     def __init__(self) -> None:
         self.now = 100.0
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
 
     def __call__(self) -> float:
         return self.now
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+        for target, woken in self._sleepers:
+            if target <= self.now and not woken.done():
+                woken.set_result(None)
+        self._sleepers = [(target, woken) for target, woken in self._sleepers if not woken.done()]
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        woken = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self.now + seconds, woken))
+        await woken
 
 
 @dataclass(frozen=True)

@@ -146,18 +146,25 @@ def estimate_run(
     *,
     prompt_tokens: int = TYPICAL_PROMPT_TOKENS,
     auto_fuse: bool = False,
+    compare_only: bool = False,
 ) -> Estimate:
     """The cost of asking `prompt_tokens` (the thread and the question) of every seat, then
-    the judge and the writer, with answers of a typical length.
+    the judge and the writer (none for a compare-only panel), with answers of a typical length.
 
     An Auto-fuse run is estimated at its dearest: its writer consults the panel, so it makes two
     calls (the one that asks, the one that answers from the result) around the seats and the judge.
     """
     answers = TYPICAL_ANSWER_TOKENS * len(seats)
     calls = [(seat, prompt_tokens, TYPICAL_ANSWER_TOKENS) for seat in seats]
+    if compare_only:
+        return _priced(calls, catalog)
     calls.append((judge, prompt_tokens + answers, TYPICAL_ANALYSIS_TOKENS))
     writing = (writer, prompt_tokens + answers + TYPICAL_ANALYSIS_TOKENS, TYPICAL_FUSED_TOKENS)
     calls += [writing, writing] if auto_fuse else [writing]
+    return _priced(calls, catalog)
+
+
+def _priced(calls: list[tuple[str, int, int]], catalog: Catalog) -> Estimate:
     total = 0.0
     unpriced: list[str] = []
     for ref, prompt_tokens, completion_tokens in calls:

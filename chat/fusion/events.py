@@ -33,6 +33,8 @@ class RunStarted(_Event):
     writer: str
     # Auto-fuse: the writer answers the thread itself and consults the panel only if it decides to.
     auto: bool = False
+    # Compare only: the seats answer side by side and the run ends there, with no judge or writer.
+    compare_only: bool = False
 
 
 class PanelConsulted(_Event):
@@ -117,8 +119,26 @@ class SeatFailed(_Event):
     # Whatever streamed before the failure; it is never thrown away.
     partial_text: str = ""
     stats: CallStats
-    # What kind of failure ("stall", "rate_limited", "auth"...), when the provider layer knew.
+    # What kind of failure ("stall", "rate_limited", "auth"...), when the provider layer knew;
+    # LATE_STOPPED for a seat stopped because the panel was judged without it.
     kind: str | None = None
+    # Failed in the run a re-judge came from: not asked again, not counted again.
+    reused: bool = False
+
+
+LATE_STOPPED = "late_stopped"
+
+
+class PanelJudged(_Event):
+    """The panel is judged before every seat answered: `quorum` seats had answered, or the
+    deadline passed with at least two. The `late` seats go on (their answers kept, not judged)
+    or are stopped, as the panel says; `at_ms` is the time since the run started."""
+
+    type: Literal["panel.judged"] = "panel.judged"
+    judged: list[int]
+    late: list[int]
+    cause: Literal["quorum", "deadline"]
+    at_ms: float
 
 
 class AnalysisStarted(_Event):
@@ -204,6 +224,7 @@ Event = Annotated[
     | SeatReasoningDelta
     | SeatDone
     | SeatFailed
+    | PanelJudged
     | AnalysisStarted
     | AnalysisReady
     | AnalysisFailed

@@ -118,12 +118,14 @@ and nothing else: no commentary, no code fence."""
 
 
 def build_judge_messages(
-    question: str, thread: Sequence[dict[str, Any]], answers: Sequence[LabelledAnswer]
+    question: str, thread: Sequence[dict[str, Any]], answers: Sequence[LabelledAnswer], instructions: str = ""
 ) -> list[dict[str, Any]]:
+    # The owner's instructions say what to scrutinise; the JSON shape above stays the contract.
+    asked = f"The user asks you to scrutinise in particular:\n{instructions}\n\n" if instructions else ""
     user = (
         f"{render_context(question, thread)}\n\n"
         f"The panel's {len(answers)} responses:\n\n{render_answers(answers)}\n\n"
-        "Compare the responses and reply with the analysis as one JSON object."
+        f"{asked}Compare the responses and reply with the analysis as one JSON object."
     )
     return [{"role": "system", "content": JUDGE_SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
@@ -307,7 +309,9 @@ async def judge(
     clock: Clock,
 ) -> AnalysisReady | AnalysisFailed:
     """Ask the judge for the analysis; on an unusable reply, ask once more to repair it."""
-    messages = build_judge_messages(request.question, request.messages[:-1], answers)
+    messages = build_judge_messages(
+        request.question, request.messages[:-1], answers, request.options.judge_instructions
+    )
     first = _judge_call(client, request, messages, clock)
     text = await first.collect()
     if first.failure is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Literal
@@ -27,20 +27,16 @@ from chat.fusion.events import (
     PanelNotConsulted,
     RunDone,
     RunStarted,
-    SeatDelta,
     SeatDone,
     SeatFailed,
-    SeatReasoningDelta,
-    SeatStarted,
-    SeatToolCall,
-    Source,
     ThreadTrimmed,
 )
 from chat.fusion.judge import judge
 from chat.fusion.prompting import LabelledAnswer, label_for
 from chat.fusion.request import FusionRequest
-from chat.fusion.tools import OUT_OF_CALLS, TOOL_SPECS, Toolbox, run_tool
-from chat.fusion.writer import build_writer_messages, writer_request
+from chat.fusion.seats import Seats, Sleep
+from chat.fusion.tools import Toolbox
+from chat.fusion.writer import build_writer_messages, with_instructions, writer_request
 from chat.providers.protocol import ModelClient
 from chat.providers.types import ChatRequest, TextDelta
 
@@ -48,6 +44,7 @@ from chat.providers.types import ChatRequest, TextDelta
 CONSULTED_NOTE = (
     "The panel was consulted by a model over the API: the analysis went back to it, and it wrote the answer."
 )
+COMPARE_ONLY_NOTE = "Compare only: the panel's answers side by side, with no judge and no fused answer."
 CUT_SHORT_MARK = "\n\n[This response was cut short: its stream ended before the model finished.]"
 
 
@@ -57,18 +54,21 @@ async def run_fusion(
     *,
     clock: Clock = time.perf_counter,
     toolbox: Toolbox | None = None,
+    sleep: Sleep = asyncio.sleep,
 ) -> AsyncGenerator[Event, None]:
     """Run one fusion turn and say everything that happens, ending with RunDone.
 
     Failures are events, never exceptions: a failed seat, judge or writer degrades the run and
     RunDone's status and note say how. Closing the generator, or cancelling the task that
-    iterates it, cancels and awaits every seat, which closes their streams.
+    iterates it, cancels and awaits every seat, which closes their streams. `sleep` waits on
+    `clock`'s time (the panel's deadline): a test passes its fake clock's.
     """
     started = clock()
     calls: list[CallStats] = []
     request, trimmed = fit_thread(request)
+    at = _Setting(client, clock, started, toolbox, sleep)
     stages_of = _consulting if request.auto else _stages
-    async with aclosing(stages_of(request, client, clock, trimmed, toolbox)) as stages:
+    async with aclosing(stages_of(request, at, trimmed)) as stages:
         async for item in stages:
             if isinstance(item, _Ending):
                 totals = run_totals(calls, (clock() - started) * 1000)
@@ -79,36 +79,70 @@ async def run_fusion(
 
 
 @dataclass(frozen=True)
+class _Setting:
+    """What every stage of one run works with, besides its request."""
+
+    client: ModelClient
+    clock: Clock
+    started: float
+    toolbox: Toolbox | None
+    sleep: Sleep
+
+    def seats(self, request: FusionRequest) -> Seats:
+        return Seats(
+            request, self.client, self.clock, started=self.started, toolbox=self.toolbox, sleep=self.sleep
+        )
+
+
+@dataclass(frozen=True)
 class _Ending:
     """How the stages ended; run_fusion turns it into RunDone with the run's totals."""
 
     status: Literal["done", "degraded", "failed"]
     note: str = ""
 
+    def after(self, summary: str) -> _Ending:
+        """This ending with `summary` (what the panel was judged on) said first."""
+        if not summary:
+            return self
+        return _Ending(self.status, f"{summary} {self.note}".strip())
+
 
 async def _stages(
-    request: FusionRequest,
-    client: ModelClient,
-    clock: Clock,
-    trimmed: ThreadTrimmed | None,
-    toolbox: Toolbox | None,
+    request: FusionRequest, at: _Setting, trimmed: ThreadTrimmed | None
 ) -> AsyncGenerator[Event | _Ending, None]:
-    """The run stage by stage: fan-out, judge, write; the last item is always an _Ending."""
-    yield RunStarted(seats=list(request.seats), judge=request.judge, writer=request.writer_model)
+    """The run stage by stage: fan-out, judge, write; the last item is always an _Ending. Seats
+    still running when the quorum or the deadline lets the judge start go on beside it (late)."""
+    compare_only = request.options.compare_only
+    yield RunStarted(
+        seats=list(request.seats), judge=request.judge, writer=request.writer_model, compare_only=compare_only
+    )
     if trimmed is not None:
         yield trimmed
-    outcomes: list[SeatDone | SeatFailed] = []
-    async with aclosing(_fan_out(request, client, clock, toolbox, outcomes)) as fan_out:
-        async for event in fan_out:
-            yield event
+    async with at.seats(request) as seats:
+        async with aclosing(seats.until_judgeable()) as fan_out:
+            async for event in fan_out:
+                yield event
+        panel = _Panel(request.seats, seats.judged)
+        if compare_only:
+            yield panel.ending_of_comparison()
+            return
+        if len(panel.answered) < 2:
+            yield panel.ending_without_fusion()
+            return
+        async with aclosing(seats.alongside(_judge_and_write(request, at, panel))) as rest:
+            async for item in rest:
+                if isinstance(item, _Ending):
+                    yield item.after(seats.late_summary())
+                    return
+                yield item
 
-    panel = _Panel(request.seats, outcomes)
-    if len(panel.answered) < 2:
-        yield panel.ending_without_fusion()
-        return
 
+async def _judge_and_write(
+    request: FusionRequest, at: _Setting, panel: _Panel
+) -> AsyncGenerator[Event | _Ending, None]:
     yield AnalysisStarted(model=request.judge)
-    verdict = await judge(client, request, panel.answers, panel.label_to_seat, clock)
+    verdict = await judge(at.client, request, panel.answers, panel.label_to_seat, at.clock)
     yield verdict
     if isinstance(verdict, AnalysisFailed):
         # No analysis, no fused answer: a writer without the deliberation would only add one more opinion.
@@ -118,7 +152,7 @@ async def _stages(
         yield _Ending("done", CONSULTED_NOTE)
         return
 
-    async with aclosing(_write(request, client, verdict, panel, clock)) as writing:
+    async with aclosing(_write(request, at.client, verdict, panel, at.clock)) as writing:
         async for item in writing:
             yield item
 
@@ -127,16 +161,12 @@ async def _stages(
 
 
 async def _consulting(
-    request: FusionRequest,
-    client: ModelClient,
-    clock: Clock,
-    trimmed: ThreadTrimmed | None,
-    toolbox: Toolbox | None,
+    request: FusionRequest, at: _Setting, trimmed: ThreadTrimmed | None
 ) -> AsyncGenerator[Event | _Ending, None]:
     """The writer answers the thread with the fusion tool on offer. If it calls the tool, the seats
     answer its query, the judge compares them, and the writer goes on from the result; its text
     from both calls is the run's answer (FusedDelta...FusedDone), the panel's events in between."""
-    model = request.writer_model
+    model, client, clock = request.writer_model, at.client, at.clock
     yield RunStarted(seats=list(request.seats), judge=request.judge, writer=model, auto=True)
     if trimmed is not None:
         yield trimmed
@@ -165,7 +195,7 @@ async def _consulting(
     else:
         yield PanelConsulted(model=model, query=query)
         result = {}
-        async with aclosing(_consult_panel(request, client, clock, toolbox, query, result)) as panel:
+        async with aclosing(_consult_panel(request, at, query, result)) as panel:
             async for event in panel:
                 yield event
 
@@ -208,7 +238,7 @@ def _answering_call(
     model = request.writer_model
     chat = ChatRequest(
         model=model,
-        messages=messages,
+        messages=with_instructions(messages, request.options.writer_instructions),
         **request.answer_options(),
         tools=[consult.tool_spec()] if offer else None,
     )
@@ -223,31 +253,32 @@ async def _fused_deltas(call: ModelCall) -> AsyncGenerator[FusedDelta, None]:
 
 
 async def _consult_panel(
-    request: FusionRequest,
-    client: ModelClient,
-    clock: Clock,
-    toolbox: Toolbox | None,
-    query: str,
-    result: dict[str, object],
+    request: FusionRequest, at: _Setting, query: str, result: dict[str, object]
 ) -> AsyncGenerator[Event, None]:
     """The seats answer the query alone (it was written to stand alone) and the judge compares
-    them; `result` is filled with what goes back to the model."""
+    them; `result` is filled with what goes back to the model. The panel waits for every seat
+    here: the model goes on from the result, so a late answer would have nowhere to go."""
     # Kept answers of an earlier run answered another query: a retry asks the seats afresh.
+    options = request.options.model_copy(update={"quorum": None, "deadline_s": None})
     asked = request.model_copy(
-        update={"messages": [{"role": "user", "content": query}], "auto": False, "reuse": {}}
+        update={
+            "messages": [{"role": "user", "content": query}],
+            "auto": False,
+            "reuse": {},
+            "options": options,
+        }
     )
-    outcomes: list[SeatDone | SeatFailed] = []
-    async with aclosing(_fan_out(asked, client, clock, toolbox, outcomes)) as fan_out:
+    async with at.seats(asked) as seats, aclosing(seats.until_judgeable()) as fan_out:
         async for event in fan_out:
             yield event
-    panel = _Panel(asked.seats, outcomes)
+    panel = _Panel(asked.seats, seats.outcomes)
     verdict: Analysis | AnalysisFailed | None = None
     if len(panel.answered) >= 2:
         yield AnalysisStarted(model=asked.judge)
-        judged = await judge(client, asked, panel.answers, panel.label_to_seat, clock)
+        judged = await judge(at.client, asked, panel.answers, panel.label_to_seat, at.clock)
         yield judged
         verdict = judged.analysis if isinstance(judged, AnalysisReady) else judged
-    result.update(consult.panel_result(query, asked.seats, outcomes, verdict))
+    result.update(consult.panel_result(query, asked.seats, seats.outcomes, verdict))
 
 
 def _why_not_consulted(call: ModelCall) -> str:
@@ -272,177 +303,6 @@ def _consulted_outcome(first: ModelCall, second: ModelCall) -> FusedDone | Fused
     if reason is not None:
         return FusedFailed(reason=reason, partial_text=text, stats=stats)
     return FusedDone(text=text, stats=stats, complete=second.complete)
-
-
-# --- fan-out ---------------------------------------------------------------------------------
-
-
-async def _fan_out(
-    request: FusionRequest,
-    client: ModelClient,
-    clock: Clock,
-    toolbox: Toolbox | None,
-    outcomes: list[SeatDone | SeatFailed],
-) -> AsyncGenerator[Event, None]:
-    """Every seat's events as they arrive, each seat's last one (done or failed) also added to
-    `outcomes`; each seat is its own task, so none waits for another."""
-    queue: asyncio.Queue[Event | None] = asyncio.Queue()
-    tasks = [
-        asyncio.create_task(
-            _run_seat(seat, model, request, client, clock, queue.put_nowait, toolbox), name=f"seat {seat}"
-        )
-        for seat, model in enumerate(request.seats)
-    ]
-    for task in tasks:
-        # Posted after the task's last event: the loop below counts them to know when all are done.
-        task.add_done_callback(lambda _: queue.put_nowait(None))
-    try:
-        running = len(tasks)
-        while running:
-            event = await queue.get()
-            if event is None:
-                running -= 1
-                continue
-            if isinstance(event, SeatDone | SeatFailed):
-                outcomes.append(event)
-            yield event
-        # Seats turn provider faults into events; anything raised here is a bug of ours, so say it loudly.
-        await asyncio.gather(*tasks)
-    finally:
-        await _cancel_and_wait(tasks)
-
-
-async def _run_seat(
-    seat: int,
-    model: str,
-    request: FusionRequest,
-    client: ModelClient,
-    clock: Clock,
-    emit: Callable[[Event], None],
-    toolbox: Toolbox | None = None,
-) -> None:
-    emit(SeatStarted(seat=seat, model=model))
-    if (kept := request.reuse.get(seat)) is not None:
-        emit(SeatDone(seat=seat, text=kept.text, stats=kept.stats, complete=kept.complete, reused=True))
-        return
-    if request.web_search and toolbox is not None:
-        await _research_and_answer(seat, model, request, client, clock, emit, toolbox)
-        return
-    chat = ChatRequest(model=model, messages=request.messages, **request.answer_options(), seat=seat)
-    call = ModelCall(client, chat, request.catalog.get(model), clock, request.limits)
-    await _stream_seat_call(seat, call, emit)
-    emit(_seat_outcome(seat, call))
-
-
-async def _stream_seat_call(seat: int, call: ModelCall, emit: Callable[[Event], None]) -> None:
-    async with aclosing(call.deltas()) as deltas:
-        async for delta in deltas:
-            if not delta.text:
-                continue
-            if isinstance(delta, TextDelta):
-                emit(SeatDelta(seat=seat, text=delta.text))
-            else:
-                emit(SeatReasoningDelta(seat=seat, text=delta.text))
-
-
-async def _research_and_answer(
-    seat: int,
-    model: str,
-    request: FusionRequest,
-    client: ModelClient,
-    clock: Clock,
-    emit: Callable[[Event], None],
-    toolbox: Toolbox,
-) -> None:
-    """The tool loop: the seat may search and read, up to its bound, then answers."""
-    messages = list(request.messages)
-    calls: list[ModelCall] = []
-    sources: dict[str, Source] = {}
-    calls_left = request.max_tool_calls
-    while True:
-        offer = calls_left > 0
-        chat = ChatRequest(
-            model=model,
-            messages=messages if offer else [*messages, {"role": "system", "content": OUT_OF_CALLS}],
-            **request.answer_options(),
-            tools=TOOL_SPECS if offer else None,
-            seat=seat,
-        )
-        call = ModelCall(client, chat, request.catalog.get(model), clock, request.limits)
-        calls.append(call)
-        await _stream_seat_call(seat, call, emit)
-        if call.failure is not None or not call.tool_calls or not offer:
-            break
-        messages.append(
-            {"role": "assistant", "content": call.text or None, "tool_calls": _as_wire(call.tool_calls)}
-        )
-        for asked in call.tool_calls:
-            if calls_left <= 0:
-                # Every call the model made must be answered, even the ones past the bound.
-                messages.append(
-                    {"role": "tool", "tool_call_id": asked["id"], "content": "Not run: no tool calls left."}
-                )
-                continue
-            calls_left -= 1
-            outcome = await run_tool(toolbox, asked["name"], asked["arguments"])
-            emit(
-                SeatToolCall(
-                    seat=seat,
-                    tool=_tool_name(outcome.tool),
-                    argument=outcome.argument,
-                    ok=outcome.ok,
-                    detail=outcome.detail,
-                )
-            )
-            sources.update((source.url, source) for source in outcome.sources)
-            messages.append({"role": "tool", "tool_call_id": asked["id"], "content": outcome.content})
-    emit(_research_outcome(seat, calls, list(sources.values())))
-
-
-def _as_wire(tool_calls: list[dict[str, str]]) -> list[dict[str, object]]:
-    return [
-        {
-            "id": call["id"],
-            "type": "function",
-            "function": {"name": call["name"], "arguments": call["arguments"]},
-        }
-        for call in tool_calls
-    ]
-
-
-def _tool_name(name: str) -> Literal["web_search", "web_fetch"]:
-    return "web_fetch" if name == "web_fetch" else "web_search"
-
-
-def _research_outcome(seat: int, calls: list[ModelCall], sources: list[Source]) -> SeatDone | SeatFailed:
-    text = "".join(call.text for call in calls)
-    last = calls[-1]
-    stats = merged_stats(calls)
-    if last.failure is not None:
-        return SeatFailed(
-            seat=seat, reason=last.failure, partial_text=text, stats=stats, kind=last.failure_kind
-        )
-    if not text.strip():
-        return SeatFailed(seat=seat, reason=last.why_unusable() or "The model returned no text.", stats=stats)
-    return SeatDone(seat=seat, text=text, stats=stats, complete=last.complete, sources=sources[:12])
-
-
-def _seat_outcome(seat: int, call: ModelCall) -> SeatDone | SeatFailed:
-    reason = call.why_unusable()
-    if reason is not None:
-        return SeatFailed(
-            seat=seat, reason=reason, partial_text=call.text, stats=call.stats(), kind=call.failure_kind
-        )
-    return SeatDone(seat=seat, text=call.text, stats=call.stats(), complete=call.complete)
-
-
-async def _cancel_and_wait(tasks: Sequence[asyncio.Task[None]]) -> None:
-    for task in tasks:
-        task.cancel()
-    # Waiting matters: a cancelled seat still has to unwind, and unwinding closes its stream.
-    # asyncio.wait retrieves nothing, so a seat that crashed is still reported by asyncio itself.
-    if tasks:
-        await asyncio.wait(tasks)
 
 
 # --- the panel's outcome ---------------------------------------------------------------------
@@ -481,6 +341,12 @@ class _Panel:
             f"Only {self.seat_name(only.seat)} answered, so there was nothing to compare: its answer above "
             f"is the result, without an analysis or a fused answer. The others failed: {self.failures()}.",
         )
+
+    def ending_of_comparison(self) -> _Ending:
+        if not self.answered:
+            return self.ending_without_fusion()
+        failed = f" {self.failures()}." if self.failed else ""
+        return _Ending("done", f"{COMPARE_ONLY_NOTE}{failed}")
 
     def ending_after_writing(self, fused: FusedDone | FusedFailed) -> _Ending:
         if isinstance(fused, FusedFailed):
@@ -537,7 +403,12 @@ async def _write(
 
 def _writer_chat(request: FusionRequest, analysis: Analysis, panel: _Panel) -> ChatRequest:
     messages = build_writer_messages(
-        request.question, request.messages[:-1], analysis, panel.answers, panel.seat_labels
+        request.question,
+        request.messages[:-1],
+        analysis,
+        panel.answers,
+        panel.seat_labels,
+        request.options.writer_instructions,
     )
     return writer_request(request, messages)
 
@@ -554,7 +425,7 @@ def _stats_of(event: Event) -> list[CallStats]:
     found: list[CallStats | None]
     if isinstance(event, AnalysisReady | AnalysisFailed):
         found = [event.stats, event.repair_stats]
-    elif isinstance(event, SeatDone) and event.reused:
+    elif isinstance(event, SeatDone | SeatFailed) and event.reused:
         found = []  # paid for by the run it came from
     elif isinstance(event, SeatDone | SeatFailed | FusedDone | FusedFailed):
         found = [event.stats]

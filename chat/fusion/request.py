@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chat.fusion.events import CallStats
+from chat.fusion.options import RunOptions
 from chat.providers.types import ModelInfo
 from chat.webtools.options import DEFAULT_TOOL_CALLS, MAX_TOOL_CALLS, MIN_TOOL_CALLS
 
@@ -19,6 +20,9 @@ class ReusedAnswer(BaseModel):
     text: str
     stats: CallStats
     complete: bool = True
+    # Set when the seat failed in that run: a re-judge fuses the same answers and asks no seat
+    # again, so a failed seat stays failed, for this reason.
+    failure: str | None = None
 
 
 class OutputLimits(BaseModel):
@@ -86,6 +90,8 @@ class FusionRequest(BaseModel):
     # False for a run that a model consulted over the API: the judge's analysis is the result,
     # and that model writes the answer, so the run ends without a fused answer of its own.
     write_answer: bool = True
+    # Quorum and deadline, instructions, per-seat sampling, compare only (chat.fusion.options).
+    options: RunOptions = Field(default_factory=RunOptions)
 
     @model_validator(mode="after")
     def _last_message_is_the_question(self) -> FusionRequest:
@@ -97,15 +103,26 @@ class FusionRequest(BaseModel):
     def writer_model(self) -> str:
         return self.writer or self.judge
 
-    def answer_options(self) -> dict[str, Any]:
-        """The ChatRequest fields of a seat's or the writer's call: the caller's sampling, within
-        the server's token limit."""
-        asked = self.sampling.max_tokens
+    def answer_options(self, seat: int | None = None) -> dict[str, Any]:
+        """The ChatRequest fields of a seat's or the writer's call: the caller's sampling, then
+        the seat's own settings over it (a seat's says more), within the server's token limit."""
+        own = self.options.for_seat(seat) if seat is not None else None
+        asked = (own.max_tokens if own else None) or self.sampling.max_tokens
+        reasoning = self.sampling.reasoning
+        if own is not None and own.reasoning_effort is not None:
+            reasoning = {**(reasoning or {}), "effort": own.reasoning_effort}
+        temperature = own.temperature if own and own.temperature is not None else self.sampling.temperature
         return {
             "max_tokens": min(asked, self.max_tokens) if asked else self.max_tokens,
-            "temperature": self.sampling.temperature,
-            "reasoning": self.sampling.reasoning,
+            "temperature": temperature,
+            "reasoning": reasoning,
+            "seed": own.seed if own else None,
         }
+
+    def seat_messages(self) -> list[dict[str, Any]]:
+        """The thread as the seats read it: after the panel's system prompt for them, if any."""
+        prompt = self.options.system_prompt
+        return [{"role": "system", "content": prompt}, *self.messages] if prompt else self.messages
 
     @property
     def question(self) -> str:

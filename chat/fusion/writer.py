@@ -24,12 +24,24 @@ letters or the judge. Keep the useful sources and links the responses give and i
 Write in Markdown, in the language of the question."""
 
 
+_WRITER_INSTRUCTIONS = "The user's instructions for the answer (form, length, audience); follow them:\n"
+
+
+def with_instructions(messages: list[dict[str, Any]], instructions: str) -> list[dict[str, Any]]:
+    """`messages` after the panel owner's instructions for the writer, when there are any: a system
+    message of their own, so they read as the user's wishes, above the thread."""
+    if not instructions:
+        return messages
+    return [{"role": "system", "content": _WRITER_INSTRUCTIONS + instructions}, *messages]
+
+
 def build_writer_messages(
     question: str,
     thread: Sequence[dict[str, Any]],
     analysis: Analysis,
     answers: Sequence[LabelledAnswer],
     seat_labels: dict[int, str],
+    instructions: str = "",
 ) -> list[dict[str, Any]]:
     user = (
         f"{render_context(question, thread)}\n\n"
@@ -37,7 +49,10 @@ def build_writer_messages(
         f"The panel's responses:\n\n{render_answers(answers)}\n\n"
         "Write the final answer to the question."
     )
-    return [{"role": "system", "content": WRITER_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    system = WRITER_SYSTEM_PROMPT
+    if instructions:
+        system += f"\n\n{_WRITER_INSTRUCTIONS}{instructions}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def writer_request(request: FusionRequest, messages: list[dict[str, Any]]) -> ChatRequest:

@@ -50,6 +50,8 @@ class ChatRequest(BaseModel):
     tool_choice: str | dict[str, Any] | None = None
     # OpenRouter's unified reasoning settings; endpoints that do not know them ignore the field.
     reasoning: dict[str, Any] | None = None
+    # OpenAI's best-effort determinism; a seat's own setting (chat.fusion.options.SeatOptions).
+    seed: int | None = None
     seat: int | None = Field(default=None, ge=0, exclude=True)
 
     def headers(self) -> dict[str, str]:

@@ -3,7 +3,7 @@
 
     lifecycle   start / stop / wait / events: the interface every surface calls
     gate        what a user may start now (limits, budget), checked on every path
-    creation    the rows of a new run, a retry, a re-run, an edited prompt's run
+    creation    the rows of a new run, a retry, a re-judge, a re-run, an edited prompt's run
     dispatch    where a run executes: a run worker, or this process
     execution   executing here: events folded (state), rendered (frames), saved and published
     recovery    runs whose process died: interrupted, swept, shown
@@ -23,6 +23,7 @@ from chat.runs.lifecycle import (
     Call,
     Edit,
     Opened,
+    Rejudge,
     Rerun,
     Retry,
     RunBusy,
@@ -44,6 +45,7 @@ __all__ = [
     "Edit",
     "LimitReached",
     "Opened",
+    "Rejudge",
     "Rerun",
     "Retry",
     "RunBusy",

@@ -70,6 +70,7 @@ def create_run(
         prompt=prompt,
         auto_fuse=auto_fuse,
         stage=Run.first_stage(auto_fuse),
+        options=panel.run_options.stored(),
         **panel.web_tools.fields(),
     )
     SeatAnswer.objects.bulk_create(
@@ -84,40 +85,62 @@ def kept_by_retry(run: Run, answer: SeatAnswer) -> bool:
     return not run.auto_fuse and answer.status in KEPT_STATUSES
 
 
-def create_retry(run: Run, *, simulated: bool) -> Run:
+def create_retry(
+    run: Run, *, simulated: bool, judge: str | None = None, writer: str | None = None, keep_all: bool = False
+) -> Run:
     """A new run of the same turn and panel that keeps every answer and re-asks the rest.
 
     With every seat answered it re-runs only the judge and the writer: "retry the analysis".
+    `keep_all` (a re-judge) keeps the failed answers too, as failed, so no seat is asked; `judge`
+    and `writer` replace the run's. Either way the quorum and deadline are not applied again:
+    they were for the first asking, and kept answers arrive at once.
     """
+    dropped: dict[str, object] = {"quorum": None, "deadline_s": None}
+    if keep_all:
+        dropped["compare_only"] = False  # a compare-only run is re-judged to be fused after all
+    options = run.run_options.model_copy(update=dropped)
     retry = Run.objects.create(
         turn=run.turn,
         panel=run.panel,
         panel_name=run.panel_name,
-        judge=run.judge,
-        writer=run.writer,
+        judge=judge or run.judge,
+        writer=writer or run.writer,
         simulated=simulated,
         retry_of=run,
         prompt=run.prompt,  # a retry asks what the retried run asked
         auto_fuse=run.auto_fuse,
         stage=Run.first_stage(run.auto_fuse),
         write_answer=run.write_answer,
+        options=options.stored(),
         **run.web_tools.fields(),
     )
     copies = []
     for answer in run.answers.order_by("index"):
-        kept = kept_by_retry(run, answer)
+        kept = keep_all or kept_by_retry(run, answer)
         values = {name: getattr(answer, name) for name in KEPT_FIELDS} if kept else {}
+        if kept and keep_all:
+            values["error"] = answer.error
         copies.append(SeatAnswer(run=retry, index=answer.index, model=answer.model, reused=kept, **values))
     SeatAnswer.objects.bulk_create(copies)
     return retry
 
 
+def can_rejudge(run: Run) -> bool:
+    """Whether the run's answers can be fused again: it has ended, it is no Auto-fuse run (whose
+    model wrote the panel its own query), and at least two seats answered."""
+    if run.is_running or run.auto_fuse:
+        return False
+    return run.answers.filter(status__in=KEPT_STATUSES).count() >= 2
+
+
 def reused_answers(answers: list[SeatAnswer]) -> dict[int, ReusedAnswer]:
-    """The answers a retry kept, as the pipeline takes them (not asked again, not billed again)."""
+    """The answers a retry kept, as the pipeline takes them (not asked again, not billed again);
+    a re-judge keeps failed ones too, which stay failed."""
     return {
         answer.index: ReusedAnswer(
             text=answer.text,
             complete=answer.status == SeatAnswer.Status.DONE,
+            failure=(answer.error or "The seat failed.") if answer.status not in KEPT_STATUSES else None,
             stats=CallStats(
                 model=answer.model,
                 prompt_tokens=answer.prompt_tokens,

@@ -22,6 +22,7 @@ from chat import formatting
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for
 from chat.fusion.events import Event, SeatDelta, SeatReasoningDelta
+from chat.fusion.options import RunOptions
 from chat.fusion.pipeline import run_fusion
 from chat.fusion.request import FusionRequest, OutputLimits, ReusedAnswer, Sampling
 from chat.models import Run, SeatAnswer
@@ -121,6 +122,7 @@ def fusion_request(
     sampling: Sampling | None = None,
     auto: bool = False,
     write_answer: bool = True,
+    options: RunOptions | None = None,
 ) -> FusionRequest:
     """What the pipeline is asked, the same for a saved run and an unsaved one (the terminal's)."""
     return FusionRequest(
@@ -134,6 +136,7 @@ def fusion_request(
         sampling=sampling or Sampling(),
         auto=auto,
         write_answer=write_answer,
+        options=options or RunOptions(),
         web_search=web_tools.web_search,
         max_tool_calls=web_tools.max_tool_calls,
         limits=OutputLimits(
@@ -359,6 +362,7 @@ async def execute_run(
             sampling=Sampling.model_validate(run.sampling) if run.sampling else None,
             auto=run.auto_fuse,
             write_answer=run.write_answer,
+            options=run.run_options,
         )
         await runner.consume(request, client)
 

@@ -216,9 +216,18 @@ def estimate(
     *,
     prompt_tokens: int = TYPICAL_PROMPT_TOKENS,
     auto_fuse: bool = False,
+    compare_only: bool = False,
 ) -> float | None:
     """What asking these seats, the judge and the writer is expected to cost (an Auto-fuse run's
-    writer twice: estimate_run); None without a catalog."""
+    writer twice, a compare-only run's neither: estimate_run); None without a catalog."""
     if catalog is None:
         return None
-    return estimate_run(seats, judge, writer, catalog, prompt_tokens=prompt_tokens, auto_fuse=auto_fuse).cost
+    return estimate_run(
+        seats,
+        judge,
+        writer,
+        catalog,
+        prompt_tokens=prompt_tokens,
+        auto_fuse=auto_fuse,
+        compare_only=compare_only,
+    ).cost

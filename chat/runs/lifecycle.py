@@ -25,12 +25,13 @@ from django.db import transaction
 
 from chat.endpoints.catalog import Catalog
 from chat.fusion.events import Event
+from chat.fusion.options import RunOptions
 from chat.fusion.pipeline import run_fusion
 from chat.fusion.request import Sampling
 from chat.models import ApiToken, Conversation, Panel, Run, Turn
 from chat.providers.types import Endpoint
 from chat.runs import dispatch, news
-from chat.runs.creation import create_retry, create_run, create_turn_and_run, kept_by_retry
+from chat.runs.creation import can_rejudge, create_retry, create_run, create_turn_and_run, kept_by_retry
 from chat.runs.execution import Loaded, fusion_request, loaded_new_run
 from chat.runs.gate import (
     LimitReached,
@@ -64,6 +65,17 @@ class Retry:
 
 
 @dataclass(frozen=True)
+class Rejudge:
+    """The same answers fused again, by another judge and/or writer (None: the run's own), and
+    with the late answers too: no seat is asked or billed again, and both results stay, as
+    retries do. With neither changed it is "Re-fuse with all answers"."""
+
+    run: Run
+    judge: str | None = None
+    writer: str | None = None
+
+
+@dataclass(frozen=True)
 class Rerun:
     """The same turn asked of another panel; the earlier runs stay, as alternatives."""
 
@@ -94,12 +106,15 @@ class Call:
     panel: Panel
     token: ApiToken | None = None
     sampling: Sampling | None = None
+    # The caller's judging terms (the API's `fusion` parameters, the terminal's flags) over the
+    # panel's own; None: the panel's.
+    options: RunOptions | None = None
     # False when a model consulted the panel (the API's fusion server tool): the run ends with the
     # analysis, which goes back to that model, and the model writes the answer.
     write_answer: bool = True
 
 
-type Start = Ask | Retry | Rerun | Edit | Call
+type Start = Ask | Retry | Rejudge | Rerun | Edit | Call
 
 
 class RunBusy(LimitReached):
@@ -112,6 +127,11 @@ BUSY_FOLLOW_UP = (
     "The last run of this conversation is still going: stop it or wait for its fused answer, "
     "then send your follow-up (it builds on that answer)."
 )
+CANNOT_REJUDGE = (
+    "Only a finished run whose panel answered (at least two answers, and not an Auto-fuse run's "
+    "own answer) can be fused again."
+)
+PICK_A_JUDGE = "Pick a judge: this panel only compared its answers."
 NOT_LAST_TURN = "Only the last prompt of a conversation can be edited: the turns after it build on it."
 
 
@@ -155,11 +175,18 @@ def _gate(
     token: ApiToken | None = None,
     *,
     auto_fuse: bool,
+    compare_only: bool = False,
 ) -> float | None:
     """The start gate for a run that asks `asked`, the judge and the writer about this thread;
     returns the run's estimate, which the run reserves against the budget while it goes."""
     expected = estimate(
-        asked, judge, writer, catalog, prompt_tokens=prompt_tokens(thread, prompt), auto_fuse=auto_fuse
+        asked,
+        judge,
+        writer,
+        catalog,
+        prompt_tokens=prompt_tokens(thread, prompt),
+        auto_fuse=auto_fuse,
+        compare_only=compare_only,
     )
     check_can_start(
         user,
@@ -179,11 +206,22 @@ def _gate_panel(
     token: ApiToken | None = None,
     *,
     auto_fuse: bool,
+    options: RunOptions | None = None,
 ) -> float | None:
     """The start gate for a run asking the whole of `panel` (a retry asks only some seats: _gate)."""
     seats = list(panel.seats)
+    compare_only = (options or panel.run_options).compare_only
     return _gate(
-        user, prompt, thread, seats, panel.judge, panel.writer_model, catalog, token, auto_fuse=auto_fuse
+        user,
+        prompt,
+        thread,
+        seats,
+        panel.judge,
+        panel.writer_model,
+        catalog,
+        token,
+        auto_fuse=auto_fuse,
+        compare_only=compare_only,
     )
 
 
@@ -223,8 +261,23 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                     earlier.writer,
                     catalog,
                     auto_fuse=earlier.auto_fuse,
+                    compare_only=earlier.compare_only,
                 )
                 run = create_retry(earlier, simulated=simulated)
+            case Rejudge(run=earlier, judge=judge, writer=writer):
+                turn = earlier.turn
+                _refuse_if_busy(turn, earlier)
+                if not can_rejudge(earlier):
+                    raise LimitReached(CANNOT_REJUDGE)
+                thread = turn.conversation.thread_messages(before=turn)
+                prompt = earlier.asked_prompt(turn)
+                judge = judge or earlier.judge
+                writer = writer or earlier.writer or judge
+                if not judge:
+                    raise LimitReached(PICK_A_JUDGE)
+                # No seat is asked: only the judge and the writer are estimated and billed.
+                expected = _gate(user, prompt, thread, [], judge, writer, catalog, auto_fuse=False)
+                run = create_retry(earlier, simulated=simulated, judge=judge, writer=writer, keep_all=True)
             case Rerun(turn=turn, panel=panel, auto_fuse=chosen):
                 auto_fuse = panel.auto_fuse_for(chosen)
                 _refuse_if_busy(turn, None)
@@ -251,13 +304,24 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                     turn, panel, simulated=simulated, retry_of=latest, prompt=own, auto_fuse=auto_fuse
                 )
             case Call(context=thread, prompt=prompt, panel=panel, token=token, sampling=sampling):
-                expected = _gate_panel(user, prompt, thread, panel, catalog, token, auto_fuse=panel.auto_fuse)
+                expected = _gate_panel(
+                    user,
+                    prompt,
+                    thread,
+                    panel,
+                    catalog,
+                    token,
+                    auto_fuse=panel.auto_fuse,
+                    options=what.options,
+                )
                 conversation = Conversation.objects.create(owner=user)
                 run = create_turn_and_run(conversation, prompt, panel, simulated=simulated, context=thread)
                 run.api_token = token
                 run.sampling = sampling.model_dump(exclude_none=True) if sampling else None
                 run.write_answer = what.write_answer
-                run.save(update_fields=["api_token", "sampling", "write_answer"])
+                if what.options is not None:
+                    run.options = what.options.stored()
+                run.save(update_fields=["api_token", "sampling", "write_answer", "options"])
                 # The run's own thread is its turn's context (execution puts it before the prompt).
                 thread = []
         if expected is not None:
@@ -333,6 +397,7 @@ async def unsaved(
         web_tools=panel.web_tools,
         catalog=await services.catalog(endpoints),
         auto=panel.auto_fuse,
+        options=panel.run_options,
     )
     toolbox = toolbox_for(panel.web_tools) if request.web_search else None
     async for event in run_fusion(request, services.client_for(endpoints), toolbox=toolbox):

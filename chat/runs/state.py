@@ -22,6 +22,7 @@ from chat.fusion.events import (
     FusedFailed,
     FusedStarted,
     PanelConsulted,
+    PanelJudged,
     PanelNotConsulted,
     RunDone,
     RunStarted,
@@ -144,6 +145,11 @@ class RunState:
                     seat, status=SeatAnswer.Status.FAILED, error=reason, text=text, **_stats_fields(stats)
                 )
                 return [Change("seat", seat)]
+            case PanelJudged(late=late, at_ms=at_ms):
+                self._set_run(judged_at_ms=at_ms)
+                for seat in late:
+                    self._set_answer(seat, late=True)
+                return [Change("progress"), *(Change("seat-header", seat) for seat in late)]
             case AnalysisStarted():
                 self._set_run(stage=Run.Stage.ANALYSIS)
                 return [Change("progress"), Change("analysis")]

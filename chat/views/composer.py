@@ -63,5 +63,6 @@ async def composer_estimate(request: AuthenticatedHttpRequest, pk: int | None = 
             catalog,
             prompt_tokens=asked.tokens,
             auto_fuse=asked.auto_fuse,
+            compare_only=panel.compare_only,
         )
     return render(request, "chat/chat.html#estimate", {"estimate": found})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import typing
 
 import pytest
 
 from chat.fusion import events as fusion_events
 from chat.fusion.events import CallStats, Event, event_adapter
+from chat.fusion.options import RunOptions
 from chat.fusion.pipeline import run_fusion
 from chat.fusion.request import FusionRequest, ReusedAnswer
 from chat.providers.errors import ProviderError
@@ -64,6 +66,14 @@ async def events_of_three_runs(fake: FakeModelClient) -> list[Event]:
     everything += await collect(run_fusion(make_request(SEATS[:2], auto=True), fake))
     fake.script("judge/j", answer("Alone."))
     everything += await collect(run_fusion(make_request(SEATS[:2], auto=True), fake))
+    # A panel judged at its quorum, its late seat stopped.
+    fake.script("alpha/one", answer("a"))
+    fake.script("beta/two", answer("b"))
+    fake.script("gamma/three", [TextDelta(text="slow"), asyncio.Event()])
+    fake.script("judge/j", answer(analysis_json()))
+    fake.script("judge/j", answer("Fused."))
+    quorum = RunOptions(quorum=2, late_seats="stop")
+    everything += await collect(run_fusion(make_request(SEATS, options=quorum), fake))
     return everything
 
 
