@@ -88,6 +88,8 @@ class Seats:
         # Each seat's model calls, so that a seat stopped late still reports what it wrote and cost.
         self._calls: dict[int, list[ModelCall]] = {seat: [] for seat in range(len(request.seats))}
         self.outcomes: list[Outcome] = []
+        # Kept as a set, not derived: it is read once per event, on every token's path.
+        self._pending = set(range(len(request.seats)))
         self._ended_at: dict[int, float] = {}
         self.judged_event: PanelJudged | None = None
 
@@ -106,8 +108,7 @@ class Seats:
     @property
     def pending(self) -> list[int]:
         """Seats that have not ended yet, in seat order."""
-        ended = {outcome.seat for outcome in self.outcomes}
-        return [seat for seat in range(len(self._request.seats)) if seat not in ended]
+        return sorted(self._pending)
 
     @property
     def judged(self) -> list[Outcome]:
@@ -127,7 +128,7 @@ class Seats:
         deadline_passed = False
         cause: Literal["quorum", "deadline"] | None = None
         try:
-            while self.pending:
+            while self._pending:
                 item = await self._queue.get()
                 if item is _DEADLINE:
                     deadline_passed = True
@@ -136,10 +137,10 @@ class Seats:
                 cause = self._early_cause(deadline_passed)
                 if cause is not None:
                     # Seats that ended in the same instant are not late: what is queued is said first.
-                    while self.pending and not self._queue.empty():
+                    while self._pending and not self._queue.empty():
                         if not isinstance(queued := self._queue.get_nowait(), _Marker):
                             yield self._seen(queued)  # type: ignore[arg-type]
-                    if self.pending:
+                    if self._pending:
                         break
             else:
                 # Seats turn provider faults into events; anything raised is a bug of ours: say it loudly.
@@ -196,7 +197,7 @@ class Seats:
     async def alongside[T](self, stage: AsyncGenerator[T, None]) -> AsyncGenerator[T | Event, None]:
         """`stage`'s items, and the late seats' events as they come, until both have ended; the
         stage's last item is held until then (it ends the run, which would stop the late seats)."""
-        if not self.pending:
+        if not self._pending:
             async with aclosing(stage) as items:
                 async for item in items:
                     yield item
@@ -212,7 +213,7 @@ class Seats:
         held: list[T] = []
         try:
             stage_running = True
-            while stage_running or self.pending:
+            while stage_running or self._pending:
                 got = await self._queue.get()
                 if got is _STAGE_ENDED:
                     stage_running = False
@@ -252,6 +253,7 @@ class Seats:
     def _seen(self, event: Event) -> Event:
         if isinstance(event, SeatDone | SeatFailed):
             self.outcomes.append(event)
+            self._pending.discard(event.seat)
             self._ended_at[event.seat] = self._clock()
         return event
 
