@@ -11,12 +11,15 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 
 from chat import runs
+from chat.fusion.events import FusedDone
 from chat.fusion.options import RunOptions
 from chat.models import Panel, Run, SeatAnswer
+from chat.providers.types import TextDelta
 from chat.runs import dispatch, services
 from chat.runs.dispatch import wait_for_run
+from chat.runs.execution import LATE_SEATS_STOPPED_NOTE
 from tests.fakes import JUDGE, SEATS, WRITER, FakeModelClient, Gate, analysis_json, answer
-from tests.test_runs import QUIET, SEAT_TEXTS, saved, script_judge_and_writer
+from tests.test_runs import FUSED_TEXT, QUIET, SEAT_TEXTS, saved, script_judge_and_writer
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -130,3 +133,30 @@ async def test_a_running_or_auto_fuse_run_cannot_be_re_judged(
     ended = await Run.objects.aget(pk=running.pk)
     with pytest.raises(runs.LimitReached, match="fused again"):
         await sync_to_async(runs.open_run)(alice, runs.Rejudge(ended), catalog=None)
+
+
+async def test_stopping_a_run_whose_fused_answer_is_whole_ends_it_done_with_the_late_seat_stopped(
+    make_run: Callable[..., Run], alice: User, fake: FakeModelClient
+) -> None:
+    unstarted = await sync_to_async(make_run)(alice)
+    await Panel.objects.filter(pk=unstarted.panel_id).aupdate(options=RunOptions(quorum=2).stored())
+    await Run.objects.filter(pk=unstarted.pk).aupdate(status=Run.Status.STOPPED)
+    panel = await Panel.objects.aget(pk=unstarted.panel_id)
+    turn = await sync_to_async(lambda: unstarted.turn)()
+    run = (await sync_to_async(runs.open_run)(alice, runs.Rerun(turn, panel), catalog=None)).run
+    fake.script(SEATS[0], answer(SEAT_TEXTS[0]))
+    fake.script(SEATS[1], answer(SEAT_TEXTS[1]))
+    fake.script(SEATS[2], [TextDelta(text="Half of the late "), asyncio.Event()])
+    script_judge_and_writer(fake)
+    execute(run, fake)
+    events = dispatch.listen(run.pk)
+    async with asyncio.timeout(10):
+        while not isinstance(await events.get(), FusedDone):
+            pass
+        await runs.stop(run.pk)
+        await wait_for_run(run.pk)
+
+    row, answers = await saved(run)
+    assert row.status == Run.Status.DONE and row.note == LATE_SEATS_STOPPED_NOTE
+    assert row.fused_text == FUSED_TEXT
+    assert (answers[2].status, answers[2].text) == (SeatAnswer.Status.STOPPED, "Half of the late ")

@@ -41,6 +41,9 @@ from chat.webtools.options import WebToolOptions
 logger = logging.getLogger(__name__)
 
 
+LATE_SEATS_STOPPED_NOTE = "You stopped the late seats after the fused answer; what they wrote is kept."
+
+
 def stopped_note(elapsed_ms: float) -> str:
     """The run's status once its owner stopped it: one sentence (what arrived stays on the page)."""
     return f"Stopped by you after {formatting.seconds(elapsed_ms)}."
@@ -324,6 +327,11 @@ class Runner:
             # run saves its end.
             producer.cancel()
             await asyncio.gather(producer, return_exceptions=True)
+            # What the pipeline said before the stop is kept, even where no frame showed it yet:
+            # the run's end (and its snapshot) are made from this state.
+            while not events.empty():
+                if (event := events.get_nowait()) is not None:
+                    self.state.apply(event)
 
 
 async def execute_run(
@@ -385,9 +393,16 @@ async def execute_run(
             await pipeline
         # The note and the run's duration say the same time.
         elapsed = state.run.elapsed_ms()
-        state.end(
-            Run.Status.STOPPED, note=stopped_note(elapsed), duration_ms=elapsed, **reported_totals(state)
-        )
+        if not state.run.is_running:
+            pass  # it ended (RunDone) as the stop came: its own end stands
+        elif state.only_late_seats_left():
+            # Its answer was whole: the run is done, only the late seats it was not waiting on stop.
+            totals = reported_totals(state)
+            state.end(Run.Status.DONE, note=LATE_SEATS_STOPPED_NOTE, duration_ms=elapsed, **totals)
+        else:
+            state.end(
+                Run.Status.STOPPED, note=stopped_note(elapsed), duration_ms=elapsed, **reported_totals(state)
+            )
     except Exception:
         logger.exception("Run %s crashed", run_id)
         state.end(Run.Status.FAILED, note=CRASHED_NOTE)

@@ -205,6 +205,15 @@ class RunState:
         self._dirty_run.update(run_values)
         self._set_run(**totals)
 
+    def only_late_seats_left(self) -> bool:
+        """Whether all the run still does is stream late seats: the panel was judged early and the
+        fused answer is complete. Stopping it then ends it done, the late seats stopped."""
+        run = self.run
+        if run.judged_at_ms is None or run.fused_stats is None or run.fused_error:
+            return False
+        unfinished = [answer for answer in self.answers if answer.status in SeatAnswer.UNFINISHED]
+        return bool(unfinished) and all(answer.late for answer in unfinished)
+
     def unrendered(self) -> list[tuple[Column, str]]:
         """The columns whose text is final but not rendered yet, with that text."""
         columns: list[tuple[Column, str]] = [
