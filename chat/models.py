@@ -45,7 +45,9 @@ class Panel(models.Model):
     is_preset = models.BooleanField(default=False)
     position = models.PositiveIntegerField(default=0)
     seats = models.JSONField(help_text="Model ids, one per seat; a model may sit twice.")
-    judge = models.CharField(max_length=200)
+    judge = models.CharField(
+        max_length=200, blank=True, help_text="Empty only for a compare-only panel (options)."
+    )
     writer = models.CharField(
         max_length=200, blank=True, help_text="Empty: the judge writes the fused answer."
     )
@@ -74,14 +76,22 @@ class Panel(models.Model):
 
     def lineup(self) -> str:
         """Who sits in the panel, on one line: "Budget: gemini-3-flash-preview, kimi-k2.6,
-        deepseek-v4-pro → judge gemini-3-flash-preview" (models without their provider)."""
+        deepseek-v4-pro → judge gemini-3-flash-preview · judge at 2 of 3" (models without their
+        provider); a compare-only panel says "compare only" where the judge would be."""
 
         def short(model: str) -> str:
             return model.rsplit("/", 1)[-1]
 
-        line = f"{self.name}: {', '.join(short(seat) for seat in self.seats)} → judge {short(self.judge)}"
-        if self.writer and self.writer != self.judge:
-            line += f", writer {short(self.writer)}"
+        options = self.run_options
+        line = f"{self.name}: {', '.join(short(seat) for seat in self.seats)}"
+        if options.compare_only:
+            line += " · compare only"
+        else:
+            line += f" → judge {short(self.judge)}"
+            if self.writer and self.writer != self.judge:
+                line += f", writer {short(self.writer)}"
+        if waiting := self.waiting:
+            line += f" · {waiting}"
         line += " · web search" if self.web_search else ""
         return line + (" · auto-fuse" if self.auto_fuse else "")
 
@@ -96,6 +106,11 @@ class Panel(models.Model):
     @property
     def compare_only(self) -> bool:
         return self.run_options.compare_only
+
+    @property
+    def waiting(self) -> str:
+        """When the panel judges without waiting for every seat, in a few words ("judge at 2 of 3")."""
+        return self.run_options.brief(len(self.seats))
 
     @property
     def writer_model(self) -> str:
