@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
+from pydantic import ValidationError as PydanticValidationError
 
 from chat.endpoints import crypto, guard
 from chat.endpoints.config import (
@@ -73,6 +74,16 @@ class Panel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """What the admin's form checks: options that RunOptions reads, and a judge unless the
+        panel is compare only (the builder checks the same, with the catalog)."""
+        try:
+            options = RunOptions.model_validate(self.options or {})
+        except PydanticValidationError as error:
+            raise ValidationError({"options": f"Not valid judging terms: {error}"}) from error
+        if not self.judge and not options.compare_only:
+            raise ValidationError({"judge": "A panel needs a judge unless its options say compare_only."})
 
     def lineup(self) -> str:
         """Who sits in the panel, on one line: "Budget: gemini-3-flash-preview, kimi-k2.6,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.test import Client
 
 from chat.endpoints.catalog import Catalog, estimate_run
@@ -230,6 +231,14 @@ def test_the_slow_seats_warning_shows_only_with_a_quorum_or_a_deadline(
     with_quorum = as_alice.post("/panels/builder/", {**plain, "quorum": "2"}).content.decode()
     assert 'id="slow-seats-warning"' not in without
     assert 'id="slow-seats-warning"' in with_quorum
+
+
+def test_the_admin_refuses_a_panel_without_a_judge_unless_it_is_compare_only() -> None:
+    with pytest.raises(ValidationError, match="needs a judge"):
+        Panel(name="x", seats=[GPT, GEMINI], judge="").clean()
+    with pytest.raises(ValidationError, match="Not valid judging terms"):
+        Panel(name="x", seats=[GPT, GEMINI], judge=GPT, options={"quorum": 1}).clean()
+    Panel(name="x", seats=[GPT, GEMINI], judge="", options={"compare_only": True}).clean()
 
 
 # -- the lineup -----------------------------------------------------------------------------------
