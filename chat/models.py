@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
+from pydantic import ValidationError as PydanticValidationError
 
 from chat.endpoints import crypto, guard
 from chat.endpoints.config import (
@@ -45,7 +46,9 @@ class Panel(models.Model):
     is_preset = models.BooleanField(default=False)
     position = models.PositiveIntegerField(default=0)
     seats = models.JSONField(help_text="Model ids, one per seat; a model may sit twice.")
-    judge = models.CharField(max_length=200)
+    judge = models.CharField(
+        max_length=200, blank=True, help_text="Empty only for a compare-only panel (options)."
+    )
     writer = models.CharField(
         max_length=200, blank=True, help_text="Empty: the judge writes the fused answer."
     )
@@ -72,16 +75,34 @@ class Panel(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """What the admin's form checks: options that RunOptions reads, and a judge unless the
+        panel is compare only (the builder checks the same, with the catalog)."""
+        try:
+            options = RunOptions.model_validate(self.options or {})
+        except PydanticValidationError as error:
+            raise ValidationError({"options": f"Not valid judging terms: {error}"}) from error
+        if not self.judge and not options.compare_only:
+            raise ValidationError({"judge": "A panel needs a judge unless its options say compare_only."})
+
     def lineup(self) -> str:
         """Who sits in the panel, on one line: "Budget: gemini-3-flash-preview, kimi-k2.6,
-        deepseek-v4-pro → judge gemini-3-flash-preview" (models without their provider)."""
+        deepseek-v4-pro → judge gemini-3-flash-preview · judge at 2 of 3" (models without their
+        provider); a compare-only panel says "compare only" where the judge would be."""
 
         def short(model: str) -> str:
             return model.rsplit("/", 1)[-1]
 
-        line = f"{self.name}: {', '.join(short(seat) for seat in self.seats)} → judge {short(self.judge)}"
-        if self.writer and self.writer != self.judge:
-            line += f", writer {short(self.writer)}"
+        options = self.run_options
+        line = f"{self.name}: {', '.join(short(seat) for seat in self.seats)}"
+        if options.compare_only:
+            line += " · compare only"
+        else:
+            line += f" → judge {short(self.judge)}"
+            if self.writer and self.writer != self.judge:
+                line += f", writer {short(self.writer)}"
+        if waiting := self.waiting:
+            line += f" · {waiting}"
         line += " · web search" if self.web_search else ""
         return line + (" · auto-fuse" if self.auto_fuse else "")
 
@@ -96,6 +117,11 @@ class Panel(models.Model):
     @property
     def compare_only(self) -> bool:
         return self.run_options.compare_only
+
+    @property
+    def waiting(self) -> str:
+        """When the panel judges without waiting for every seat, in a few words ("judge at 2 of 3")."""
+        return self.run_options.brief(len(self.seats))
 
     @property
     def writer_model(self) -> str:

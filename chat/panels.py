@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from chat.endpoints.catalog import Catalog, Estimate, estimate_run
 from chat.fusion.request import MAX_SEATS, MIN_SEATS
 from chat.models import Panel
+from chat.panel_options import SeatSettings, Terms
 from chat.webtools import DomainPolicy
 from chat.webtools.options import DEFAULT_TOOL_CALLS, MAX_TOOL_CALLS, MIN_TOOL_CALLS, WebToolOptions
 
@@ -31,7 +32,18 @@ class Draft:
     blocked_domains: list[str] = field(default_factory=list)
     name: str = ""
     panel_id: int | None = None
+    # The judging terms (Panel.options), each seat's settings among them, in the seats' order.
+    terms: Terms = field(default_factory=Terms)
+    # One key per seat that stays with it when seats move or go: the ids of its settings' fields
+    # are made from it, so a value typed while a move is in flight lands on the same seat.
+    seat_keys: list[int] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        count = len(self.seats)
+        if len(self.seat_keys) != count or len(set(self.seat_keys)) != count:
+            self.seat_keys = list(range(count))
+        self.terms.seats = (self.terms.seats + [SeatSettings() for _ in range(count)])[:count]
 
     # Form field names avoid DOM method names ("remove", "name"...): a form control named
     # "remove" hides form.remove(), and htmx's swap of the form then fails.
@@ -39,8 +51,10 @@ class Draft:
     @classmethod
     def from_post(cls, data: QueryDict) -> Draft:
         panel_id = data.get("panel_id", "")
-        return cls(
-            seats=[seat for seat in data.getlist("seats") if seat],
+        # Every seat posts its settings and key, blank or not, so the lists line up with the seats.
+        seats = data.getlist("seats")
+        draft = cls(
+            seats=list(seats),
             judge=data.get("judge", "").strip(),
             writer=data.get("writer", "").strip(),
             web_search=data.get("web_search") in ("on", "true", "1"),
@@ -50,7 +64,13 @@ class Draft:
             blocked_domains=_domains(data.get("blocked_domains", "")),
             name=data.get("panel_name", "").strip(),
             panel_id=int(panel_id) if panel_id.isdigit() else None,
+            terms=Terms.from_post(data, len(seats)),
+            seat_keys=[int(key) if key.isdigit() else -1 for key in data.getlist("seat_key")],
         )
+        for index in reversed(range(len(seats))):
+            if not seats[index]:
+                draft._remove_seat(index)
+        return draft
 
     @property
     def web_tools(self) -> WebToolOptions:
@@ -72,25 +92,41 @@ class Draft:
             **panel.web_tools.fields(),
             name=panel.name,
             panel_id=panel.pk,
+            terms=Terms.of(panel.run_options, len(panel.seats)),
         )
 
     # -- the builder's buttons ------------------------------------------------------------
 
     def apply(self, data: QueryDict) -> None:
-        """Carry out the button that was pressed: add, remove or move a seat."""
+        """Carry out the button that was pressed: add, remove or move a seat (its settings and
+        its key go with it)."""
         if ref := data.get("add"):
             if len(self.seats) >= MAX_SEATS:
                 self.errors["seats"] = f"A panel has at most {MAX_SEATS} seats."
             else:
                 self.seats.append(ref)
+                self.terms.seats.append(SeatSettings())
+                self.seat_keys.append(max(self.seat_keys, default=-1) + 1)
                 # The first model added is a sensible judge until the user picks one.
                 self.judge = self.judge or ref
         elif (index := _index(data.get("seat_remove"))) is not None and index < len(self.seats):
-            del self.seats[index]
+            self._remove_seat(index)
         elif (index := _index(data.get("seat_up"))) is not None and 0 < index < len(self.seats):
-            self.seats[index - 1], self.seats[index] = self.seats[index], self.seats[index - 1]
+            self._swap_seats(index - 1, index)
         elif (index := _index(data.get("seat_down"))) is not None and index < len(self.seats) - 1:
-            self.seats[index + 1], self.seats[index] = self.seats[index], self.seats[index + 1]
+            self._swap_seats(index, index + 1)
+
+    def _per_seat(self) -> list[list[Any]]:
+        """The lists that hold one item per seat, in the seats' order."""
+        return [self.seats, self.terms.seats, self.seat_keys]
+
+    def _remove_seat(self, index: int) -> None:
+        for items in self._per_seat():
+            del items[index]
+
+    def _swap_seats(self, first: int, second: int) -> None:
+        for items in self._per_seat():
+            items[first], items[second] = items[second], items[first]
 
     # -- checking -------------------------------------------------------------------------
 
@@ -105,12 +141,21 @@ class Draft:
             errors["seats"] = (
                 f"No endpoint offers {', '.join(sorted(set(unknown)))}: remove it or pick another."
             )
-        if not self.judge:
-            errors["judge"] = "Pick a judge: the model that compares the answers."
+        # A compare-only panel asks no judge and no writer: whatever is picked waits, unchecked,
+        # for the day the box is unticked.
+        compare_only = self.terms.compare_only
+        if compare_only:
+            if self.auto_fuse:
+                errors["auto_fuse"] = (
+                    "Auto-fuse needs a writer, and a compare-only panel has none: untick one."
+                )
+        elif not self.judge:
+            errors["judge"] = "Pick a judge: the model that compares the answers (or tick Compare only)."
         elif self.judge not in catalog:
             errors["judge"] = f"No endpoint offers {self.judge}."
-        if self.writer and self.writer not in catalog:
+        if self.writer and self.writer not in catalog and not compare_only:
             errors["writer"] = f"No endpoint offers {self.writer}."
+        self.terms.checked(len(self.seats), errors)
         if not MIN_TOOL_CALLS <= self.max_tool_calls <= MAX_TOOL_CALLS:
             errors["max_tool_calls"] = (
                 f"Tool calls per seat: a number from {MIN_TOOL_CALLS} to {MAX_TOOL_CALLS}."
@@ -130,27 +175,56 @@ class Draft:
         return not errors
 
     def estimate(self, catalog: Catalog) -> Estimate | None:
-        if not self.seats or not self.judge:
+        compare_only = self.terms.compare_only
+        if not self.seats or not (self.judge or compare_only):
             return None
         return estimate_run(
-            self.seats, self.judge, self.writer or self.judge, catalog, auto_fuse=self.auto_fuse
+            self.seats,
+            self.judge,
+            self.writer or self.judge,
+            catalog,
+            auto_fuse=self.auto_fuse,
+            compare_only=compare_only,
         )
 
+    @property
+    def waiting(self) -> str:
+        """The waiting terms in a few words ("judge at 2 of 3"), while they are valid."""
+        options = self.terms.checked(len(self.seats), {})
+        return options.brief(len(self.seats)) if options else ""
+
     def save(self, owner: User) -> Panel:
+        """Save the draft, checked first (validate): its terms must be valid."""
+        problems: dict[str, str] = {}
+        options = self.terms.checked(len(self.seats), problems)
+        if options is None:
+            raise ValueError(f"The panel's terms are not valid: {problems}")
         panel = Panel.objects.filter(pk=self.panel_id, owner=owner).first() if self.panel_id else None
         panel = panel or Panel(owner=owner)
         panel.name, panel.seats, panel.judge = self.name, list(self.seats), self.judge
         panel.writer, panel.auto_fuse = self.writer, self.auto_fuse
+        panel.options = options.stored()
         for name, value in self.web_tools.fields().items():
             setattr(panel, name, value)
         panel.save()
         return panel
 
     def seat_list(self, catalog: Catalog) -> list[dict[str, Any]]:
-        """Each seat with its number, as the template shows it; the same model may sit twice."""
+        """Each seat with its number and settings, as the template shows it; the same model may
+        sit twice."""
         return [
-            {"index": index, "number": index + 1, "ref": ref, "entry": catalog.get(ref)}
-            for index, ref in enumerate(self.seats)
+            {
+                "index": index,
+                "number": index + 1,
+                "ref": ref,
+                "entry": catalog.get(ref),
+                "key": key,
+                "settings": settings,
+                "error": self.errors.get(f"seat_settings_{index}", ""),
+            }
+            for index, (ref, key, settings) in enumerate(
+                zip(self.seats, self.seat_keys, self.terms.seats, strict=True)
+            )
         ]
 
 

@@ -1,6 +1,7 @@
 """Take the README's screenshots, in demo mode: the chatroom mid-run and after a run at 1440 px,
-the same conversation on a 390 px phone (and its drawer), a five-seat run, dark mode, and an
-Auto-fuse panel's two kinds of run (answered alone, and consulting the panel).
+the same conversation on a 390 px phone (and its drawer), a five-seat run, dark mode, an
+Auto-fuse panel's two kinds of run (answered alone, and consulting the panel), and the panel
+builder with its judging terms open (on a laptop and on a phone).
 
 Run with `make screenshots`. It starts its own simulator and Daphne on a scratch database,
 so it touches nothing of yours, and writes docs/screenshots/*.png. `python scripts/screenshots.py
@@ -153,7 +154,41 @@ def auto_fuse_shots(page: Page, sim: SimulatorThread, env: dict[str, str], url: 
     phone.screenshot(path=OUT / "chatroom-auto-fuse-phone.png")
 
 
-SHOTS = {"chatroom": chatroom_shots, "auto-fuse": auto_fuse_shots}
+# Twin seats at two temperatures, judged at two of three or at 20 s, with judge instructions.
+BUILDER_SEATS = ["openai/gpt-5.5", "openai/gpt-5.5", "deepseek/deepseek-v4-pro"]
+BUILDER_OPTIONS = {
+    "quorum": 2,
+    "deadline_s": 20,
+    "judge_instructions": "Check every number and date; flag legal risk.",
+    "writer_instructions": "A one-page memo for a non-technical founder.",
+    "seats": [{"temperature": 0.3}, {"temperature": 1.2, "reasoning_effort": "high"}],
+}
+
+
+def builder_shots(page: Page, sim: SimulatorThread, env: dict[str, str], url: str) -> None:
+    """The builder editing a panel with judging terms: every disclosure open, so the picture shows
+    the seats' settings, the waiting terms with their warning, and the instructions."""
+    browser = page.context.browser
+    assert browser is not None
+    add_panel(env, "Twin temperatures", BUILDER_SEATS, options=BUILDER_OPTIONS)
+    state = page.context.storage_state()
+    for viewport, name in ((LAPTOP, "builder-judging-terms.png"), (PHONE, "builder-phone.png")):
+        shot = browser.new_context(viewport=viewport, storage_state=state).new_page()
+        shot.goto(f"{url}/panels/")
+        shot.get_by_role("link", name="Edit").first.click()
+        for details in shot.locator("#builder details").all():
+            details.evaluate("element => { element.open = true; }")
+        expect(shot.locator("#slow-seats-warning")).to_be_visible()
+        if viewport is PHONE:
+            # Below the catalog: the seats, their settings and the pickers fill the phone's screen.
+            shot.locator("#builder").evaluate("element => element.scrollIntoView()")
+            shot.screenshot(path=OUT / name)
+        else:
+            shot.screenshot(path=OUT / name, full_page=True)
+        shot.context.close()
+
+
+SHOTS = {"chatroom": chatroom_shots, "auto-fuse": auto_fuse_shots, "builder": builder_shots}
 
 
 def main(names: list[str]) -> None:

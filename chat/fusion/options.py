@@ -21,6 +21,10 @@ MAX_INSTRUCTION_CHARS = 4_000
 MAX_DEADLINE_S = 3_600
 # Judging needs two answers to compare; fewer is the lone-answer case the pipeline already says.
 MIN_JUDGED = 2
+# Per-seat sampling bounds: what the providers take.
+MAX_TEMPERATURE = 2
+MAX_SEAT_TOKENS = 200_000
+MAX_SEED = 2**31 - 1
 
 
 class SeatOptions(BaseModel):
@@ -28,11 +32,11 @@ class SeatOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    temperature: float | None = Field(default=None, ge=0, le=2)
+    temperature: float | None = Field(default=None, ge=0, le=MAX_TEMPERATURE)
     reasoning_effort: ReasoningEffort | None = None
-    max_tokens: int | None = Field(default=None, ge=1, le=200_000)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_SEAT_TOKENS)
     # Passed on as the request's `seed`; the simulator varies its answer by it.
-    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
 
     @property
     def is_default(self) -> bool:
@@ -101,3 +105,15 @@ class RunOptions(BaseModel):
             return ""
         late = "late seats go on" if self.late_seats == "keep" else "late seats are stopped"
         return f"Judge {' or '.join(parts)}; {late}."
+
+    def brief(self, seat_count: int) -> str:
+        """The waiting terms in a few words, for a panel's one-line lineup: "judge at 2 of 3",
+        "judge at 2 of 3 or 20 s"; nothing when the panel waits for every seat."""
+        if not self.cuts_early:
+            return ""
+        parts = []
+        if self.quorum is not None:
+            parts.append(f"{self.quorum} of {seat_count}")
+        if self.deadline_s is not None:
+            parts.append(f"{self.deadline_s:g} s")
+        return f"judge at {' or '.join(parts)}"

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from chat.endpoints import resolve as endpoints
 from chat.endpoints.catalog import Catalog, load_catalog
 from chat.endpoints.crypto import KeyUnavailable
+from chat.fusion.options import MAX_INSTRUCTION_CHARS, MAX_TEMPERATURE, REASONING_EFFORTS
 from chat.fusion.request import MAX_SEATS
 from chat.models import Panel
 from chat.panels import Draft
@@ -89,6 +90,10 @@ async def _render_builder(
         "presets": await _presets_with_estimates(request, catalog),
         "max_seats": MAX_SEATS,
         "search_configured": search_configured(),
+        "waiting": draft.waiting,
+        "reasoning_efforts": REASONING_EFFORTS,
+        "max_temperature": MAX_TEMPERATURE,
+        "max_instruction_chars": f"{MAX_INSTRUCTION_CHARS:,}",
     }
     template = f"{BUILDER}#builder" if request.htmx else BUILDER
     return await sync_to_async(render)(request, template, context, status=status)

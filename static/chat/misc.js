@@ -3,12 +3,14 @@
 // picked), and the server makes the new form from the values the request carried: a field typed
 // into after the request left would come back as it was then, wiping what the user typed.
 // So a field typed into since its update was sent keeps its value, and the caret, through the swap.
+// Likewise a disclosure (<details id>) the user opened stays open: the server cannot know it is.
 (function () {
   "use strict";
 
   const sentAt = new WeakMap(); // xhr -> when the request left
   const typedAt = new Map(); // field id -> when the user last changed it
   let keep = null; // field id -> {value, checked, start, end}, from a swap's beforeSwap to its afterSwap
+  let opened = []; // ids of the form's open <details>, from a swap's beforeSwap to its afterSwap
 
   function keptForm(target) {
     return target && target.matches && target.matches("[data-keep-typed]") ? target : null;
@@ -29,6 +31,7 @@
     const form = keptForm(event.detail.target);
     const sent = sentAt.get(event.detail.xhr);
     if (!form || sent === undefined) { return; }
+    opened = Array.from(form.querySelectorAll("details[id][open]"), function (details) { return details.id; });
     keep = new Map();
     typedAt.forEach(function (at, id) {
       const field = document.getElementById(id);
@@ -45,6 +48,11 @@
   });
 
   document.addEventListener("htmx:afterSwap", function () {
+    opened.forEach(function (id) {
+      const details = document.getElementById(id);
+      if (details && details.tagName === "DETAILS") { details.open = true; }
+    });
+    opened = [];
     if (!keep) { return; }
     keep.forEach(function (kept, id) {
       const field = document.getElementById(id);

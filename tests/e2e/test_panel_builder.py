@@ -32,7 +32,7 @@ def test_a_user_builds_a_self_fusion_panel_saves_it_and_asks_it(page: Page, app:
     # Picking the judge re-renders the builder: wait for that before typing the name, or the
     # swap would replace the field being typed in.
     with page.expect_response("**/panels/builder/"):
-        page.get_by_label("Judge").select_option("anthropic/claude-opus-4.8")
+        page.get_by_label("Judge", exact=True).select_option("anthropic/claude-opus-4.8")
     expect(page.locator(".estimate .figure")).to_contain_text("$")
     page.get_by_label("Panel name").fill("My panel")
     page.get_by_role("button", name="Save panel").click()
@@ -125,7 +125,7 @@ def test_a_name_typed_while_a_seat_is_being_added_survives_the_update(page: Page
     expect(page.get_by_label("Panel name")).to_have_value("Typed in time")
     # The judge's update lands before Save here; a Save clicked while one is in flight has its own test.
     with page.expect_response("**/panels/builder/"):
-        page.get_by_label("Judge").select_option("openai/gpt-5.5")
+        page.get_by_label("Judge", exact=True).select_option("openai/gpt-5.5")
     expect(page.get_by_label("Panel name")).to_have_value("Typed in time")
     page.get_by_role("button", name="Save panel").click()
     expect(page.get_by_text("Saved the panel")).to_be_visible()
@@ -161,7 +161,7 @@ def test_save_clicked_while_an_update_is_in_flight_is_sent_after_it_lands(page: 
 
     page.route("**/panels/builder/", hold)
     with page.expect_request("**/panels/builder/"):
-        page.get_by_label("Judge").select_option("openai/gpt-5.5")
+        page.get_by_label("Judge", exact=True).select_option("openai/gpt-5.5")
     wait_until_held(page, held)
     page.get_by_role("button", name="Save panel").click()
     held[0].continue_()
