@@ -129,7 +129,10 @@ class Panel(models.Model):
 
     def auto_fuse_for(self, chosen: bool | None) -> bool:
         """Whether a run of this panel is an Auto-fuse one: as chosen for it (the composer's
-        toggle), or as the panel says when nothing was chosen."""
+        toggle), or as the panel says when nothing was chosen; never for a compare-only panel,
+        which has no one to answer."""
+        if self.compare_only:
+            return False
         return self.auto_fuse if chosen is None else chosen
 
 

@@ -275,3 +275,9 @@ def test_your_panels_says_compare_only_and_the_quorum(as_alice: Client, alice: U
 
     assert "compare only" in row_of("Side")
     assert "judge at 2 of 3" in row_of("Quick") and "compare only" not in row_of("Quick")
+
+
+def test_the_composers_auto_fuse_toggle_never_makes_a_compare_only_run() -> None:
+    panel = Panel(name="Compare", seats=["a/one", "b/two"], judge="", options={"compare_only": True})
+    assert panel.auto_fuse_for(True) is False
+    assert Panel(name="Fuse", seats=["a/one", "b/two"], judge="j/j").auto_fuse_for(True) is True
