@@ -110,6 +110,26 @@ def test_late_seats_stopped_at_the_quorum_leave_the_status_ok(sdk, sim):
     assert response.choices[0].message.content
 
 
+def test_a_stream_with_fusion_events_says_when_the_panel_is_judged(sdk, sim):
+    sim.hold(SLOW)
+
+    stream = sdk.chat.completions.create(
+        model="fusion/budget",
+        messages=QUESTION,
+        stream=True,
+        stream_options={"include_fusion_events": True},
+        extra_body={"fusion": {"quorum": 2, "late_seats": "stop"}},
+    )
+
+    chunks = list(stream)
+    said = [c.model_extra["fusion_event"] for c in chunks if "fusion_event" in c.model_extra]
+    judged = [event for event in said if event["type"] == "panel.judged"]
+    assert [(e["seats"], e["late"], e["cause"]) for e in judged] == [(FAST, [SLOW], "quorum")]
+    kinds = [event["type"] for event in said]
+    assert kinds.index("panel.judged") < kinds.index("analysis.started")
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
 def test_a_panel_that_waits_for_every_seat_says_judged_on_null(sdk, sim):
     response = sdk.chat.completions.create(model="fusion/budget", messages=QUESTION)
 
