@@ -193,6 +193,26 @@ def test_a_request_overrides_only_the_terms_it_names_over_the_panels_own(sdk, si
     assert options.writer_instructions == "Use bullet points." and options.quorum is None
 
 
+def test_the_panels_seat_settings_apply_to_its_seats_but_not_to_seats_a_plugin_names(sdk, sim, code_review):
+    code_review.options = RunOptions.model_validate(
+        {"seats": [{"temperature": 0.3}, {"temperature": 1.5}]}
+    ).stored()
+    code_review.save()
+    before = len(sim.requests)
+
+    sdk.chat.completions.create(model="fusion/panel/code-review", messages=QUESTION)
+    own = {r.seat: r.body["temperature"] for r in sim.requests[before:] if r.seat is not None}
+    middle = len(sim.requests)
+    plugin = {"id": "fusion", "analysis_models": ["openai/gpt-5.5", "moonshotai/kimi-k2.6"]}
+    sdk.chat.completions.create(
+        model="fusion/panel/code-review", messages=QUESTION, extra_body={"plugins": [plugin]}
+    )
+    others = {r.seat: r.body.get("temperature") for r in sim.requests[middle:] if r.seat is not None}
+
+    assert own == {0: 0.3, 1: 1.5}
+    assert 0.3 not in others.values() and 1.5 not in others.values()
+
+
 # --- compare only ------------------------------------------------------------------------------
 
 

@@ -153,6 +153,10 @@ async def with_plugin(
                 400, f"The model {model!r} is not in your catalog.", code="model_not_found", param=param
             )
     web_search = plugin.web_search
+    options = panel.run_options
+    if plugin.analysis_models:
+        # The panel's seat settings were for its own seats, by index, not for the request's.
+        options = options.model_copy(update={"seats": []})
     return Panel(
         name=PLUGIN_PANEL_NAME if plugin.analysis_models else panel.name,
         seats=seats,
@@ -163,7 +167,7 @@ async def with_plugin(
         max_tool_calls=plugin.max_tool_calls,
         excluded_domains=panel.excluded_domains,
         blocked_domains=panel.blocked_domains,
-        options=panel.options,
+        options=options.stored(),
     )
 
 
