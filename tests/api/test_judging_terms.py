@@ -130,6 +130,21 @@ def test_a_stream_with_fusion_events_says_when_the_panel_is_judged(sdk, sim):
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
 
+def test_a_deadline_passed_judges_once_two_seats_have_answered(sdk, sim):
+    sim.hold(SLOW)
+
+    # A deadline that passes before any seat answers: the judge waits for a second answer.
+    response = sdk.chat.completions.create(
+        model="fusion/budget",
+        messages=QUESTION,
+        extra_body={"fusion": {"deadline": 0.001, "late_seats": "stop"}},
+    )
+
+    judged_on = response.model_extra["fusion"]["judged_on"]
+    assert (judged_on["seats"], judged_on["late"], judged_on["cause"]) == (FAST, [SLOW], "deadline")
+    assert run_of(response.model_extra["fusion"]).analysis is not None
+
+
 def test_a_panel_that_waits_for_every_seat_says_judged_on_null(sdk, sim):
     response = sdk.chat.completions.create(model="fusion/budget", messages=QUESTION)
 
