@@ -565,10 +565,17 @@ FOR_PEOPLE = Wording(
 
 
 @dataclass(frozen=True)
+class _MarkdownSeat:
+    answer: SeatAnswer
+    settings: str  # the seat's own sampling in words ("temp 0.9 · effort high"); "" for none
+
+
+@dataclass(frozen=True)
 class _MarkdownRun:
     run: Run
-    answers: list[SeatAnswer]
+    seats: list[_MarkdownSeat]
     analysis: str  # the judge's analysis as Markdown; "" when there is none
+    options: RunOptions
 
 
 @dataclass(frozen=True)
@@ -606,7 +613,9 @@ def _markdown_run(run: Run) -> _MarkdownRun:
         if run.analysis
         else ""
     )
-    return _MarkdownRun(run=run, answers=answers, analysis=analysis)
+    options = run.run_options
+    seats = [_MarkdownSeat(answer, options.for_seat(answer.index).summary()) for answer in answers]
+    return _MarkdownRun(run=run, seats=seats, analysis=analysis, options=options)
 
 
 def _total(runs: Sequence[Run]) -> _Total:

@@ -16,6 +16,7 @@ from rich.text import Text
 from chat.formatting import dollars, seconds
 from chat.fusion.analysis import Analysis
 from chat.fusion.events import (
+    LATE_STOPPED,
     AnalysisFailed,
     AnalysisReady,
     CallStats,
@@ -24,6 +25,7 @@ from chat.fusion.events import (
     FusedDone,
     FusedFailed,
     PanelConsulted,
+    PanelJudged,
     PanelNotConsulted,
     RunDone,
     RunStarted,
@@ -41,6 +43,12 @@ class _SeatLine:
         self.text = ""
         self.stats: CallStats | None = None
         self.started = time.perf_counter()
+        # Still running when the panel was judged early: shown after the answer, not judged.
+        self.late = False
+
+    def title(self, number: int) -> str:
+        late = "late, not judged: " if self.late else ""
+        return f"Seat {number}: {self.model} ({late}{self.status})"
 
 
 def _money(cost: float | None) -> str:
@@ -94,6 +102,15 @@ class TerminalView:
             case PanelNotConsulted(reason=reason):
                 self.console.print()
                 self.console.print(Text(reason, style="dim"))
+            case PanelJudged(judged=judged, late=late, cause=cause):
+                for seat in late:
+                    self.seats[seat].late = True
+                waiting = ", ".join(f"#{seat + 1} {self.seats[seat].model}" for seat in late)
+                self.console.print(
+                    Text(
+                        f"Judged on {len(judged)} of {len(self.seats)} seats at the {cause}; late: {waiting}"
+                    )
+                )
             case SeatStarted(seat=seat):
                 self.seats[seat].status = "writing"
             case SeatDelta(seat=seat, text=text):
@@ -102,8 +119,8 @@ class TerminalView:
                 self.seats[seat].status = "done" if complete else "incomplete"
                 self.seats[seat].stats = stats
                 self.calls.append(stats)
-            case SeatFailed(seat=seat, reason=reason, stats=stats):
-                self.seats[seat].status = f"failed: {reason}"
+            case SeatFailed(seat=seat, reason=reason, stats=stats, kind=kind):
+                self.seats[seat].status = "stopped" if kind == LATE_STOPPED else f"failed: {reason}"
                 self.seats[seat].stats = stats
                 self.calls.append(stats)
             case AnalysisReady(analysis=analysis, stats=stats):
@@ -131,6 +148,7 @@ class TerminalView:
                     self.calls.append(stats)
             case RunDone():
                 self._finish_panel()
+                self._show_late_seats()
                 self.console.print(self._summary(event))
         if self.live.is_started:
             self.live.update(self._panel_table())
@@ -139,8 +157,21 @@ class TerminalView:
         if self.live.is_started:
             self.live.stop()
             for index, seat in enumerate(self.seats):
-                title = f"Seat {index + 1}: {seat.model} ({seat.status})"
-                self.console.print(Panel(Markdown(seat.text or "_no text_"), title=title))
+                # A late seat is still writing: it is shown once the run has ended.
+                if not seat.late:
+                    self._show_seat(index)
+
+    def _show_late_seats(self) -> None:
+        late = [index for index, seat in enumerate(self.seats) if seat.late]
+        if late:
+            self.console.print()
+            self.console.rule("Late seats (kept, not judged)")
+        for index in late:
+            self._show_seat(index)
+
+    def _show_seat(self, index: int) -> None:
+        seat = self.seats[index]
+        self.console.print(Panel(Markdown(seat.text or "_no text_"), title=seat.title(index + 1)))
 
     def _panel_table(self) -> Table:
         table = Table(title="Panel", expand=True)
@@ -148,7 +179,8 @@ class TerminalView:
             table.add_column(column)
         for index, seat in enumerate(self.seats):
             elapsed = f"{time.perf_counter() - seat.started:.1f}s"
-            table.add_row(str(index + 1), seat.model, seat.status, str(len(seat.text)), elapsed)
+            status = f"late: {seat.status}" if seat.late else seat.status
+            table.add_row(str(index + 1), seat.model, status, str(len(seat.text)), elapsed)
         return table
 
     def _analysis(self, analysis: Analysis) -> Group:

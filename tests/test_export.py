@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from chat import export
+from chat.fusion.options import RunOptions, SeatOptions
 from chat.models import Conversation, Run, SeatAnswer, ShareLink, Turn
 from tests.conftest import saved_rows
 from tests.sharing_data import FOLLOW_UP, FUSED, PROMPT, SEATS, add_run, add_turn, build_conversation
@@ -115,6 +116,58 @@ def test_a_models_headings_rank_below_the_exports_own_sections(as_alice: Client,
     assert text.count("\n### Fused answer") == 1
 
 
+JUDGING_TERMS = RunOptions(
+    quorum=2,
+    judge_instructions="Check every number and date.",
+    writer_instructions="For a ten-year-old.\nThree sentences.",
+    system_prompt="Answer as a database engineer.",
+    seats=[
+        SeatOptions(temperature=0.2),
+        SeatOptions(),
+        SeatOptions(temperature=1.1, reasoning_effort="high"),
+    ],
+)
+
+
+def judged_early(conversation: Conversation) -> Run:
+    """The conversation's first run, on the panel's judging terms, with its third seat late."""
+    run = Run.objects.filter(turn__conversation=conversation).order_by("pk").first()
+    assert run is not None
+    Run.objects.filter(pk=run.pk).update(options=JUDGING_TERMS.stored(), judged_at_ms=2100.5)
+    run.answers.filter(index=2).update(late=True)
+    return run
+
+
+def test_markdown_shows_the_judging_terms_the_instructions_and_each_seats_settings(
+    as_alice: Client, conversation: Conversation
+) -> None:
+    judged_early(conversation)
+
+    text = as_alice.get(f"/c/{conversation.pk}/export.md").content.decode()
+
+    assert "Judging terms: Judge when 2 seats have answered; late seats go on." in text
+    assert "System prompt for the seats:\n\n> Answer as a database engineer.\n" in text
+    assert "Instructions for the judge:\n\n> Check every number and date.\n" in text
+    assert "Instructions for the writer:\n\n> For a ten-year-old.\n> Three sentences.\n" in text
+    assert "*Done · temp 0.2 · " in text
+    assert "*Done · late, not judged · temp 1.1 · effort high · " in text
+    # Only that run has terms: the others say none.
+    assert text.count("Judging terms:") == 1 and text.count("late, not judged") == 1
+
+
+def test_markdown_of_a_compare_only_run_has_the_answers_and_no_analysis_or_fused_answer(
+    as_alice: Client, alice: User
+) -> None:
+    conversation = Conversation.objects.create(owner=alice, title="Which is best?")
+    run = add_run(add_turn(conversation, 0, PROMPT), analysis=False, fused="")
+    Run.objects.filter(pk=run.pk).update(options=RunOptions(compare_only=True).stored())
+
+    text = as_alice.get(f"/c/{conversation.pk}/export.md").content.decode()
+
+    assert "### Seat 3: gamma/three" in text
+    assert "### Analysis" not in text and "### Fused answer" not in text
+
+
 # -- JSON -------------------------------------------------------------------------------------
 
 
@@ -203,6 +256,35 @@ def test_the_sampling_an_api_call_asked_for_is_exported_and_imported(
     assert {tuple(sorted(run.sampling.items())) for run in copies} == {
         (("max_tokens", 99), ("temperature", 0.3))
     }
+
+
+def test_the_judging_terms_and_the_late_seats_are_exported_and_imported(
+    as_alice: Client, as_bob: Client, bob: User, conversation: Conversation
+) -> None:
+    judged_early(conversation)
+    document = exported(as_alice, conversation)
+    first = document["turns"][0]["runs"][0]
+    assert first["options"]["judge_instructions"] == "Check every number and date."
+    assert (first["judged_at_ms"], [a["late"] for a in first["answers"]]) == (2100.5, [False, False, True])
+
+    as_bob.post("/import/", {"file": upload(json.dumps(document))})
+
+    copy = Run.objects.filter(turn__conversation__owner=bob).order_by("pk").first()
+    assert copy is not None
+    assert copy.run_options == JUDGING_TERMS and copy.judged_at_ms == 2100.5
+    assert [answer.late for answer in copy.answers.order_by("index")] == [False, False, True]
+
+
+def test_judging_terms_out_of_bounds_are_refused_on_import(
+    as_alice: Client, as_bob: Client, bob: User, conversation: Conversation
+) -> None:
+    document = exported(as_alice, conversation)
+    document["turns"][0]["runs"][0]["options"] = {"judge_instructions": "x" * 4_001}
+
+    response = as_bob.post("/import/", {"file": upload(json.dumps(document))})
+
+    assert response.status_code == 422 and "judge_instructions" in response.context["error"]
+    assert not Conversation.objects.filter(owner=bob).exists()
 
 
 def test_an_imported_conversation_is_the_importers_and_leaves_the_original_alone(

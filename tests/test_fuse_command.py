@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from io import StringIO
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
+from chat.fusion.options import RunOptions
 from chat.models import Panel, Run
 from chat.simulator import SimulatorThread
 
@@ -185,3 +187,140 @@ def test_auto_fuse_shows_the_query_the_panel_and_the_answer_from_its_analysis(
         assert heading in output
     seat_requests = [record for record in simulator.requests if record.seat is not None]
     assert len(seat_requests) == len(presets["Budget"].seats)
+
+
+# --- judging terms ---------------------------------------------------------------------------------
+
+SLOW = "deepseek/deepseek-v4-pro"  # the Budget panel's third seat
+JUDGE = "google/gemini-3-flash-preview"  # Budget's judge and writer, and its first seat
+
+
+def release_once_the_writer_asks(simulator: SimulatorThread) -> threading.Thread:
+    """Lets the held slow seat go once the writer has been asked (the judge model's third
+    request: as the first seat, the judge, then the writer), from a thread of its own."""
+
+    def release() -> None:
+        simulator.wait_for_requests(3, model=JUDGE, timeout=30)
+        simulator.release(SLOW)
+
+    thread = threading.Thread(target=release, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_quorum_judges_without_the_slow_seat_and_shows_it_late(simulator: SimulatorThread) -> None:
+    simulator.hold(SLOW)
+    releasing = release_once_the_writer_asks(simulator)
+
+    output = fuse(
+        "How do I plan a migration?",
+        "--preset",
+        "budget",
+        "--quorum",
+        "2",
+        "--deadline",
+        "20",
+        "--judge-instructions",
+        "Check every date.",
+    )
+    releasing.join(timeout=5)
+
+    assert "Judged on 2 of 3 seats at the quorum; late: #3 deepseek/deepseek-v4-pro" in output
+    late_section = output.split("Late seats (kept, not judged)")[1]
+    assert "Seat 3: deepseek/deepseek-v4-pro (late, not judged: done)" in late_section
+    assert "Run done: Judged on 2 of 3 seats at its quorum; deepseek/deepseek-v4-pro answered" in output
+    judge = next(r for r in simulator.requests if r.model == JUDGE and "response_format" in r.body)
+    assert "Check every date." in str(judge.body["messages"])
+
+
+def test_late_seats_can_be_stopped_at_the_quorum(simulator: SimulatorThread) -> None:
+    simulator.hold(SLOW)
+
+    output = fuse("How do I plan a migration?", "--preset", "budget", "--quorum", "2", "--late-seats", "stop")
+
+    assert "Seat 3: deepseek/deepseek-v4-pro (late, not judged: stopped)" in output
+    assert "deepseek/deepseek-v4-pro was stopped" in output and "Fused answer" in output
+
+
+def test_instructions_a_system_prompt_and_seat_temperatures_reach_their_calls(
+    simulator: SimulatorThread,
+) -> None:
+    fuse(
+        "Rust or Go?",
+        "--seat",
+        "openai/gpt-5.5",
+        "--seat",
+        "openai/gpt-5.5",
+        "--judge",
+        "qwen/qwen3-235b-a22b",
+        "--writer-instructions",
+        "Write for a ten-year-old.",
+        "--system-prompt",
+        "You are a compiler engineer.",
+        "--seat-temperature",
+        "0.2,1.1",
+        "--seat-seed",
+        ",7",
+    )
+
+    seats = {r.seat: r.body for r in simulator.requests if r.seat is not None}
+    assert (seats[0]["temperature"], seats[1]["temperature"], seats[1]["seed"]) == (0.2, 1.1, 7)
+    assert "seed" not in seats[0] or seats[0]["seed"] is None
+    assert all(body["messages"][0]["content"] == "You are a compiler engineer." for body in seats.values())
+    writer = [r for r in simulator.requests if r.model == "qwen/qwen3-235b-a22b"][-1]
+    assert "response_format" not in writer.body
+    assert "Write for a ten-year-old." in str(writer.body["messages"])
+
+
+def test_compare_only_shows_the_seats_and_asks_no_judge(simulator: SimulatorThread) -> None:
+    output = fuse("How do I plan a migration?", "--preset", "budget", "--compare-only")
+
+    assert sorted(r.seat for r in simulator.requests) == [0, 1, 2]  # the seats, and nobody else
+    assert "Seat 3: deepseek/deepseek-v4-pro (done)" in output
+    assert "Compare only" in output and "Fused answer" not in output
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--quorum", "1"], "--quorum"),
+        (["--quorum", "4"], "--quorum"),  # Budget has three seats
+        (["--deadline", "0"], "--deadline"),
+        (["--judge-instructions", "x" * 4001], "--judge-instructions"),
+        (["--seat-temperature", "0.2,3"], r"--seat-temperature \(seat 2\)"),
+        (["--seat-effort", "low,max"], r"--seat-effort \(seat 2\)"),
+        (["--seat-temperature", "1,1,1,1"], "--seat-temperature"),
+    ],
+)
+def test_a_bad_judging_term_names_its_flag(simulator: SimulatorThread, flags: list[str], named: str) -> None:
+    with pytest.raises(CommandError, match=named):
+        fuse("Hi", "--preset", "budget", *flags)
+    assert simulator.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_saved_run_keeps_its_judging_terms_over_its_panels_own(
+    simulator: SimulatorThread, django_user_model: Any
+) -> None:
+    alice = django_user_model.objects.create_user("alice")
+    Panel.objects.create(
+        owner=alice,
+        name="Two flashes",
+        seats=["google/gemini-3-flash-preview", "moonshotai/kimi-k2.6"],
+        judge="google/gemini-3-flash-preview",
+        options=RunOptions(judge_instructions="Legal risk first.").stored(),
+    )
+
+    fuse(
+        "Is this clause fair?",
+        "--user",
+        "alice",
+        "--panel",
+        "two flashes",
+        "--save",
+        "--writer-instructions",
+        "Short.",
+    )
+
+    options = Run.objects.get(turn__conversation__owner=alice).run_options
+    assert (options.judge_instructions, options.writer_instructions) == ("Legal risk first.", "Short.")

@@ -11,7 +11,7 @@ the same offer and the same result whichever door it came through.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -141,9 +141,14 @@ def panel_result(
     models: Sequence[str],
     outcomes: Sequence[SeatDone | SeatFailed],
     verdict: Analysis | AnalysisFailed | None,
+    late: Collection[int] = (),
 ) -> dict[str, Any]:
     """What the panel found, shaped like OpenRouter's fusion tool result: `status`, `analysis`,
-    `responses`, `failed_models`, `failure_reason`, `sources` (and the query it answered)."""
+    `responses`, `failed_models`, `failure_reason`, `sources` (and the query it answered). The
+    `late` seats (still running when the panel was judged early) are marked: not judged."""
+
+    def marked(seat: int) -> dict[str, bool]:
+        return {"late": True} if seat in late else {}
 
     def model_of(seat: int) -> str:
         return models[seat] if 0 <= seat < len(models) else f"seat {seat + 1}"
@@ -165,9 +170,17 @@ def panel_result(
         "status": status,
         "query": query,
         "analysis": analysis_by_model(analysis, model_of) if analysis is not None else None,
-        "responses": [{"model": model_of(done.seat), "content": _bounded(done.text)} for done in answered],
+        "responses": [
+            {"model": model_of(done.seat), "content": _bounded(done.text), **marked(done.seat)}
+            for done in answered
+        ],
         "failed_models": [
-            {"model": model_of(f.seat), "error": f.reason, "status_code": KIND_STATUS.get(f.kind or "")}
+            {
+                "model": model_of(f.seat),
+                "error": f.reason,
+                "status_code": KIND_STATUS.get(f.kind or ""),
+                **marked(f.seat),
+            }
             for f in failed
         ],
         "failure_reason": failure_reason,

@@ -15,9 +15,14 @@ def run_url(caller: Caller, run: Run) -> str:
     return caller.url(run.turn.conversation.get_absolute_url())
 
 
-def seats(outcome: Outcome) -> list[dict[str, str]]:
+def seats(outcome: Outcome) -> list[dict[str, Any]]:
     return [
-        {"model": seat.model, "status": seat.status, **({"error": seat.error} if seat.error else {})}
+        {
+            "model": seat.model,
+            "status": seat.status,
+            **({"error": seat.error} if seat.error else {}),
+            **({"late": True} if seat.late else {}),
+        }
         for seat in outcome.seats
     ]
 
@@ -35,6 +40,7 @@ def fused_report(outcome: Outcome, run: Run, url: str) -> dict[str, Any]:
         "failure_reason": fusion["failure_reason"],
         "note": fusion["note"],
         "seats": seats(outcome),
+        "judged_on": fusion["judged_on"],
         "sources": fusion["sources"],
         "judge": outcome.judge,
         "writer": outcome.writer,
@@ -51,6 +57,7 @@ def saved_report(run: Run, url: str) -> dict[str, Any]:
     outcome = Outcome([answer.model for answer in answers], run.judge, run.writer)
     for seat, answer in zip(outcome.seats, answers, strict=True):
         seat.status, seat.text, seat.error = answer.status, answer.text, answer.error
+        seat.late = answer.late
     if run.analysis is not None:
         outcome.analysis = Analysis.model_validate(run.analysis)
     outcome.fused = [run.fused_text] if run.fused_text else []

@@ -15,9 +15,11 @@ from pydantic import BaseModel, Field
 from chat.endpoints.crypto import KeyUnavailable
 from chat.forms import MAX_PROMPT_CHARS
 from chat.fusion.events import Event, RunDone
+from chat.fusion.options import LateSeats, SeatOptions
 from chat.mcp.caller import Caller
 from chat.mcp.panels import UnknownPanel, callers_panels, find_panel, with_web_search
 from chat.mcp.reports import fused_report, run_url, saved_report
+from chat.mcp.terms import judging_options
 from chat.models import Panel, Run
 from chat.runs import Call, LimitReached, start_call, wait
 from chat.runs.outcome import Outcome, progress_step, read_early_end
@@ -93,20 +95,51 @@ async def fuse(
     web: Annotated[
         bool | None, Field(description="Let the seats search the web (default: as the panel says)")
     ] = None,
+    quorum: Annotated[int | None, Field(description="Judge when this many seats have answered")] = None,
+    deadline: Annotated[
+        float | None, Field(description="Judge at this many seconds with what has answered (at least two)")
+    ] = None,
+    late_seats: Annotated[
+        LateSeats | None, Field(description="Seats still running when judged: keep (shown late) or stop")
+    ] = None,
+    judge_instructions: Annotated[str | None, Field(description="What the judge should scrutinise")] = None,
+    writer_instructions: Annotated[
+        str | None, Field(description="How the fused answer is written: form, length, audience")
+    ] = None,
+    system_prompt: Annotated[str | None, Field(description="The seats' system prompt")] = None,
+    compare_only: Annotated[
+        bool | None, Field(description="Only the seats' answers side by side: no judge, no fused answer")
+    ] = None,
+    seat_settings: Annotated[
+        list[SeatOptions] | None,
+        Field(description="Each seat's temperature, reasoning_effort, max_tokens, seed, by seat order"),
+    ] = None,
     *,
     ctx: Context[Any, Any],
 ) -> CallToolResult:
     """Ask a panel of models the question: they answer, a judge compares the answers (consensus,
     contradictions, unique insights, blind spots) and one fused answer is written. Takes a minute
-    or more; progress is reported per step, and the first step names the run for `get_run`."""
+    or more; progress is reported per step, and the first step names the run for `get_run`. The
+    judging terms (quorum, deadline, instructions...) are the panel's unless given here."""
     caller = caller_of(ctx)
     if not question.strip():
         raise ToolError("The question is empty.")
     if len(question) > MAX_PROMPT_CHARS:
         raise ToolError(f"The question is {len(question):,} characters; the limit is {MAX_PROMPT_CHARS:,}.")
+    given = {
+        "quorum": quorum,
+        "deadline_s": deadline,
+        "late_seats": late_seats,
+        "judge_instructions": judge_instructions,
+        "writer_instructions": writer_instructions,
+        "system_prompt": system_prompt,
+        "compare_only": compare_only,
+        "seats": seat_settings,
+    }
     try:
         chosen = with_web_search(await sync_to_async(find_panel)(caller, panel), web)
-        what = Call(context=[], prompt=question, panel=chosen, token=caller.token)
+        options = judging_options(chosen.run_options, given, seats=len(chosen.seats))
+        what = Call(context=[], prompt=question, panel=chosen, token=caller.token, options=options)
         run, events = await start_call(caller.user, what)
     except UnknownPanel as error:
         raise ToolError(error.message) from None

@@ -20,6 +20,7 @@ from chat.fusion.events import (
     FusedFailed,
     FusedStarted,
     PanelConsulted,
+    PanelJudged,
     RunDone,
     RunStarted,
     SeatDone,
@@ -48,6 +49,8 @@ class Seat:
     kind: str | None = None
     stats: CallStats | None = None
     sources: list[dict[str, str]] = field(default_factory=list)
+    # Still running when the panel was judged early: its answer (or failure) is kept, not judged.
+    late: bool = False
 
 
 class Outcome:
@@ -69,11 +72,19 @@ class Outcome:
         # Auto-fuse: the writer answers, and consulted the panel with this query (None: it did not).
         self.auto = False
         self.consult_query: str | None = None
+        # Compare only: the answers side by side, no judge, no writer.
+        self.compare_only = False
+        # Set when the panel was judged before every seat answered (its quorum or deadline).
+        self.judged: PanelJudged | None = None
 
     def apply(self, event: Event) -> None:
         match event:
-            case RunStarted(auto=auto):
-                self.auto = auto
+            case RunStarted(auto=auto, compare_only=compare_only):
+                self.auto, self.compare_only = auto, compare_only
+            case PanelJudged(late=late):
+                self.judged = event
+                for seat in late:
+                    self.seats[seat].late = True
             case PanelConsulted(query=query):
                 self.consult_query = query
             case SeatStarted(seat=seat):
@@ -120,10 +131,11 @@ class Outcome:
 
     @property
     def status(self) -> str:
-        """ok | degraded | error, as OpenRouter's fusion result says it."""
+        """ok | degraded | error, as OpenRouter's fusion result says it. A late seat that failed
+        or was stopped degrades nothing: the answer never waited for it."""
         if self.done is None or self.done.status == "failed":
             return "error"
-        if self.done.status == "degraded" or self.failed:
+        if self.done.status == "degraded" or any(not seat.late for seat in self.failed):
             return "degraded"
         return "ok"
 
@@ -203,13 +215,23 @@ class Outcome:
             "status": self.status,
             "analysis": self.analysis_object(),
             "responses": [
-                {"model": seat.model, **({"content": seat.text} if show_answers else {})}
+                {
+                    "model": seat.model,
+                    **({"content": seat.text} if show_answers else {}),
+                    **({"late": True} if seat.late else {}),
+                }
                 for seat in self.answered
             ],
             "failed_models": [
-                {"model": seat.model, "error": seat.error, "status_code": KIND_STATUS.get(seat.kind or "")}
+                {
+                    "model": seat.model,
+                    "error": seat.error,
+                    "status_code": KIND_STATUS.get(seat.kind or ""),
+                    **({"late": True} if seat.late else {}),
+                }
                 for seat in self.failed
             ],
+            "judged_on": self.judged_on(),
             "failure_reason": self.failure_reason,
             "note": self.note,
             "sources": list(
@@ -222,8 +244,22 @@ class Outcome:
                 if self.auto
                 else {}
             ),
+            **({"compare_only": True} if self.compare_only else {}),
             "run_id": run_id,
             "url": url,
+        }
+
+    def judged_on(self) -> dict[str, Any] | None:
+        """What the panel was judged on when it was judged before every seat answered: the seats
+        judged and the late ones, by model, why ("quorum" or "deadline") and when (ms into the
+        run); None when the judge waited for every seat."""
+        if self.judged is None:
+            return None
+        return {
+            "seats": [self._model_of(seat) for seat in self.judged.judged],
+            "late": [self._model_of(seat) for seat in self.judged.late],
+            "cause": self.judged.cause,
+            "at_ms": round(self.judged.at_ms),
         }
 
     def analysis_object(self) -> dict[str, Any] | None:
@@ -287,6 +323,9 @@ def progress_step(event: Event) -> str | None:
             return f"seat {seat + 1} answered"
         case SeatFailed(seat=seat):
             return f"seat {seat + 1} failed"
+        case PanelJudged(judged=judged, late=late, cause=cause):
+            waiting = ", ".join(f"seat {seat + 1}" for seat in late)
+            return f"judged on {len(judged)} seats at the {cause}; late: {waiting}"
         case AnalysisStarted(model=model):
             return f"the judge ({model}) is comparing the answers"
         case AnalysisReady() | AnalysisFailed():

@@ -8,7 +8,7 @@ into that user's history.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import IO, Any, cast
 
 from django.conf import settings
@@ -17,18 +17,95 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
+from pydantic import ValidationError
 
 from chat import runs
 from chat.endpoints.catalog import load_catalog
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for, server_endpoints
 from chat.fusion.events import Event
+from chat.fusion.options import RunOptions
 from chat.fusion.request import MAX_SEATS, MIN_SEATS
 from chat.models import Panel
 from chat.providers.errors import ProviderError
 from chat.providers.types import Endpoint
 from chat.runs.services import current
 from chat.terminal import TerminalView
+
+# The flags that set one field of each seat's settings (chat.fusion.options.SeatOptions), a value
+# per seat: the field, how a value is read, and what the help calls it.
+SEAT_FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
+    "--seat-temperature": ("temperature", float, "temperature"),
+    "--seat-effort": ("reasoning_effort", str, "reasoning effort (minimal, low, medium, high)"),
+    "--seat-max-tokens": ("max_tokens", int, "most tokens"),
+    "--seat-seed": ("seed", int, "seed"),
+}
+# The flag of each judging term, to name it when its value is refused.
+TERM_FLAGS = {
+    "quorum": "--quorum",
+    "deadline_s": "--deadline",
+    "late_seats": "--late-seats",
+    "judge_instructions": "--judge-instructions",
+    "writer_instructions": "--writer-instructions",
+    "system_prompt": "--system-prompt",
+    "compare_only": "--compare-only",
+}
+
+
+def per_seat(convert: Callable[[str], Any]) -> Callable[[str], list[Any]]:
+    """An argparse type for "0.2,,1.1": a value per seat, None where blank (the seat as is)."""
+
+    def read(text: str) -> list[Any]:
+        return [convert(part.strip()) if part.strip() else None for part in text.split(",")]
+
+    read.__name__ = getattr(convert, "__name__", "value")  # what argparse names in its error
+    return read
+
+
+def judging_terms(panel: RunOptions, options: dict[str, Any], *, seats: int) -> RunOptions:
+    """The panel's judging terms with the flags given over them; CommandError naming the flag
+    for a value out of bounds (RunOptions holds the bounds)."""
+    fields = panel.model_dump()
+    flags = {
+        "quorum": options["quorum"],
+        "deadline_s": options["deadline"],
+        "late_seats": options["late_seats"],
+        "judge_instructions": options["judge_instructions"],
+        "writer_instructions": options["writer_instructions"],
+        "system_prompt": options["system_prompt"],
+        "compare_only": options["compare_only"] or None,
+    }
+    fields.update({name: value for name, value in flags.items() if value is not None})
+    per_seat_given = {flag: options[_dest(flag)] for flag in SEAT_FLAGS if options[_dest(flag)] is not None}
+    for flag, values in per_seat_given.items():
+        if len(values) > seats:
+            raise CommandError(f"{flag}: {len(values)} values for a panel of {seats} seats.")
+        field = SEAT_FLAGS[flag][0]
+        while len(fields["seats"]) < len(values):
+            fields["seats"].append({})
+        for seat, value in enumerate(values):
+            if value is not None:
+                fields["seats"][seat][field] = value
+    try:
+        terms = RunOptions.model_validate(fields)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = problem["loc"]
+        if where[0] == "seats" and len(where) > 2:
+            flag = next(f for f, (field, _, _) in SEAT_FLAGS.items() if field == where[2])
+            flag = f"{flag} (seat {int(where[1]) + 1})"
+        else:
+            flag = TERM_FLAGS.get(str(where[0]), str(where[0]))
+        raise CommandError(f"{flag}: {problem['msg']}") from None
+    if terms.quorum is not None and terms.quorum > seats:
+        raise CommandError(
+            f"--quorum: the panel has {seats} seats; a quorum of {terms.quorum} is never reached."
+        )
+    return terms
+
+
+def _dest(flag: str) -> str:
+    return flag.removeprefix("--").replace("-", "_")
 
 
 class Command(BaseCommand):
@@ -50,6 +127,32 @@ class Command(BaseCommand):
         parser.add_argument("--user", default=None, help="run as this user: their keys, endpoints, panels")
         parser.add_argument("--save", action="store_true", help="save the run to --user's history")
         parser.add_argument("--max-tokens", type=int, default=None, help="most tokens per answer")
+        terms = parser.add_argument_group("judging terms (over the panel's own)")
+        terms.add_argument(
+            "--quorum", type=int, default=None, help="judge when this many seats have answered"
+        )
+        terms.add_argument(
+            "--deadline", type=float, default=None, help="judge at this many seconds with what has answered"
+        )
+        terms.add_argument(
+            "--late-seats",
+            choices=["keep", "stop"],
+            default=None,
+            help="seats still running then: go on or stop",
+        )
+        terms.add_argument("--judge-instructions", default=None, help="what the judge should scrutinise")
+        terms.add_argument("--writer-instructions", default=None, help="how the writer should write")
+        terms.add_argument("--system-prompt", default=None, help="the seats' system prompt")
+        terms.add_argument(
+            "--compare-only", action="store_true", help="the seats' answers side by side: no judge, no writer"
+        )
+        for flag, (_, convert, what) in SEAT_FLAGS.items():
+            terms.add_argument(
+                flag,
+                type=per_seat(convert),
+                default=None,
+                help=f"each seat's {what}, by seat: 0.2,1.1 (blank: as is)",
+            )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # Read where every run reads it; put back after, for a caller that goes on (call_command).
@@ -109,7 +212,8 @@ class Command(BaseCommand):
             if not options["judge"]:
                 raise CommandError("Give --judge with --seat: the model that compares the answers.")
             panel = Panel(name="Terminal", judge=options["judge"])
-        fields = {name: getattr(panel, name) for name in ("seats", "judge", "writer", "name", "auto_fuse")}
+        kept = ("seats", "judge", "writer", "name", "auto_fuse", "options")
+        fields = {name: getattr(panel, name) for name in kept}
         fields.update(panel.web_tools.fields())
         panel = Panel(**fields)
         panel.seats = seats or list(panel.seats)
@@ -119,6 +223,7 @@ class Command(BaseCommand):
         panel.auto_fuse = panel.auto_fuse or options["auto_fuse"]
         if not MIN_SEATS <= len(panel.seats) <= MAX_SEATS:
             raise CommandError(f"A panel has {MIN_SEATS} to {MAX_SEATS} seats; you gave {len(panel.seats)}.")
+        panel.options = judging_terms(panel.run_options, options, seats=len(panel.seats)).stored()
         return panel
 
     @staticmethod

@@ -41,5 +41,13 @@ async def chat_completions(request: HttpRequest, token: ApiToken) -> HttpRespons
     if tool is not None:
         return await servertool.complete(request, token, body, tool)
     if not is_fusion_model(body.model):
+        if body.fusion is not None:
+            # A plain model has no panel to judge: the terms would be dropped without a word.
+            raise ApiError(
+                400,
+                "fusion: judging terms are for a fusion model, or a plain model given the fusion tool.",
+                code="invalid_request",
+                param="fusion",
+            )
         return await passthrough.complete(token, body)
     return await fusion.complete(request, token, body)

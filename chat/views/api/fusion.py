@@ -18,12 +18,14 @@ from chat.fusion.events import (
     AnalysisStarted,
     Event,
     FusedDelta,
+    PanelJudged,
     RunDone,
     SeatDelta,
     SeatDone,
     SeatFailed,
     SeatStarted,
 )
+from chat.fusion.options import RunOptions
 from chat.models import ApiToken, Panel, Run
 from chat.providers.errors import KIND_STATUS
 from chat.runs import Call, LimitReached, start_call
@@ -33,6 +35,7 @@ from chat.views.api.errors import ApiError
 from chat.views.api.models import model_not_found, resolve_fusion_model, token_may_use, user_catalog
 from chat.views.api.outcome import Outcome, judge_failure_reason
 from chat.views.api.schema import CompletionRequest, FusionPlugin
+from chat.views.api.terms import judging_options
 
 # What a caller that hit a run limit (runs at once, runs a minute) is told to wait, in seconds.
 LIMIT_RETRY_AFTER = 10
@@ -73,7 +76,10 @@ async def complete(request: HttpRequest, token: ApiToken, body: CompletionReques
     plugin = body.fusion_plugin
     if plugin is not None:
         panel = await with_plugin(token, panel, plugin)
-    run, events = await _start(token, panel, body)
+    # Both may be given; a term given in both must agree (judging_options refuses it otherwise).
+    sources = [("fusion", body.fusion), ("plugins.fusion", plugin)]
+    options = judging_options(panel.run_options, sources, seats=len(panel.seats))
+    run, events = await _start(token, panel, body, options)
     reply = Reply(
         completion_id=f"chatcmpl-fusion-{run.pk}",
         model=body.model,
@@ -100,9 +106,16 @@ async def complete(request: HttpRequest, token: ApiToken, body: CompletionReques
 
 
 async def _start(
-    token: ApiToken, panel: Panel, body: CompletionRequest
+    token: ApiToken, panel: Panel, body: CompletionRequest, options: RunOptions | None
 ) -> tuple[Run, asyncio.Queue[Event | None]]:
-    what = Call(context=body.context, prompt=body.question, panel=panel, token=token, sampling=body.sampling)
+    what = Call(
+        context=body.context,
+        prompt=body.question,
+        panel=panel,
+        token=token,
+        sampling=body.sampling,
+        options=options,
+    )
     try:
         return await start_call(token.user, what)
     except LimitReached as error:
@@ -140,6 +153,10 @@ async def with_plugin(
                 400, f"The model {model!r} is not in your catalog.", code="model_not_found", param=param
             )
     web_search = plugin.web_search
+    options = panel.run_options
+    if plugin.analysis_models:
+        # The panel's seat settings were for its own seats, by index, not for the request's.
+        options = options.model_copy(update={"seats": []})
     return Panel(
         name=PLUGIN_PANEL_NAME if plugin.analysis_models else panel.name,
         seats=seats,
@@ -150,6 +167,7 @@ async def with_plugin(
         max_tool_calls=plugin.max_tool_calls,
         excluded_domains=panel.excluded_domains,
         blocked_domains=panel.blocked_domains,
+        options=options.stored(),
     )
 
 
@@ -251,6 +269,8 @@ def fusion_event(event: Event, outcome: Outcome) -> dict[str, Any] | None:
                 "error": reason,
                 "status_code": KIND_STATUS.get(kind or ""),
             }
+        case PanelJudged():
+            return {"type": "panel.judged", **(outcome.judged_on() or {})}
         case AnalysisStarted(model=model):
             return {"type": "analysis.started", "model": model}
         case AnalysisReady():

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from chat.fusion.consult import FUSION_TOOL
+from chat.fusion.options import LateSeats, SeatOptions
 from chat.fusion.request import MAX_SEATS, MIN_REQUEST_SEATS, Sampling
 from chat.views.api.errors import ApiError
 from chat.views.api.models import is_fusion_model
@@ -58,8 +59,49 @@ class StreamOptions(_Lenient):
     include_fusion_events: bool = Field(default=False, strict=True)
 
 
-class FusionPlugin(_Lenient):
-    """OpenRouter's fusion plugin: the panel, the judge and the panel's tools for this request."""
+# The judging terms by the API's names, and the field of chat.fusion.options.RunOptions each
+# stands for: RunOptions holds their limits, chat.views.api.terms applies them.
+TERM_FIELDS = {
+    "quorum": "quorum",
+    "deadline": "deadline_s",
+    "late_seats": "late_seats",
+    "judge_instructions": "judge_instructions",
+    "writer_instructions": "writer_instructions",
+    "system_prompt": "system_prompt",
+    "compare_only": "compare_only",
+    "seat_settings": "seats",
+}
+
+
+class JudgingTerms(BaseModel):
+    """The judging terms a request sets (the fusion plugin, the `fusion` object, the server
+    tool's parameters); a term it does not name is the panel's, and null puts it back to the
+    default. Types here; the limits are RunOptions', checked when the terms are applied."""
+
+    quorum: int | None = Field(default=None, strict=True)
+    deadline: float | None = Field(default=None, strict=True)
+    late_seats: LateSeats | None = None
+    judge_instructions: str | None = Field(default=None, strict=True)
+    writer_instructions: str | None = Field(default=None, strict=True)
+    system_prompt: str | None = Field(default=None, strict=True)
+    compare_only: bool | None = Field(default=None, strict=True)
+    # By seat index: the first entry is the first seat's.
+    seat_settings: list[SeatOptions] | None = None
+
+    def given_terms(self) -> dict[str, Any]:
+        """The terms this request named, by the API's names, as given (null included)."""
+        return {name: getattr(self, name) for name in TERM_FIELDS if name in self.model_fields_set}
+
+
+class FusionTerms(JudgingTerms):
+    """The request's top-level `fusion` object: FusionRoom's own, so a misspelt term is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FusionPlugin(_Lenient, JudgingTerms):
+    """OpenRouter's fusion plugin: the panel, the judge and the panel's tools for this request,
+    and FusionRoom's judging terms."""
 
     id: Literal["fusion"]
     analysis_models: list[str] | None = Field(
@@ -83,9 +125,10 @@ class FusionPlugin(_Lenient):
         return bool(names & WEB_TOOLS)
 
 
-class ServerToolParameters(_Lenient):
+class ServerToolParameters(_Lenient, JudgingTerms):
     """The fusion server tool's `parameters`, by OpenRouter's names (others it sends are ignored):
-    the panel the model may consult. Without any, the user's default panel, judged by the model."""
+    the panel the model may consult, and its judging terms. Without any, the user's default
+    panel, judged by the model."""
 
     analysis_models: list[str] | None = Field(
         default=None, min_length=MIN_REQUEST_SEATS, max_length=MAX_SEATS
@@ -169,6 +212,8 @@ class CompletionRequest(_Lenient):
     tools: list[dict[str, Any]] | None = None
     # "none", "auto", "required" or a named tool, as OpenAI's; passed through to plain models.
     tool_choice: str | dict[str, Any] | None = None
+    # FusionRoom's judging terms, beside (or instead of) the fusion plugin's.
+    fusion: FusionTerms | None = None
 
     @field_validator("n")
     @classmethod

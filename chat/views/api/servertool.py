@@ -23,6 +23,7 @@ from chat.fusion import consult
 from chat.fusion.analysis import Analysis
 from chat.fusion.calls import ModelCall
 from chat.fusion.events import AnalysisFailed, AnalysisReady, Event, RunDone, SeatDone, SeatFailed
+from chat.fusion.options import RunOptions
 from chat.fusion_models import FUSION, panel_named
 from chat.models import ApiToken, Panel
 from chat.providers.types import ModelInfo, ReasoningDelta, TextDelta
@@ -43,6 +44,7 @@ from chat.views.api.passthrough import (
     wire_tool_calls,
 )
 from chat.views.api.schema import CompletionRequest, ServerTool
+from chat.views.api.terms import judging_options
 
 ANSWERED_ALONE = "The model answered without consulting the panel."
 CALLED_YOUR_TOOLS = (
@@ -78,7 +80,10 @@ async def complete(
 ) -> HttpResponseBase:
     info = (await plain_model(token, body.model)).info
     panel = await _panel(token, body, tool)
-    loop = ToolLoop(request, token, body, tool, info, panel)
+    # The terms may come in the tool's parameters or the request's `fusion` object (agreeing).
+    sources = [("fusion", body.fusion), (f"{tool.param}.parameters", tool.parameters)]
+    options = judging_options(panel.run_options, sources, seats=len(panel.seats))
+    loop = ToolLoop(request, token, body, tool, info, panel, options)
     steps = loop.steps()
     if body.stream:
         # As a pass-through: what fails before the model says anything (its provider, the start
@@ -135,6 +140,7 @@ class ToolLoop:
         tool: ServerTool,
         info: ModelInfo,
         panel: Panel,
+        options: RunOptions | None = None,
     ) -> None:
         self.completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         self.model = body.model
@@ -146,6 +152,7 @@ class ToolLoop:
         self._tool = tool
         self._info = info
         self._panel = panel
+        self._options = options
         self._calls: list[ModelCall] = []
         self._said: list[str] = []
         self.client_calls: list[dict[str, str]] = []
@@ -231,6 +238,7 @@ class ToolLoop:
             panel=panel,
             token=self._token,
             sampling=self._tool.parameters.sampling,
+            options=self._options,
             write_answer=False,
         )
         try:
@@ -262,7 +270,10 @@ class ToolLoop:
             if isinstance(event, RunDone):
                 break  # the result is whole; the run's own bookkeeping goes on
         await read_early_end(outcome, run.pk)
-        result = consult.panel_result(query, list(panel.seats), outcomes, verdict)
+        late = outcome.judged.late if outcome.judged is not None else []
+        result = consult.panel_result(query, list(panel.seats), outcomes, verdict, late)
+        if outcome.judged is not None:
+            result["judged_on"] = outcome.judged_on()
         if outcome.done is None:
             # Stopped or lost before its end: the model is told so, as the caller will be.
             result |= {"failure_reason": outcome.failure_reason, "error": outcome.note}
