@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import api, cluster, hostile_render, live, report, screen
+from bench import api, cluster, hostile_render, live, quorum, report, screen
 from bench.common import BUDGET, FIVE, ROOT, app_env, machine, median, migrate, pct
 from bench.simproc import SimulatorProcess
 
@@ -170,6 +170,8 @@ async def live_benchmarks(
     await user.close()
     # 11: the same runs over the API (/v1/chat/completions, streamed).
     results["api"] = await api.api_benchmarks(base, "bench", sim, quick)
+    # 12: one seat 10 s slower than the others, the panel waiting for it or judged at its quorum.
+    results["quorum"] = await quorum.quorum_benchmarks(base, "bench", sim, quick)
 
     # 4, scale-out: the same load on two web processes and two run workers (PostgreSQL, Redis).
     if reason := cluster.unavailable():
@@ -246,6 +248,17 @@ async def capacity(
     return figures
 
 
+async def quorum_alone(base: str, sim: Any, quick: bool) -> dict[str, Any]:
+    """Benchmark 12 without the others (--only quorum): the account first, and a run to warm up."""
+    user = live.User(base)
+    await user.sign_up("bench-quorum")
+    home = await user.home()
+    live.configure_budget(sim, tokens=40)
+    await user.run(user.panel_id(home, "Budget"), BUDGET, sim)  # the catalog, the connections
+    await user.close()
+    return await quorum.quorum_benchmarks(base, "bench-quorum", sim, quick)
+
+
 async def api_alone(base: str, sim: Any, quick: bool, database: Path, sim_url: str) -> dict[str, Any]:
     """Benchmark 11 without the others (--only api): the account and its five-seat panel first."""
     user = live.User(base)
@@ -273,7 +286,9 @@ def run_module(module: str, database: Path, quick: bool) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smallest sizes: a smoke test, not figures")
-    parser.add_argument("--only", default="live,inproc,bounds,hostile_render", help="also: api (alone)")
+    parser.add_argument(
+        "--only", default="live,inproc,bounds,hostile_render", help="also: api, quorum (alone; live has them)"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/README.md")
     args = parser.parse_args()
     started = time.monotonic()
@@ -284,7 +299,7 @@ def main() -> None:
         "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
     }
     only = set(args.only.split(","))
-    if "live" in only or "api" in only:
+    if only & {"live", "api", "quorum"}:
         with SimulatorProcess() as sim:
             database = scratch / "live.sqlite3"
             migrate(database, sim.base_url)
@@ -299,10 +314,12 @@ def main() -> None:
                         live_benchmarks(daphne.url, sim, daphne, args.quick, database, sim.base_url, results)
                     )
                     results["fidelity"] = fidelity(timelines)
-                else:
+                if "api" in only and "live" not in only:
                     results["api"] = asyncio.run(
                         api_alone(daphne.url, sim, args.quick, database, sim.base_url)
                     )
+                if "quorum" in only and "live" not in only:
+                    results["quorum"] = asyncio.run(quorum_alone(daphne.url, sim, args.quick))
             finally:
                 daphne.stop()
         print(f"live benchmarks done in {time.monotonic() - started:.0f} s", file=sys.stderr)

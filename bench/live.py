@@ -145,14 +145,18 @@ class User:
         )
         if "sessionid" not in self.http.cookies:
             # Signed up but not signed in (the app is being edited in parallel): sign in, as a person would.
-            page = await self.http.get("/accounts/login/")
-            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-            assert token, "no CSRF token on the sign-in form"
-            form = {"csrfmiddlewaretoken": token.group(1), "username": username, "password": PASSWORD}
-            response = await self.http.post(
-                "/accounts/login/", data=form, headers={"Referer": self.base + "/accounts/login/"}
-            )
-        assert "sessionid" in self.http.cookies, f"sign-up and sign-in failed: {response.status_code}"
+            await self.sign_in(username)
+        assert "sessionid" in self.http.cookies, f"sign-up failed: {response.status_code}"
+
+    async def sign_in(self, username: str) -> None:
+        page = await self.http.get("/accounts/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert token, "no CSRF token on the sign-in form"
+        form = {"csrfmiddlewaretoken": token.group(1), "username": username, "password": PASSWORD}
+        response = await self.http.post(
+            "/accounts/login/", data=form, headers={"Referer": self.base + "/accounts/login/"}
+        )
+        assert "sessionid" in self.http.cookies, f"sign-in failed: {response.status_code}"
 
     def panel_id(self, home_html: str, name: str) -> str:
         found = re.search(r'<option value="(\d+)"[^>]*>\s*' + re.escape(name), home_html)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from collections.abc import Sequence
@@ -21,19 +20,11 @@ from chat.simulator.phrasebook import (
     UNIQUE_INSIGHTS,
     Debate,
 )
+from chat.simulator.sampling import CANONICAL, Choices, Sampling, digest_int, seeded_random
 from chat.simulator.tokens import split_tokens
 
 _SUBJECT_LENGTH = 72
 _QUESTION_LINE = re.compile(r"^(?:#+\s*)?(?:the\s+)?(?:user'?s\s+)?question\s*[:\-]\s*(.*)$", re.IGNORECASE)
-
-
-def digest_int(*parts: str) -> int:
-    # sha256, not hash(): Python salts str hashes per process, and answers must not change between runs.
-    return int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:8], "big")
-
-
-def seeded_random(*parts: str) -> random.Random:
-    return random.Random(digest_int(*parts))
 
 
 def subject_of(question: str) -> str:
@@ -63,55 +54,61 @@ def debates_for(question: str, count: int = 2) -> list[Debate]:
     return seeded_random("debates", question).sample(DEBATES, count)
 
 
-def _own_random(model_id: str, question: str, seat: int | None, *prefix: str) -> random.Random:
-    # A seat after the first writes its own text, as a real model sampling again would; its
-    # stance (position_of) stays the model's. Seat 0 and no seat write the same.
-    if seat:
-        return seeded_random(*prefix, model_id, question, f"seat {seat}")
-    return seeded_random(*prefix, model_id, question)
+def stance_on(debate: Debate, model_id: str, own: Choices) -> str:
+    # Up to temperature 1 the side is the model's (position_of), whatever the seat or seed: a
+    # judge still finds the same models disagreeing. Hotter, it may argue another side.
+    fresh = own.fresh(f"stance on {debate.topic}", above=1.0)
+    return position_of(model_id, debate) if fresh is None else fresh.choice(debate.positions)
 
 
-def write_reasoning(model_id: str, question: str, *, seat: int | None = None) -> str:
-    own = _own_random(model_id, question, seat, "reasoning")
+def write_reasoning(model_id: str, question: str, *, sampling: Sampling = CANONICAL) -> str:
     debate = debates_for(question)[0]
-    return own.choice(REASONING).format(
-        subject=subject_of(question).lower(), topic=debate.topic, position=position_of(model_id, debate)
-    )
+    thinking = Choices(sampling, "reasoning", model_id, question)
+    template = thinking.make("template", lambda r: r.choice(REASONING))
+    stance = stance_on(debate, model_id, Choices(sampling, model_id, question))
+    return template.format(subject=subject_of(question).lower(), topic=debate.topic, position=stance)
 
 
 def write_answer(
-    model_id: str, question: str, *, answer_tokens: int, sources: Sequence[str] = (), seat: int | None = None
+    model_id: str,
+    question: str,
+    *,
+    answer_tokens: int,
+    sources: Sequence[str] = (),
+    sampling: Sampling = CANONICAL,
 ) -> str:
-    """The model's markdown answer, of roughly `answer_tokens` tokens (whole sections, never cut);
-    each seat of a panel (chat.providers.types.SEAT_HEADER) gets its own."""
+    """The model's markdown answer, of roughly `answer_tokens` tokens (whole sections, never cut),
+    as the request's temperature and seed (or its panel seat) sample it (chat.simulator.sampling)."""
     shared = seeded_random("question", question)
-    own = _own_random(model_id, question, seat)
+    own = Choices(sampling, model_id, question)
     debates = debates_for(question)
     consensus = shared.sample(CONSENSUS_POINTS, 4)
     coverage = shared.sample(COVERAGE_POINTS, 4)
 
-    head = [f"## {subject_of(question)}", own.choice(INTROS)]
+    head = [f"## {subject_of(question)}", own.make("intro", lambda r: r.choice(INTROS))]
     if sources:
         head.append("I checked the search results before answering; they shaped the points below.")
-    tail = [own.choice(CLOSINGS)]
+    tail = [own.make("closing", lambda r: r.choice(CLOSINGS))]
     if sources:
         tail.append("### Sources\n\n" + "\n".join(f"- [{_link_text(url)}]({url})" for url in sources))
 
-    estimate = own.randint(8, 45)
-    stance = " ".join(position_of(model_id, debate) for debate in debates)
-    bullets = [point for point in consensus if own.random() > 0.2] or consensus[:1]
-    bullets += own.sample(coverage, 2) + [own.choice(UNIQUE_INSIGHTS)]
+    estimate = own.make("estimate", lambda r: r.randint(8, 45))
+    stance = " ".join(stance_on(debate, model_id, own) for debate in debates)
+    bullets = own.make("agreed points", lambda r: [point for point in consensus if r.random() > 0.2])
+    bullets = bullets or consensus[:1]
+    bullets += own.make("coverage", lambda r: r.sample(coverage, 2))
+    bullets.append(own.make("insight", lambda r: r.choice(UNIQUE_INSIGHTS)))
     body = [
         f"### Where I come down\n\n{stance} I would expect an improvement of roughly {estimate}% "
         "over the status quo if the pilot goes well.",
         "### Key points\n\n" + "\n".join(f"- {bullet}" for bullet in bullets),
     ]
-    if own.random() < 0.4:
-        body.append(_comparison_table(own))
-    if own.random() < 0.5:
-        language, code = own.choice(CODE_SNIPPETS)
+    if own.make("has a table", lambda r: r.random() < 0.4):
+        body.append(own.make("table", _comparison_table))
+    if own.make("has code", lambda r: r.random() < 0.5):
+        language, code = own.make("code", lambda r: r.choice(CODE_SNIPPETS))
         body.append(f"A small sketch of how I would compare the options:\n\n```{language}\n{code}\n```")
-    details = own.sample(DETAILS, len(DETAILS))
+    details = own.make("details", lambda r: r.sample(DETAILS, len(DETAILS)))
 
     sections = list(head)
     budget = answer_tokens - _count(head) - _count(tail)

@@ -15,9 +15,10 @@ from chat.simulator.analysis import (
     find_labels,
     is_analysis_schema,
 )
-from chat.simulator.answers import digest_int, seeded_random, write_answer, write_reasoning
+from chat.simulator.answers import write_answer, write_reasoning
 from chat.simulator.config import SimulatedModel
 from chat.simulator.json_schema import SchemaFaker
+from chat.simulator.sampling import CANONICAL, Sampling, digest_int, seeded_random
 from chat.simulator.tokens import message_text
 
 _ASKS_FOR_JSON = re.compile(
@@ -72,19 +73,22 @@ def json_mode(model: SimulatedModel, body: dict[str, Any]) -> str | None:
 
 
 def compose_reply(
-    model: SimulatedModel, body: dict[str, Any], *, bad_json: bool = False, seat: int | None = None
+    model: SimulatedModel, body: dict[str, Any], *, bad_json: bool = False, sampling: Sampling = CANONICAL
 ) -> Reply:
-    """What the model says; a prose answer and its reasoning differ from seat to seat."""
+    """What the model says; a prose answer and its reasoning vary by the request's `sampling`
+    (its temperature, and its seed or seat)."""
     messages: list[dict[str, Any]] = body.get("messages", [])
     question = last_user_text(messages)
-    reasoning = write_reasoning(model.id, question, seat=seat) if model.sends_reasoning else ""
+    reasoning = write_reasoning(model.id, question, sampling=sampling) if model.sends_reasoning else ""
     if tool_calls := _tool_calls(model, body, question):
         return Reply(content=model.tool_preamble, reasoning=reasoning, tool_calls=tool_calls)
     mode = json_mode(model, body)
     if mode is not None:
         return Reply(content=_json_content(model, body, raw=mode == "raw", bad=bad_json), reasoning=reasoning)
     sources = _sources(messages)
-    content = write_answer(model.id, question, answer_tokens=model.answer_tokens, sources=sources, seat=seat)
+    content = write_answer(
+        model.id, question, answer_tokens=model.answer_tokens, sources=sources, sampling=sampling
+    )
     return Reply(content=content, reasoning=reasoning)
 
 

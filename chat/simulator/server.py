@@ -19,6 +19,7 @@ from chat.simulator.floods import ENDLESS_TEXT, answer_flood, catalog_flood, err
 from chat.simulator.json_schema import SchemaError
 from chat.simulator.replies import compose_reply, json_mode, seat_of
 from chat.simulator.request_log import Outcome, RequestRecord
+from chat.simulator.sampling import Sampling
 from chat.simulator.tokens import count_prompt_tokens, usage
 from chat.simulator.web import add_web_routes
 from chat.simulator.wire import (
@@ -67,7 +68,8 @@ class _Call:
         self.record = record
         self.model = model
         self.prompt_tokens = prompt_tokens
-        reply = compose_reply(model, raw, bad_json=record.fault == "bad_json", seat=record.seat)
+        sampling = Sampling(temperature=body.temperature, seed=body.seed, seat=record.seat)
+        reply = compose_reply(model, raw, bad_json=record.fault == "bad_json", sampling=sampling)
         pieces = pieces_of(reply)
         limit = body.token_limit
         self.truncated = limit is not None and len(pieces) > limit

@@ -39,6 +39,9 @@ class CompletionBody(BaseModel):
     stream: bool = False
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
+    # OpenAI's range; the answer varies by them (chat.simulator.sampling).
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    seed: int | None = None
     response_format: dict[str, Any] | None = None
     tools: list[dict[str, Any]] | None = None
 
