@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from chat.fusion.seats import LATE_STOPPED_REASON
 from chat.models import Run, SeatAnswer
 from chat.runs.creation import KEPT_STATUSES
 
@@ -35,11 +36,18 @@ def late_state(run: Run, answer: SeatAnswer, cause: Cause) -> str:
     later = answered_later_s(run, answer)
     if later is not None:
         return f"answered {later:.0f} s later"
-    if answer.status == SeatAnswer.Status.STOPPED:
+    if stopped_late(answer):
         return f"stopped at the {cause}"
+    if answer.status == SeatAnswer.Status.STOPPED:
+        return "stopped"
     if answer.status in SeatAnswer.UNFINISHED:
         return "still answering" if run.is_running else "did not finish"
     return "failed later"
+
+
+def stopped_late(answer: SeatAnswer) -> bool:
+    """Whether the panel's terms stopped the seat when it was judged (not its owner, not a fault)."""
+    return answer.late and answer.status == SeatAnswer.Status.STOPPED and answer.error == LATE_STOPPED_REASON
 
 
 def judged_count(answers: Iterable[SeatAnswer]) -> int:
@@ -90,3 +98,13 @@ def seat_late_state(run: Run, answer: SeatAnswer, answers: Iterable[SeatAnswer])
     if not answer.late:
         return ""
     return late_state(run, answer, cause_of(run, judged_count(answers)))
+
+
+def late_note(run: Run, answer: SeatAnswer, answers: Iterable[SeatAnswer]) -> str:
+    """The sentence a late seat's column opens with: what became of it, and that it was not judged."""
+    state = seat_late_state(run, answer, answers)
+    if stopped_late(answer):
+        return f"{state.capitalize()}: the panel was judged without it."
+    if answer.status in SeatAnswer.UNFINISHED and run.is_running:
+        return f"Late: {state}. The judge started without this answer."
+    return f"Late: {state}. This answer was not judged."

@@ -150,6 +150,18 @@ def late_state(run: Run, answer: SeatAnswer, answers: Any) -> str:
     return judged.seat_late_state(run, answer, answers)
 
 
+@register.simple_tag
+def late_note(run: Run, answer: SeatAnswer, answers: Any) -> str:
+    """`{% late_note run answer answers %}`: the sentence a late seat's column opens with."""
+    return judged.late_note(run, answer, answers)
+
+
+@register.filter
+def stopped_late(answer: SeatAnswer) -> bool:
+    """`{{ answer|stopped_late }}`: stopped by the panel's terms when it was judged: no error."""
+    return judged.stopped_late(answer)
+
+
 @register.filter
 def seat_settings(run: Run, answer: SeatAnswer) -> str:
     """`{{ run|seat_settings:answer }}`: the seat's own sampling, e.g. "temp 0.9 · effort high"."""

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 
 from chat.fusion.events import LATE_STOPPED, CallStats, PanelJudged, SeatDone, SeatFailed, SeatStarted
 from chat.fusion.options import RunOptions, SeatOptions
+from chat.fusion.seats import LATE_STOPPED_REASON
 from chat.models import Run, SeatAnswer
 from chat.runs.frames import Frames
 from chat.runs.judged import judged_on
@@ -79,12 +80,35 @@ def test_a_seat_stopped_at_the_quorum_reads_as_stopped_not_as_an_error(state: Ru
     frames = Frames(state)
     frames.show(state.apply(JUDGED))
     stats = CallStats(model=SEATS[2], prompt_tokens=3, completion_tokens=1)
-    stopped = SeatFailed(seat=2, reason="Stopped.", partial_text="half", stats=stats, kind=LATE_STOPPED)
+    stopped = SeatFailed(
+        seat=2, reason=LATE_STOPPED_REASON, partial_text="half", stats=stats, kind=LATE_STOPPED
+    )
     shown = frames.show(state.apply(stopped))
     assert state.answers[2].status == SeatAnswer.Status.STOPPED
     [column] = by_id(shown, column_dom_id(state.run.pk, 2))
-    assert "stopped at the quorum" in text(column)
+    assert "Stopped at the quorum: the panel was judged without it." in text(column)
     assert not [e for e in tags(str(column)) if attr(e, "role") == "alert"]
+
+
+def test_a_late_seat_that_fails_shows_its_error(state: RunState) -> None:
+    frames = Frames(state)
+    frames.show(state.apply(JUDGED))
+    stats = CallStats(model=SEATS[2], prompt_tokens=3, completion_tokens=1)
+    shown = frames.show(state.apply(SeatFailed(seat=2, reason="The provider is down.", stats=stats)))
+    [column] = by_id(shown, column_dom_id(state.run.pk, 2))
+    [alert] = [e for e in tags(str(column)) if attr(e, "role") == "alert"]
+    assert text(alert) == "The provider is down." and "failed later" in text(column)
+
+
+def test_a_late_seat_its_owner_stopped_is_not_said_to_be_stopped_by_the_quorum(state: RunState) -> None:
+    state.apply(JUDGED)
+    run = state.run
+    run.status = Run.Status.STOPPED
+    state.answers[2].status = SeatAnswer.Status.STOPPED
+    html = render_to_string(
+        "chat/run.html#seat", {"run": run, "answers": state.answers, "answer": state.answers[2]}
+    )
+    assert "Late: stopped. This answer was not judged." in html and "quorum" not in html
 
 
 def test_after_a_reload_the_run_says_what_it_was_judged_on_and_offers_to_re_fuse(state: RunState) -> None:
