@@ -12,6 +12,7 @@ from chat.models import Run, SeatAnswer
 from chat.runs.creation import KEPT_STATUSES
 
 Cause = Literal["quorum", "deadline"]
+# A seat's answer that is there to read and to judge (a cut-short one included).
 ANSWERED = KEPT_STATUSES
 
 
@@ -36,6 +37,8 @@ def late_state(run: Run, answer: SeatAnswer, cause: Cause) -> str:
     later = answered_later_s(run, answer)
     if later is not None:
         return f"answered {later:.0f} s later"
+    if answer.status in ANSWERED:
+        return "answered later"  # when the run did not keep its judging time (an imported one)
     if stopped_late(answer):
         return f"stopped at the {cause}"
     if answer.status == SeatAnswer.Status.STOPPED:
@@ -67,7 +70,8 @@ class JudgedOn:
 
     @property
     def line(self) -> str:
-        """ "Judged on 2 of 3 seats; deepseek-v4-pro answered 14 s later"."""
+        """The line above the analysis: "Judged on 2 of 3 seats at its quorum; deepseek/deepseek-v4-pro
+        answered 14 s later"."""
         lates = ", ".join(f"{answer.model} {state}" for answer, state in self.late)
         return f"Judged on {self.judged} of {self.total} seats at its {self.cause}; {lates}"
 
