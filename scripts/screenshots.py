@@ -174,6 +174,18 @@ def judging_shots(page: Page, sim: SimulatorThread, env: dict[str, str], url: st
     finished(page)
     page.locator(".judged-on").scroll_into_view_if_needed()
     whole_page(page, OUT / "run-late-seat.png")
+    # On a phone: the late seat's column, and Re-judge opened on its pickers.
+    browser = page.context.browser
+    assert browser is not None
+    phone = browser.new_context(viewport=PHONE, storage_state=page.context.storage_state()).new_page()
+    phone.goto(page.url)
+    finished(phone)
+    phone.get_by_text("Re-judge…").click()
+    expect(phone.get_by_label("Judge", exact=True)).to_be_visible()
+    phone.locator(".judged-on").scroll_into_view_if_needed()
+    phone.screenshot(path=OUT / "run-late-seat-phone.png")
+    phone.locator(".rejudge").scroll_into_view_if_needed()
+    phone.screenshot(path=OUT / "run-rejudge-phone.png")
     page.goto(f"{url}/")
     ask(page, "Compare only", PROMPT)
     expect(page.locator(".seats .totals")).to_be_visible(timeout=60_000)
