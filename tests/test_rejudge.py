@@ -120,7 +120,8 @@ async def test_re_judging_shows_the_turn_with_both_runs_over_htmx(
     )
     assert response.status_code == 200
     html = response.content.decode()
-    assert f'id="turn-{first.turn_id}"' in html and "Run 2 of 2" in html and "Earlier run 1 of 2" in html
+    assert f'id="turn-{first.turn_id}"' in html and "Earlier run 1 of 2" in html
+    assert f"Run 2 of 2: Test panel (re-judged by {OTHER_JUDGE}, written by {WRITER})" in html
 
 
 async def test_a_model_the_owner_may_not_call_is_refused(
