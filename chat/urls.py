@@ -9,6 +9,7 @@ from chat.views import composer as composer_views
 from chat.views import copy as copy_views
 from chat.views import history as history_views
 from chat.views import panels as panel_views
+from chat.views import rejudge as rejudge_views
 from chat.views import settings as settings_views
 from chat.views import share as share_views
 from chat.views import tokens as token_views
@@ -21,6 +22,7 @@ urlpatterns = [
     path("runs/<int:pk>/", views.run_detail, name="run"),
     path("runs/<int:pk>/stop/", views.stop_run, name="stop_run"),
     path("runs/<int:pk>/retry/", views.retry_run, name="retry_run"),
+    path("runs/<int:pk>/rejudge/", rejudge_views.rejudge_run, name="rejudge_run"),
     path("turns/<int:pk>/rerun/", views.rerun_turn, name="rerun_turn"),
     path("turns/<int:pk>/edit/", views.edit_turn, name="edit_turn"),
     path("estimate/", composer_views.composer_estimate, name="composer_estimate_first"),

@@ -5,7 +5,7 @@ builder with its judging terms open (on a laptop and on a phone).
 
 Run with `make screenshots`. It starts its own simulator and Daphne on a scratch database,
 so it touches nothing of yours, and writes docs/screenshots/*.png. `python scripts/screenshots.py
-auto-fuse` takes only the Auto-fuse ones.
+auto-fuse` takes only the Auto-fuse ones; `judging` a run with a late seat and a compare-only run.
 """
 
 from __future__ import annotations
@@ -188,7 +188,51 @@ def builder_shots(page: Page, sim: SimulatorThread, env: dict[str, str], url: st
         shot.context.close()
 
 
-SHOTS = {"chatroom": chatroom_shots, "auto-fuse": auto_fuse_shots, "builder": builder_shots}
+def judging_shots(page: Page, sim: SimulatorThread, env: dict[str, str], url: str) -> None:
+    """A panel judged at its quorum while its slowest seat still wrote (the late seat, the line
+    above the analysis, Re-fuse with all answers), and a compare-only panel's run."""
+    slow = BUDGET[2]
+    quorum = {
+        "quorum": 2,
+        "judge_instructions": "Check every number and date.",
+        "seats": [{"temperature": 0.9}],
+    }
+    add_panel(env, "Quorum of two", BUDGET, options=quorum)
+    add_panel(env, "Compare only", BUDGET, options={"compare_only": True})
+    page.goto(f"{url}/")
+    sim.hold(slow, after_tokens=60)
+    ask(page, "Quorum of two", PROMPT)
+    # The fused answer is written while the late seat still answers; then it answers too.
+    fused = page.get_by_role("region", name="Fused answer").locator(".markdown p")
+    expect(fused.first).to_be_visible(timeout=60_000)
+    sim.release(slow)
+    finished(page)
+    page.locator(".judged-on").scroll_into_view_if_needed()
+    whole_page(page, OUT / "run-late-seat.png")
+    # On a phone: the late seat's column, and Re-judge opened on its pickers.
+    browser = page.context.browser
+    assert browser is not None
+    phone = browser.new_context(viewport=PHONE, storage_state=page.context.storage_state()).new_page()
+    phone.goto(page.url)
+    finished(phone)
+    phone.get_by_text("Re-judge…").click()
+    expect(phone.get_by_label("Judge", exact=True)).to_be_visible()
+    phone.locator(".judged-on").scroll_into_view_if_needed()
+    phone.screenshot(path=OUT / "run-late-seat-phone.png")
+    phone.locator(".rejudge").scroll_into_view_if_needed()
+    phone.screenshot(path=OUT / "run-rejudge-phone.png")
+    page.goto(f"{url}/")
+    ask(page, "Compare only", PROMPT)
+    expect(page.locator(".seats .totals")).to_be_visible(timeout=60_000)
+    whole_page(page, OUT / "run-compare-only.png")
+
+
+SHOTS = {
+    "chatroom": chatroom_shots,
+    "auto-fuse": auto_fuse_shots,
+    "builder": builder_shots,
+    "judging": judging_shots,
+}
 
 
 def main(names: list[str]) -> None:

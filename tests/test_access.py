@@ -100,6 +100,7 @@ TABLE: dict[str, Row] = {
     "run": Row(("GET",), lambda w: {"pk": w.run.pk}),
     "stop_run": Row(("POST",), lambda w: {"pk": w.run.pk}),
     "retry_run": Row(("POST",), lambda w: {"pk": w.run.pk}),
+    "rejudge_run": Row(("GET", "POST"), lambda w: {"pk": w.run.pk}),
     "rerun_turn": Row(("POST",), lambda w: {"pk": w.turn.pk}),
     "edit_turn": Row(("POST",), lambda w: {"pk": w.turn.pk}),
     "composer_estimate_first": Row(("POST",), kind="account"),

@@ -29,8 +29,9 @@ class Endpoint(BaseModel):
 
 
 # The header that says which seat of a panel a request answers for (0, 1, ...). Providers ignore
-# a header they do not know; the simulator writes each seat its own text from it, so two seats
-# of one model (self-fusion) differ in demo mode as they would with a real model's sampling.
+# a header they do not know; the simulator writes each seat its own text from it (or from the
+# seat's `seed` when it has one), so two seats of one model (self-fusion) differ in demo mode as
+# they would with a real model's sampling.
 SEAT_HEADER = "X-FusionRoom-Seat"
 
 

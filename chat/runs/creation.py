@@ -5,6 +5,8 @@ Called inside the start gate's transaction (chat.runs.lifecycle), never on their
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from chat.fusion.events import CallStats
 from chat.fusion.request import ReusedAnswer
 from chat.models import Conversation, Panel, Run, SeatAnswer, Turn
@@ -125,12 +127,15 @@ def create_retry(
     return retry
 
 
-def can_rejudge(run: Run) -> bool:
+def can_rejudge(run: Run, answers: Iterable[SeatAnswer] | None = None) -> bool:
     """Whether the run's answers can be fused again: it has ended, it is no Auto-fuse run (whose
-    model wrote the panel its own query), and at least two seats answered."""
+    model wrote the panel its own query), and at least two seats answered. `answers`: the run's,
+    when they are at hand (a live run's page has them in memory)."""
     if run.is_running or run.auto_fuse:
         return False
-    return run.answers.filter(status__in=KEPT_STATUSES).count() >= 2
+    if answers is None:
+        return run.answers.filter(status__in=KEPT_STATUSES).count() >= 2
+    return sum(1 for answer in answers if answer.status in KEPT_STATUSES) >= 2
 
 
 def reused_answers(answers: list[SeatAnswer]) -> dict[int, ReusedAnswer]:

@@ -164,6 +164,7 @@ _PARTS = {
     "columns": "run-{run}-columns",  # the seats' columns, side by side
     "panel": "run-{run}-panel",  # the seat strip and the columns (an Auto-fuse run's, once consulted)
     "consult": "run-{run}-consult",  # Auto-fuse: whether the model consulted the panel, and its query
+    "rejudge": "run-{run}-rejudge",  # under a finished run: fuse its answers again (chat/views/rejudge.py)
 }
 # The conversation's spend summary, which the page fetches again as its runs end.
 SPEND_ID = "spend"

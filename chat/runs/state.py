@@ -12,6 +12,7 @@ from typing import Any, Literal
 from django.utils import timezone
 
 from chat.fusion.events import (
+    LATE_STOPPED,
     AnalysisFailed,
     AnalysisReady,
     AnalysisStarted,
@@ -138,13 +139,14 @@ class RunState:
                     self._set_answer(seat, sources=[source.model_dump() for source in sources])
                 error = "" if complete else INCOMPLETE_NOTE
                 self._set_answer(seat, status=status, text=text, error=error, **_stats_fields(stats))
-                return [Change("seat", seat)]
-            case SeatFailed(seat=seat, reason=reason, partial_text=partial, stats=stats):
+                return self._seat_ended(seat)
+            case SeatFailed(seat=seat, reason=reason, partial_text=partial, stats=stats, kind=kind):
                 text = partial or self.answers[seat].text
-                self._set_answer(
-                    seat, status=SeatAnswer.Status.FAILED, error=reason, text=text, **_stats_fields(stats)
-                )
-                return [Change("seat", seat)]
+                # A seat stopped because the panel was judged without it did not fail: the
+                # panel's terms stopped it, and a retry may ask it again like any stopped seat.
+                status = SeatAnswer.Status.STOPPED if kind == LATE_STOPPED else SeatAnswer.Status.FAILED
+                self._set_answer(seat, status=status, error=reason, text=text, **_stats_fields(stats))
+                return self._seat_ended(seat)
             case PanelJudged(late=late, at_ms=at_ms):
                 self._set_run(judged_at_ms=at_ms)
                 for seat in late:
@@ -247,6 +249,12 @@ class RunState:
 
     def _mark_answer(self, seat: int, name: str) -> None:
         self._dirty_answers.setdefault(seat, set()).add(name)
+
+    def _seat_ended(self, seat: int) -> list[Change]:
+        # A late seat's end changes what the line above the analysis says of it (chat.runs.judged).
+        if self.answers[seat].late:
+            return [Change("seat", seat), Change("analysis")]
+        return [Change("seat", seat)]
 
     def _set_run(self, **values: Any) -> None:
         for name, value in values.items():

@@ -11,7 +11,7 @@ from django import template
 from chat import formatting
 from chat.fusion.context import CHARS_PER_TOKEN
 from chat.models import Run, SeatAnswer
-from chat.runs import protocol
+from chat.runs import creation, judged, protocol
 
 register = template.Library()
 
@@ -105,6 +105,9 @@ def stage_pills(run: Run) -> list[StagePill]:
     answer = StagePill(Run.Stage.FUSED, answer_name(run), protocol.column_dom_id(run.pk, protocol.FUSED))
     if not run.asks_panel:
         return [answer]
+    if run.compare_only:
+        # Side by side and no further: no analysis, no fused answer to point to.
+        return [StagePill(Run.Stage.PANEL, "Panel", protocol.run_dom_id(run.pk, "columns"))]
     return [
         StagePill(Run.Stage.PANEL, "Panel", protocol.run_dom_id(run.pk, "columns")),
         StagePill(Run.Stage.ANALYSIS, "Analysis", protocol.run_dom_id(run.pk, "analysis")),
@@ -130,3 +133,42 @@ def token_figure(answer: SeatAnswer) -> TokenFigure:
             f"≈ {estimate} tok", "Estimated from the text that arrived: the model reported no token count"
         )
     return TokenFigure("tokens not reported", "The model reported no token count")
+
+
+# -- judging terms (chat.runs.judged) ----------------------------------------------------
+
+
+@register.filter
+def judged_on(run: Run, answers: Any) -> judged.JudgedOn | None:
+    """`{{ run|judged_on:answers }}`: what the run was judged on, when not every seat's answer."""
+    return judged.judged_on(run, answers)
+
+
+@register.simple_tag
+def late_state(run: Run, answer: SeatAnswer, answers: Any) -> str:
+    """`{% late_state run answer answers %}`: a late seat's "answered 14 s later", or ""."""
+    return judged.seat_late_state(run, answer, answers)
+
+
+@register.simple_tag
+def late_note(run: Run, answer: SeatAnswer, answers: Any) -> str:
+    """`{% late_note run answer answers %}`: the sentence a late seat's column opens with."""
+    return judged.late_note(run, answer, answers)
+
+
+@register.filter
+def stopped_late(answer: SeatAnswer) -> bool:
+    """`{{ answer|stopped_late }}`: stopped by the panel's terms when it was judged: no error."""
+    return judged.stopped_late(answer)
+
+
+@register.filter
+def seat_settings(run: Run, answer: SeatAnswer) -> str:
+    """`{{ run|seat_settings:answer }}`: the seat's own sampling, e.g. "temp 0.9 · effort high"."""
+    return run.run_options.for_seat(answer.index).summary()
+
+
+@register.filter
+def can_rejudge(run: Run, answers: Any) -> bool:
+    """`{{ run|can_rejudge:answers }}`: whether the run's answers may be fused again."""
+    return creation.can_rejudge(run, answers)
