@@ -29,13 +29,27 @@ from chat.providers.types import Endpoint
 from chat.webtools.options import DEFAULT_TOOL_CALLS, MAX_TOOL_CALLS, MIN_TOOL_CALLS, WebToolOptions
 
 
+class JudgingTerms:
+    """A panel's or a run's judging terms, kept as JSON in `options` (chat.fusion.options)."""
+
+    options: Any
+
+    @property
+    def run_options(self) -> RunOptions:
+        return RunOptions.model_validate(self.options or {})
+
+    @property
+    def compare_only(self) -> bool:
+        return self.run_options.compare_only
+
+
 class PanelQuerySet(models.QuerySet["Panel"]):
     def for_user(self, user: Any) -> PanelQuerySet:
         """The presets everyone shares, then the user's own panels."""
         return self.filter(Q(owner__isnull=True) | Q(owner=user)).order_by("-is_preset", "position", "name")
 
 
-class Panel(models.Model):
+class Panel(JudgingTerms, models.Model):
     """A panel of seats with a judge and an optional writer. Presets have no owner."""
 
     owner = models.ForeignKey(
@@ -109,14 +123,6 @@ class Panel(models.Model):
     @property
     def web_tools(self) -> WebToolOptions:
         return WebToolOptions.of(self)
-
-    @property
-    def run_options(self) -> RunOptions:
-        return RunOptions.model_validate(self.options or {})
-
-    @property
-    def compare_only(self) -> bool:
-        return self.run_options.compare_only
 
     @property
     def waiting(self) -> str:
@@ -261,7 +267,7 @@ class RunQuerySet(models.QuerySet["Run"]):
         return self.filter(turn__conversation__owner=user)
 
 
-class Run(models.Model):
+class Run(JudgingTerms, models.Model):
     """One fusion of one turn: the panel's answers, the analysis and the fused answer.
 
     The row is the saved fold of the pipeline's events: text is flushed in batches while the
@@ -389,14 +395,6 @@ class Run(models.Model):
     def web_tools(self) -> WebToolOptions:
         """The panel's web-tool settings when the run started."""
         return WebToolOptions.of(self)
-
-    @property
-    def run_options(self) -> RunOptions:
-        return RunOptions.model_validate(self.options or {})
-
-    @property
-    def compare_only(self) -> bool:
-        return self.run_options.compare_only
 
     # -- Auto-fuse ------------------------------------------------------------------------
 

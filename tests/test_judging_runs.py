@@ -39,16 +39,21 @@ def execute(run: Run, fake: FakeModelClient) -> None:
     dispatch.execute_here(run.pk, services.current().replace(client_for=lambda _: fake, pacing=QUIET))
 
 
-async def a_quorum_run_with_a_late_seat(
-    make_run: Callable[..., Run], alice: User, fake: FakeModelClient
-) -> Run:
+async def a_quorum_run(make_run: Callable[..., Run], alice: User) -> Run:
+    """A new run, not started, of a panel that judges at two of its three seats."""
     unstarted = await sync_to_async(make_run)(alice)
     # A run copies its panel's terms when it is made: this one is made again, with them.
     await Panel.objects.filter(pk=unstarted.panel_id).aupdate(options=RunOptions(quorum=2).stored())
     await Run.objects.filter(pk=unstarted.pk).aupdate(status=Run.Status.STOPPED)
     panel = await Panel.objects.aget(pk=unstarted.panel_id)
     turn = await sync_to_async(lambda: unstarted.turn)()
-    run = (await sync_to_async(runs.open_run)(alice, runs.Rerun(turn, panel), catalog=None)).run
+    return (await sync_to_async(runs.open_run)(alice, runs.Rerun(turn, panel), catalog=None)).run
+
+
+async def a_quorum_run_with_a_late_seat(
+    make_run: Callable[..., Run], alice: User, fake: FakeModelClient
+) -> Run:
+    run = await a_quorum_run(make_run, alice)
     slow = Gate()
     fake.script(SEATS[0], answer(SEAT_TEXTS[0]))
     fake.script(SEATS[1], answer(SEAT_TEXTS[1]))
@@ -138,12 +143,7 @@ async def test_a_running_or_auto_fuse_run_cannot_be_re_judged(
 async def test_stopping_a_run_whose_fused_answer_is_whole_ends_it_done_with_the_late_seat_stopped(
     make_run: Callable[..., Run], alice: User, fake: FakeModelClient
 ) -> None:
-    unstarted = await sync_to_async(make_run)(alice)
-    await Panel.objects.filter(pk=unstarted.panel_id).aupdate(options=RunOptions(quorum=2).stored())
-    await Run.objects.filter(pk=unstarted.pk).aupdate(status=Run.Status.STOPPED)
-    panel = await Panel.objects.aget(pk=unstarted.panel_id)
-    turn = await sync_to_async(lambda: unstarted.turn)()
-    run = (await sync_to_async(runs.open_run)(alice, runs.Rerun(turn, panel), catalog=None)).run
+    run = await a_quorum_run(make_run, alice)
     fake.script(SEATS[0], answer(SEAT_TEXTS[0]))
     fake.script(SEATS[1], answer(SEAT_TEXTS[1]))
     fake.script(SEATS[2], [TextDelta(text="Half of the late "), asyncio.Event()])
