@@ -69,6 +69,12 @@ GRADE_COMPLETION_TOKENS = 80
 LIMIT_RETRY_DELAYS: tuple[float, ...] = (1, 2, 4, 8, 15, 15, 15, 15, 15, 15, 15, 15)
 MAX_BLOCKED_DOMAINS = 50
 
+
+async def pause(seconds: float) -> None:
+    """A wait for the run limits to pass (tests count them instead)."""
+    await asyncio.sleep(seconds)
+
+
 # Strong references to this process's evaluations (launch): the loop keeps only weak ones.
 _tasks: dict[int, asyncio.Task[None]] = {}
 
@@ -479,7 +485,7 @@ class _Job:
                 if delay is None:
                     self.halted = _Halt(f"Stopped: the run limits kept refusing ({refused.message}).")
                     return None
-                await asyncio.sleep(delay)
+                await pause(delay)
             except (BudgetExceeded, TokenBudgetExceeded) as refused:
                 self.halted = _Halt(f"Stopped by your spend budget: {refused.message}")
                 return None

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from chat.evaluation import runner
 from chat.evaluation.grading import grading_messages
 from chat.evaluation.models import EvalAnswer, EvalGrade, EvalSuite, Evaluation
 from chat.evaluation.report import build_report
@@ -29,7 +31,7 @@ from chat.evaluation.runner import (
 )
 from chat.evaluation.suites import Criterion, Task
 from chat.evaluation.systems import parse_system
-from chat.models import Panel, Run
+from chat.models import Panel, Run, SpendBudget
 from chat.simulator import SimulatorThread
 from tests.evaluation.conftest import GRADER
 
@@ -354,3 +356,43 @@ def test_a_live_one_is_left_running(alice: User, three_tasks: EvalSuite) -> None
     progress_of(evaluation)
     evaluation.refresh_from_db()
     assert evaluation.status == Evaluation.Status.RUNNING
+
+
+@pytest.mark.asyncio
+async def test_a_spend_budget_that_refuses_a_run_stops_it_cleanly(
+    simulator: SimulatorThread, alice: User, three_tasks: EvalSuite
+) -> None:
+    await SpendBudget.objects.acreate(user=alice, limit_usd=Decimal("0.01"))
+    evaluation = await sync_to_async(create)(alice, three_tasks, ["model:openai/gpt-5.5"], passes=1)
+
+    await run_evaluation(evaluation.pk)
+
+    await evaluation.arefresh_from_db()
+    assert evaluation.status == Evaluation.Status.STOPPED and evaluation.resumable
+    assert "budget" in evaluation.note
+    assert not await Run.objects.filter(turn__conversation__owner=alice).aexists()
+    assert not simulator.requests  # no model was asked
+
+
+@pytest.mark.asyncio
+async def test_the_run_limits_are_waited_out_a_bounded_number_of_times(
+    simulator: SimulatorThread, alice: User, three_tasks: EvalSuite, settings: Any, monkeypatch: Any
+) -> None:
+    settings.FUSIONROOM_MAX_RUNS_PER_MINUTE = 0  # every start refused, as in a busy minute
+    waits: list[float] = []
+    monkeypatch.setattr(runner, "LIMIT_RETRY_DELAYS", (0.0, 0.0, 0.0))
+
+    async def counted(delay: float) -> None:
+        waits.append(delay)
+
+    monkeypatch.setattr(runner, "pause", counted)
+    evaluation = await sync_to_async(create)(
+        alice, three_tasks, ["model:openai/gpt-5.5"], passes=1, concurrency=1
+    )
+
+    await run_evaluation(evaluation.pk)
+
+    await evaluation.arefresh_from_db()
+    assert evaluation.status == Evaluation.Status.STOPPED
+    assert "run limits" in evaluation.note
+    assert waits == [0.0, 0.0, 0.0]  # one answer tried four times, then nothing more started
