@@ -54,7 +54,7 @@ from chat.fusion_models import panel_slug
 from chat.models import Panel, Run
 from chat.providers.protocol import ModelClient
 from chat.providers.types import Endpoint, ModelInfo
-from chat.runs.gate import BudgetExceeded, RunLimitReached, TokenBudgetExceeded
+from chat.runs.gate import BudgetExceeded, RunLimitReached, TokenBudgetExceeded, open_grading
 from chat.runs.outcome import Outcome, read_early_end
 from chat.runs.services import Services, current
 
@@ -521,15 +521,33 @@ class _Job:
                 return
             cost = None
             try:
-                graded = await grading.grade(
-                    self.client,
-                    self.evaluation.grader,
-                    task,
-                    criterion,
-                    answer.text,
-                    time.perf_counter,
-                    info=self.infos.get(self.evaluation.grader),
-                )
+                try:
+                    row = await sync_to_async(open_grading)(self.owner, self.evaluation.grader, reserved)
+                except (BudgetExceeded, TokenBudgetExceeded) as refused:
+                    self.halted = _Halt(f"Stopped by your spend budget: {refused.message}")
+                    return
+                graded: grading.Grade | None = None
+                try:
+                    graded = await grading.grade(
+                        self.client,
+                        self.evaluation.grader,
+                        task,
+                        criterion,
+                        answer.text,
+                        time.perf_counter,
+                        info=self.infos.get(self.evaluation.grader),
+                    )
+                finally:
+                    # What the calls used replaces what was reserved, even when cut short.
+                    used = graded.calls if graded is not None else []
+                    await asyncio.shield(
+                        sync_to_async(row.settle)(
+                            ok=graded is not None and graded.verdict is not None,
+                            prompt_tokens=sum(call.prompt_tokens for call in used),
+                            completion_tokens=sum(call.completion_tokens for call in used),
+                            cost=sum(call.cost or 0.0 for call in used) if used else None,
+                        )
+                    )
                 cost = graded.cost
                 await EvalGrade.objects.aupdate_or_create(
                     answer=answer,

@@ -31,7 +31,7 @@ from chat.evaluation.runner import (
 )
 from chat.evaluation.suites import Criterion, Task
 from chat.evaluation.systems import parse_system
-from chat.models import Panel, Run, SpendBudget
+from chat.models import ApiCall, Panel, Run, SpendBudget
 from chat.simulator import SimulatorThread
 from tests.evaluation.conftest import GRADER
 
@@ -96,6 +96,10 @@ async def test_three_systems_run_end_to_end_as_real_runs_graded_per_criterion_an
     assert len(grades) == 3 * criteria * 2
     assert {g.verdict for g in grades} <= {"MET", "UNMET"}
     assert sum(grader_questions(simulator).values()) == len(grades)
+    # Grader calls spend alice's keys too: each counts in her budget, settled at its cost.
+    calls = [c async for c in ApiCall.objects.filter(user=alice)]
+    assert len(calls) == len(grades) and {c.status for c in calls} == {ApiCall.Status.DONE}
+    assert sum(c.cost or 0 for c in calls) == pytest.approx(sum(g.cost or 0 for g in grades))
     report = await sync_to_async(build_report)(evaluation)
     assert [s.system for s in report.systems] == THREE_SYSTEMS
     assert all(s.mean is not None for s in report.systems)
