@@ -250,6 +250,8 @@ def test_the_html_is_one_file_with_both_plots_and_a_hostile_answer_escaped(grade
     # Nothing fetched from elsewhere: no script, no outside link, style inline.
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert ' style="' not in page
+    # And should anything slip through, the file itself forbids scripts and outside requests.
+    assert "default-src 'none'" in page
 
 
 def test_write_outputs_writes_the_three_files(graded, tmp_path) -> None:
