@@ -17,9 +17,11 @@ import asyncio
 import contextlib
 import contextvars
 import copy
+import heapq
+import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypedDict
@@ -343,6 +345,49 @@ def progress_of(evaluation: Evaluation) -> Progress:
 # -- running -------------------------------------------------------------------------------
 
 
+GRADE_FIRST, ANSWER_NEXT = 0, 1
+
+
+class Slots:
+    """The evaluation's concurrency: `size` calls at once, answers and grades together; a freed
+    slot goes to a waiting grade before a waiting answer, so finished answers are graded while
+    the rest are asked (an evaluation stopped at its cap has whole tasks, not ungraded answers)."""
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, priority: int) -> AsyncIterator[None]:
+        await self._acquire(priority)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, priority: int) -> None:
+        if self.free > 0 and not self._waiting:
+            self.free -= 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (priority, next(self._order), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._release()  # handed a slot as it was cancelled: pass it on
+            raise
+
+    def _release(self) -> None:
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():  # a cancelled waiter's turn is done already: skipped
+                turn.set_result(None)
+                return
+        self.free += 1
+
+
 class _Halt(Exception):
     """The evaluation stops where it is: the owner's budget refused a run, or the run limits
     never let one start."""
@@ -367,7 +412,7 @@ class _Job:
     progress: Progress
     report: Callable[[Progress], None] | None
     spent: float
-    limit: asyncio.Semaphore
+    limit: Slots
     run_slots: asyncio.Semaphore
     reserved: float = 0.0
     capped: bool = False
@@ -410,7 +455,8 @@ class _Job:
             await self.grade_all(answer)
 
     async def ask(self, answer: EvalAnswer) -> None:
-        async with self.limit, self.run_slots:
+        # A run slot first: an answer waiting for one holds no slot a grade could use.
+        async with self.run_slots, self.limit.slot(ANSWER_NEXT):
             panel = self.panels[answer.system]
             reserved = self.reserve(answer_estimate(panel, self.catalog))
             if reserved is None:
@@ -514,7 +560,7 @@ class _Job:
         await asyncio.gather(*(self.grade_one(answer, task, c, i) for c, i in missing))
 
     async def grade_one(self, answer: EvalAnswer, task: Task, criterion: Criterion, index: int) -> None:
-        async with self.limit:
+        async with self.limit.slot(GRADE_FIRST):
             prompt_tokens = GRADE_PROMPT_TOKENS - TYPICAL_FUSED_TOKENS + len(answer.text) // 4
             reserved = self.reserve(grade_estimate(self.evaluation.grader, self.catalog, prompt_tokens))
             if reserved is None:
@@ -690,7 +736,7 @@ async def run_evaluation(
             progress=await sync_to_async(progress_of)(evaluation),
             report=progress,
             spent=await sync_to_async(_spent)(evaluation),
-            limit=asyncio.Semaphore(evaluation.concurrency),
+            limit=Slots(evaluation.concurrency),
             run_slots=asyncio.Semaphore(
                 max(1, min(evaluation.concurrency, settings.FUSIONROOM_MAX_CONCURRENT_RUNS))
             ),

@@ -20,8 +20,11 @@ from chat.evaluation.grading import grading_messages
 from chat.evaluation.models import EvalAnswer, EvalGrade, EvalSuite, Evaluation
 from chat.evaluation.report import build_report
 from chat.evaluation.runner import (
+    ANSWER_NEXT,
+    GRADE_FIRST,
     EvaluationRefused,
     Progress,
+    Slots,
     create_evaluation,
     launch,
     panel_for,
@@ -142,7 +145,8 @@ async def test_killed_half_way_it_resumes_without_repeating_finished_work(
         evaluation=evaluation, status=EvalAnswer.Status.RUNNING
     ).aexists()
 
-    await killed_when(lambda p: p.grades_done >= 4)
+    graded_first = await EvalGrade.objects.filter(answer__evaluation=evaluation).acount()
+    await killed_when(lambda p: p.grades_done >= graded_first + 4)
     graded_before = [
         grading_messages(
             tasks[g.answer.task_id], criterion(tasks[g.answer.task_id], g.criterion), g.answer.text
@@ -400,3 +404,34 @@ async def test_the_run_limits_are_waited_out_a_bounded_number_of_times(
     assert evaluation.status == Evaluation.Status.STOPPED
     assert "run limits" in evaluation.note
     assert waits == [0.0, 0.0, 0.0]  # one answer tried four times, then nothing more started
+
+
+@pytest.mark.asyncio
+async def test_a_freed_slot_goes_to_a_waiting_grade_before_a_waiting_answer() -> None:
+    slots, order = Slots(1), []
+
+    async def take(name: str, priority: int) -> None:
+        async with slots.slot(priority):
+            order.append(name)
+
+    async with slots.slot(ANSWER_NEXT):
+        waiting = [
+            asyncio.create_task(take("answer", ANSWER_NEXT)),
+            asyncio.create_task(take("grade", GRADE_FIRST)),
+        ]
+        await asyncio.sleep(0)  # one turn of the loop: both queue up behind the held slot
+    await asyncio.gather(*waiting)
+
+    assert order == ["grade", "answer"]
+
+
+@pytest.mark.asyncio
+async def test_a_waiter_cancelled_leaves_no_slot_taken() -> None:
+    slots = Slots(1)
+    async with slots.slot(ANSWER_NEXT):
+        waiter = asyncio.create_task(slots._acquire(GRADE_FIRST))
+        await asyncio.sleep(0)
+        waiter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiter
+    assert slots.free == 1
