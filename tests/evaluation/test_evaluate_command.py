@@ -56,7 +56,7 @@ def test_it_evaluates_three_systems_and_writes_the_three_files(
         "rubric.example.org",
     )
 
-    assert "Estimated cost: $" in output and "Status: done" in output
+    assert "Estimated cost: $" in output and "cap: none" in output and "Status: done" in output
     rows = list(csv.DictReader(io.StringIO((out / "results.csv").read_text(encoding="utf-8"))))
     assert set(rows[0]) >= REQUIRED_COLUMNS
     assert len(rows) == 9

@@ -93,9 +93,8 @@ class Command(BaseCommand):
             f"({evaluation.suite.task_count} tasks), graded by {evaluation.grader} "
             f"× {evaluation.passes} passes."
         )
-        console.print(
-            f"Estimated cost: {money(evaluation.estimated_cost)}; cap: {money(evaluation.max_cost)}"
-        )
+        cap = "none" if evaluation.max_cost is None else f"${evaluation.max_cost:.4f}"
+        console.print(f"Estimated cost: {money(evaluation.estimated_cost)}; cap: {cap}")
         if evaluation.self_graded:
             console.print(f"Self-graded (allowed): {', '.join(evaluation.self_graded)}")
         interrupted = False
