@@ -417,7 +417,6 @@ class _Job:
     reserved: float = 0.0
     capped: bool = False
     halted: _Halt | None = None
-    answer_costs: dict[str, float | None] = field(default_factory=dict)
 
     # -- the cost cap --
 
