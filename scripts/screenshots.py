@@ -199,7 +199,7 @@ def evaluate_shots(page: Page, sim: SimulatorThread, env: dict[str, str], url: s
     assert browser is not None
     page.goto(f"{url}/evaluations/")
     page.get_by_role("button", name="Add the starter suite").click()
-    page.get_by_label("Budget").check()
+    page.get_by_role("checkbox", name="Budget").check()
     page.get_by_label("A single model").fill("openai/gpt-5.5")
     page.get_by_label("Self-fusion: model ×").fill("deepseek/deepseek-v4-pro")
     page.get_by_label("Copies").fill("2")
@@ -212,7 +212,7 @@ def evaluate_shots(page: Page, sim: SimulatorThread, env: dict[str, str], url: s
     page.screenshot(path=OUT / "evaluate-new.png", full_page=True)
     page.get_by_role("button", name="Start the evaluation").click()
     progress = page.locator("#eval-progress")
-    expect(progress).to_contain_text(re.compile(r"[1-9]\d* of 36 answers"), timeout=60_000)
+    expect(progress).to_contain_text(re.compile(r"\b([6-9]|[1-3]\d) of 36 answers"), timeout=60_000)
     page.screenshot(path=OUT / "evaluate-progress.png")
     expect(progress).to_contain_text("Done", timeout=300_000)
     for plot in ("#plot-score-cost", "#plot-domains"):
@@ -226,6 +226,8 @@ def evaluate_shots(page: Page, sim: SimulatorThread, env: dict[str, str], url: s
     phone.wait_for_function("document.querySelector('#plot-score-cost').naturalWidth > 0")
     phone.screenshot(path=OUT / "evaluate-phone.png", full_page=True)
     phone.context.close()
+    page.goto(f"{url}/evaluations/")
+    page.screenshot(path=OUT / "evaluate-list.png")
 
 
 SHOTS = {

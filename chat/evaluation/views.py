@@ -10,26 +10,25 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from chat.endpoints import resolve as endpoints
-from chat.endpoints.catalog import TYPICAL_ANSWER_TOKENS, Catalog, estimate_run, load_catalog
+from chat.endpoints.catalog import Catalog, load_catalog
 from chat.endpoints.crypto import KeyUnavailable
 from chat.evaluation import plots, report, runner
 from chat.evaluation.forms import WEB_CHOICES, EvaluationForm, SuiteUploadForm, systems_from
 from chat.evaluation.models import EvalAnswer, EvalGrade, EvalSuite, Evaluation
-from chat.evaluation.suites import Suite, SuiteError, read_suite
-from chat.evaluation.systems import System, parse_system
+from chat.evaluation.suites import SuiteError, read_suite
+from chat.evaluation.systems import parse_system
 from chat.models import Panel
 
 STARTER = Path(__file__).resolve().parent / "examples" / "starter.jsonl"
-# A grader call: the rubric line, the question and the answer in; a verdict and a reason out.
-GRADE_PROMPT_TOKENS = 600 + TYPICAL_ANSWER_TOKENS
-GRADE_COMPLETION_TOKENS = 120
+# Suites a user may keep: each is up to suites.MAX_SUITE_BYTES of JSON in the database.
+MAX_SUITES = 50
 
 
 class Request(HttpRequest):
@@ -64,7 +63,9 @@ def evaluation_list(request: Request) -> HttpResponse:
 def suite_upload(request: Request) -> HttpResponse:
     form = SuiteUploadForm(request.POST, request.FILES)
     problems: list[str] = []
-    if form.is_valid():
+    if _suites(request.user).count() >= MAX_SUITES:
+        problems = [f"You have {MAX_SUITES} suites, the most one may keep: delete one first."]
+    elif form.is_valid():
         upload = form.cleaned_data["file"]
         try:
             suite = read_suite(upload.read(), upload.name or "suite.jsonl")
@@ -85,6 +86,9 @@ def suite_upload(request: Request) -> HttpResponse:
 @login_required
 @require_POST
 def suite_starter(request: Request) -> HttpResponse:
+    if _suites(request.user).count() >= MAX_SUITES:
+        messages.error(request, f"You have {MAX_SUITES} suites, the most one may keep: delete one first.")
+        return redirect("evaluation_list")
     suite = read_suite(STARTER.read_bytes(), STARTER.name)
     saved = EvalSuite.of(request.user, "Starter suite", suite, STARTER.name)
     saved.save()
@@ -122,47 +126,22 @@ def _catalog(user: User) -> Catalog:
     return async_to_sync(load_catalog)(available)
 
 
-def _system_runs(system: System, user: User) -> tuple[list[str], str, str, bool] | None:
-    """Seats, judge, writer and compare-only of a system, for its estimate; None if unknown."""
-    if system.kind == "model":
-        return [system.target], "", "", True
-    if system.kind == "self":
-        return [system.target] * system.copies, system.target, system.target, False
-    panels = Panel.objects.for_user(user).filter(is_preset=system.kind == "preset")
-    panel = panels.filter(Q(slug=system.target) | Q(name=system.target)).first()
-    if panel is None:
-        return None
-    return list(panel.seats), panel.judge, panel.writer or panel.judge, panel.compare_only
-
-
 def estimate(
-    systems: list[str], grader: str, suite: Suite, passes: int, catalog: Catalog, user: User
+    user: User, suite: EvalSuite, systems: list[str], grader: str, passes: int, catalog: Catalog
 ) -> dict[str, Any]:
-    """A typical-length cost of every answer and every grade; what cannot be priced is named."""
-    total = 0.0
-    unpriced: set[str] = set()
-    for label in systems:
-        parts = _system_runs(parse_system(label), user)
-        if parts is None:
-            unpriced.add(label)
-            continue
-        seats, judge, writer, compare_only = parts
-        for task in suite.tasks:
-            tokens = sum(len(m.content) for m in task.messages) // 4 + 50
-            run = estimate_run(seats, judge, writer, catalog, prompt_tokens=tokens, compare_only=compare_only)
-            total += run.cost or 0.0
-            unpriced.update(run.unpriced)
-    grades = len(systems) * suite.criteria_count * passes
-    entry = catalog.get(grader)
-    if entry is None or entry.info.prompt_price is None or entry.info.completion_price is None:
-        unpriced.add(grader)
-    else:
-        total += grades * (
-            GRADE_PROMPT_TOKENS * entry.info.prompt_price
-            + GRADE_COMPLETION_TOKENS * entry.info.completion_price
-        )
-    answers = len(systems) * len(suite.tasks)
-    return {"cost": total, "unpriced": sorted(unpriced), "answers": answers, "grades": grades}
+    """What the evaluation would ask and cost at typical lengths, as the runner will save it."""
+    panels = {label: runner.panel_for(user, parse_system(label)) for label in systems}
+    cost = runner.estimate_cost(suite, panels, grader, passes, catalog)
+    unpriced = sorted(
+        {model for panel in panels.values() for model in runner.panel_models(panel)}
+        | {grader} - {entry.ref for entry in catalog.entries if entry.info.completion_price is not None}
+    )
+    return {
+        "cost": cost,
+        "unpriced": unpriced,
+        "answers": len(systems) * suite.task_count,
+        "grades": len(systems) * suite.criteria_count * passes,
+    }
 
 
 def _new_context(request: Request, form: EvaluationForm, catalog: Catalog) -> dict[str, Any]:
@@ -225,9 +204,12 @@ def _new_evaluation(request: Request, suite: int | None) -> HttpResponse | Evalu
     data = form.cleaned_data
     chosen = get_object_or_404(_suites(request.user), pk=data["suite"])
     if wants_estimate:
-        context["estimate"] = estimate(
-            systems, data["grader"], chosen.suite, data["passes"], catalog, request.user
-        )
+        try:
+            context["estimate"] = estimate(
+                request.user, chosen, systems, data["grader"], data["passes"], catalog
+            )
+        except runner.EvaluationRefused as refused:
+            context["estimate_problems"] = [str(refused)]
         template = "evaluation/new.html#estimate" if request.htmx else "evaluation/new.html"
         return render(request, template, context)
     try:

@@ -29,6 +29,10 @@ SUITE = [
 ]
 SYSTEMS = ("openai/gpt-5.5", "deepseek/deepseek-v4-pro")
 GRADER = "google/gemini-3-flash-preview"
+# What sticks out past a 390 px screen, for the message of a failing test.
+TOO_WIDE = """[...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > 391)
+  .map(e => `${e.tagName}.${e.className}`).slice(0, 8)"""
 
 
 def write_suite(tmp_path: Path) -> Path:
@@ -105,4 +109,4 @@ def test_the_evaluation_pages_fit_a_phone(page: Page, app: str, tmp_path: Path) 
     for path in ("/evaluations/", page.url, f"{page.url}tasks/sky/", "/evaluations/new/"):
         page.goto(path if path.startswith("http") else f"{app}{path}")
         width = page.evaluate("document.scrollingElement.scrollWidth")
-        assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+        assert width <= 390, f"{path} is {width} px wide on a 390 px phone: {page.evaluate(TOO_WIDE)}"

@@ -142,6 +142,20 @@ def test_a_bad_suite_is_refused_with_its_problems_by_row_and_field_and_nothing_i
     assert not EvalSuite.objects.exists()
 
 
+def test_a_user_keeps_a_bounded_number_of_suites(
+    alice: User, as_alice: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(eval_views, "MAX_SUITES", 2)
+    assert upload(as_alice, GOOD).status_code == 302
+    as_alice.post(reverse("evaluation_suite_starter"))
+
+    refused = upload(as_alice, GOOD)
+
+    assert refused.status_code == 422
+    assert "delete one first" in refused.content.decode()
+    assert EvalSuite.objects.filter(owner=alice).count() == 2
+
+
 def test_the_starter_suite_is_copied_for_the_user(alice: User, bob: User, as_alice: Client) -> None:
     as_alice.post(reverse("evaluation_suite_starter"))
 
@@ -236,6 +250,14 @@ def test_the_estimate_is_shown_before_anything_starts(
     assert "4 answers and 12 grades" in page  # 2 systems × 2 tasks; × 3 criteria × 2 passes
     assert not Evaluation.objects.exists()
     assert launched == []
+
+
+def test_the_estimate_names_a_panel_that_does_not_exist(as_alice: Client, suite: EvalSuite) -> None:
+    data = start_data(suite, estimate="1", more="panel:Nope")
+    page = as_alice.post(reverse("evaluation_new"), data, HTTP_HX_REQUEST="true").content.decode()
+
+    assert "no panel called &#x27;Nope&#x27;" in page
+    assert not Evaluation.objects.exists()
 
 
 def test_the_progress_fragment_polls_while_running_and_reloads_the_page_once_finished(
