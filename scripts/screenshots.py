@@ -226,6 +226,13 @@ def evaluate_shots(page: Page, sim: SimulatorThread, env: dict[str, str], url: s
     phone.wait_for_function("document.querySelector('#plot-score-cost').naturalWidth > 0")
     phone.screenshot(path=OUT / "evaluate-phone.png", full_page=True)
     phone.context.close()
+    state = page.context.storage_state()
+    dark = browser.new_context(viewport=LAPTOP, storage_state=state, color_scheme="dark")
+    dark_page = dark.new_page()
+    dark_page.goto(report)
+    dark_page.wait_for_function("document.querySelector('#plot-domains').naturalWidth > 0")
+    dark_page.screenshot(path=OUT / "evaluate-dark.png")
+    dark.close()
     page.goto(f"{url}/evaluations/")
     page.screenshot(path=OUT / "evaluate-list.png")
 

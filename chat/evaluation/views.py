@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
@@ -25,6 +26,7 @@ from chat.evaluation.models import EvalAnswer, EvalGrade, EvalSuite, Evaluation
 from chat.evaluation.suites import SuiteError, read_suite
 from chat.evaluation.systems import parse_system
 from chat.models import Panel
+from chat.rendering import render_answer
 
 STARTER = Path(__file__).resolve().parent / "examples" / "starter.jsonl"
 # Suites a user may keep: each is up to suites.MAX_SUITE_BYTES of JSON in the database.
@@ -314,7 +316,9 @@ def evaluation_task(request: Request, pk: int, task_id: str) -> HttpResponse:
             {"criterion": criterion, "grades": grades.get(answer.pk, {}).get(criterion.id, [])}
             for criterion in task.criteria
         ]
-        columns.append({"answer": answer, "verdicts": verdicts})
+        # As the chat keeps a finished answer: chat.rendering escapes raw HTML and sanitises.
+        html = mark_safe(render_answer(answer.text)) if answer.text else ""  # noqa: S308
+        columns.append({"answer": answer, "html": html, "verdicts": verdicts})
     context = {"evaluation": evaluation, "task": task, "columns": columns}
     return render(request, "evaluation/task.html", context)
 
