@@ -250,7 +250,15 @@ def _report_context(evaluation: Evaluation) -> dict[str, Any]:
     domain_rows = [
         (system.system, [system.domains.get(domain) for domain in built.domains]) for system in built.systems
     ]
-    return {"report": built, "task_rows": list(tasks.values()), "domain_rows": domain_rows}
+    axes = sorted({axis for system in built.systems for axis in system.axes})
+    axis_rows = [(system.system, [system.axes.get(axis) for axis in axes]) for system in built.systems]
+    return {
+        "report": built,
+        "task_rows": list(tasks.values()),
+        "domain_rows": domain_rows,
+        "axes": axes,
+        "axis_rows": axis_rows,
+    }
 
 
 @login_required

@@ -285,6 +285,8 @@ def test_the_report_shows_its_plots_exports_and_task_links(as_alice: Client, fin
         reverse("evaluation_plot_score_cost", kwargs={"pk": finished.pk}),
         reverse("evaluation_plot_domains", kwargs={"pk": finished.pk}),
     }
+    captions = [text(tag) for tag in tags(page) if tag.name == "caption"]
+    assert captions == ["Mean score per domain", "Mean score per axis"]
     links = {attr(tag, "href") for tag in tags(page) if tag.name == "a"}
     assert reverse("evaluation_csv", kwargs={"pk": finished.pk}) in links
     assert reverse("evaluation_task", kwargs={"pk": finished.pk, "task_id": "t1"}) in links
