@@ -358,3 +358,28 @@ def test_deleting_a_suite_deletes_its_evaluations(as_alice: Client, finished: Ev
 def test_the_top_bar_links_to_evaluations(as_alice: Client) -> None:
     page = as_alice.get(reverse("home")).content.decode()
     assert reverse("evaluation_list") in {attr(tag, "href") for tag in tags(page) if tag.name == "a"}
+
+
+def test_stop_stops_a_running_evaluation_and_keeps_its_work(as_alice: Client, finished: Evaluation) -> None:
+    Evaluation.objects.filter(pk=finished.pk).update(status="running")
+
+    response = as_alice.post(reverse("evaluation_stop", kwargs={"pk": finished.pk}))
+
+    assert response["Location"] == reverse("evaluation", kwargs={"pk": finished.pk})
+    assert Evaluation.objects.get(pk=finished.pk).status == "stopped"
+    assert EvalAnswer.objects.filter(evaluation=finished).count() == 2
+
+
+def test_resume_launches_a_stopped_evaluation_only(
+    as_alice: Client, finished: Evaluation, launched: list[int]
+) -> None:
+    url = reverse("evaluation_resume", kwargs={"pk": finished.pk})
+    as_alice.post(url)  # done: nothing to resume
+    assert launched == []
+
+    Evaluation.objects.filter(pk=finished.pk).update(status="stopped")
+    page = as_alice.get(reverse("evaluation", kwargs={"pk": finished.pk})).content.decode()
+    assert any(tag.name == "button" and text(tag) == "Resume" for tag in tags(page))
+    as_alice.post(url)
+
+    assert launched == [finished.pk]
