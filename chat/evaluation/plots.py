@@ -7,18 +7,15 @@ from __future__ import annotations
 import html
 import io
 import re
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
     from chat.evaluation.report import Report
 
 # Okabe & Ito's palette: told apart with every common colour-vision deficiency.
@@ -26,6 +23,8 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
 _STYLE = re.compile(r'style="([^"]*)"')
 _HEAD = re.compile(r"\A.*?(?=<svg)", re.DOTALL)
+# matplotlib's settings are one global dictionary: one drawing at a time (the web serves from threads).
+_DRAWING = threading.Lock()
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
@@ -50,8 +49,7 @@ def score_cost_svg(report: Report) -> str:
         for system in report.systems
         if system.mean is not None and system.tasks
     ]
-    with _drawing():
-        figure, axes = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
+    with _drawing() as (figure, axes):
         for number, (system, cost, mean) in enumerate(placed):
             low = mean - (system.low if system.low is not None else mean)
             high = (system.high if system.high is not None else mean) - mean
@@ -112,8 +110,7 @@ def domains_svg(report: Report) -> str:
     """Each domain's mean score, one bar per system."""
     domains = report.domains
     systems = report.systems
-    with _drawing():
-        figure, axes = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
+    with _drawing() as (figure, axes):
         width = 0.8 / max(len(systems), 1)
         for number, system in enumerate(systems):
             offset = (number - (len(systems) - 1) / 2) * width
@@ -141,10 +138,21 @@ def domains_svg(report: Report) -> str:
         return _svg(figure)
 
 
-def _drawing() -> AbstractContextManager[None]:
-    # Every drawing the same bytes for the same report: no random ids (salted), no date (savefig);
-    # text kept as text, so labels can be read, searched and escaped.
-    return plt.rc_context({"svg.hashsalt": "fusionroom", "svg.fonttype": "none", "font.size": 10})
+@contextmanager
+def _drawing() -> Iterator[tuple[Figure, Axes]]:
+    """A figure of our own (no pyplot: nothing global keeps it), under the lock and our settings.
+    matplotlib is imported here, the first time a plot is drawn, not when the app starts."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    # Every drawing the same bytes for the same report: ids salted, not random; no date (savefig);
+    # text kept as text, so labels can be read, searched and are escaped.
+    with (
+        _DRAWING,
+        matplotlib.rc_context({"svg.hashsalt": "fusionroom", "svg.fonttype": "none", "font.size": 10}),
+    ):
+        figure = Figure(figsize=(7.5, 4.5), layout="constrained")
+        yield figure, figure.subplots()
 
 
 def _plain(text: str) -> str:
@@ -157,7 +165,6 @@ def _svg(figure: Figure) -> str:
     style="" attribute turned into presentation attributes (a strict CSP blocks inline style)."""
     out = io.StringIO()
     figure.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(figure)
     text = _HEAD.sub("", out.getvalue())
     text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.DOTALL)
     # The one stylesheet matplotlib writes: round joins, butt caps, inherited from the root.

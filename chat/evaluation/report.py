@@ -33,7 +33,7 @@ from chat.evaluation.scoring import (
     task_score,
 )
 from chat.evaluation.statistics import SMALL_SUITE, bootstrap, paired
-from chat.evaluation.suites import Suite
+from chat.evaluation.suites import Suite, Task
 
 # results.csv: the issue's columns first, in its order, then ours.
 RESULT_COLUMNS = ("system", "task_id", "domain", "score", "cost_usd", "latency_s")
@@ -46,6 +46,8 @@ EXTRA_COLUMNS = (
     "completion_tokens",
     "run_id",
 )
+# A text cell starting so is a formula to a spreadsheet (OWASP's CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 PARTIAL = ("pending", "running", "capped", "stopped", "interrupted", "failed")
 
 
@@ -82,6 +84,7 @@ class TaskResult(BaseModel):
     # Negative criteria met, over every pass: errors the answer made.
     harmful_errors: int = 0
     grade_errors: int = 0
+    grades_missing: int = 0
     judge_noise: float | None = None
     axes: dict[str, float] = {}
     prompt_tokens: int = 0
@@ -192,9 +195,9 @@ def build_report(evaluation: Evaluation) -> Report:
             if answer is None:
                 rows.append(_unanswered(system, task.id, task.domain))
                 continue
-            row, missing = _scored(answer, grades[answer.pk], suite, evaluation.passes)
+            row = _scored(answer, grades[answer.pk], task, evaluation.passes)
             rows.append(row)
-            grades_missing += missing
+            grades_missing += row.grades_missing
 
     systems = [
         _system_result(system, [row for row in rows if row.system == system], evaluation, suite)
@@ -241,16 +244,17 @@ def _unanswered(system: str, task_id: str, domain: str) -> TaskResult:
     )
 
 
-def _scored(answer: EvalAnswer, grades: list[EvalGrade], suite: Suite, passes: int) -> tuple[TaskResult, int]:
-    """The answer's row, and how many of its grades are still to come."""
-    task = suite.task(answer.task_id)
+def _scored(answer: EvalAnswer, grades: list[EvalGrade], task: Task, passes: int) -> TaskResult:
+    """The answer's row: its score over the grades saved so far, and every verdict."""
     criteria = {criterion.id: criterion for criterion in task.criteria}
     by_pass: defaultdict[int, list[Graded]] = defaultdict(list)
     verdicts: defaultdict[str, list[Verdict]] = defaultdict(list)
+    counted = 0
     for grade in grades:
         criterion = criteria.get(grade.criterion)
-        if criterion is None:  # a criterion since removed from the suite's row: not this rubric's
+        if criterion is None:  # not a criterion of this task's rubric: nothing to score
             continue
+        counted += 1
         verdict = grade.verdict if grade.verdict in ("MET", "UNMET") else None
         by_pass[grade.pass_index].append(
             Graded(criterion=criterion.id, weight=criterion.weight, verdict=verdict, axis=criterion.axis)  # type: ignore[arg-type]
@@ -262,9 +266,8 @@ def _scored(answer: EvalAnswer, grades: list[EvalGrade], suite: Suite, passes: i
     failed = answer.status == EvalAnswer.Status.FAILED
     done = answer.status == EvalAnswer.Status.DONE
     score = 0.0 if failed else task_score(graded) if done else None
-    missing = len(task.criteria) * passes - len(grades) if done else 0
     grading_costs = [grade.cost for grade in grades if grade.cost is not None]
-    row = TaskResult(
+    return TaskResult(
         system=answer.system,
         task_id=answer.task_id,
         domain=task.domain,
@@ -284,6 +287,8 @@ def _scored(answer: EvalAnswer, grades: list[EvalGrade], suite: Suite, passes: i
         run_id=answer.run_id,
         text=answer.text,
         error=answer.error,
+        # A done answer is graded on every criterion in every pass; until then its score is provisional.
+        grades_missing=max(len(task.criteria) * passes - counted, 0) if done else 0,
         criteria=[
             CriterionResult(
                 criterion=c.id,
@@ -295,7 +300,6 @@ def _scored(answer: EvalAnswer, grades: list[EvalGrade], suite: Suite, passes: i
             for c in task.criteria
         ],
     )
-    return row, max(missing, 0)
 
 
 def _system_result(system: str, rows: list[TaskResult], evaluation: Evaluation, suite: Suite) -> SystemResult:
@@ -459,6 +463,9 @@ def _cell(value: object) -> object:
         return ""
     if isinstance(value, float):
         return "" if math.isnan(value) else round(value, 6)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        # A suite's ids and domains come from anyone's file: a spreadsheet must not run them.
+        return "'" + value
     return value
 
 
@@ -469,7 +476,9 @@ def report_json(report: Report) -> str:
 def report_html(report: Report) -> str:
     """One self-contained file: inline CSS, the plots as inline SVG, no script, no outside request.
     Every text from a model or a user goes through the template's autoescaping."""
-    by_task = {info.task_id: report.answers_to(info.task_id) for info in report.task_info}
+    by_task: defaultdict[str, list[TaskResult]] = defaultdict(list)
+    for row in report.tasks:
+        by_task[row.task_id].append(row)
     axes = sorted({axis for system in report.systems for axis in system.axes})
     return render_to_string(
         "evaluation/report_file.html",

@@ -184,6 +184,18 @@ def open_passthrough(user: User, token: ApiToken | None, model: str, estimate: f
         return ApiCall.objects.create(user=user, token=token, model=model, estimated_cost=estimate)
 
 
+def open_grading(user: User, model: str, estimate: float | None) -> ApiCall:
+    """The gate of an evaluation's grader call (chat.evaluation): not a run, but the same keys, so
+    the same budgets, and a row (an ApiCall without a token) that reserves `estimate` until the
+    call settles. The evaluation's own concurrency bounds these calls; raises BudgetExceeded."""
+    with transaction.atomic():
+        hold_starts(user)
+        _check_budgets(
+            user, Decimal(str(estimate)) if estimate is not None else Decimal(0), None, "grader call"
+        )
+        return ApiCall.objects.create(user=user, model=model, estimated_cost=estimate)
+
+
 def _budgeted_endpoints(user: User | AnonymousUser, token: ApiToken | None) -> list[Endpoint] | None:
     """The user's endpoints when a spend budget is set, the user's or the token's (its check needs
     the catalog), else None."""

@@ -122,6 +122,11 @@ def test_cost_per_accepted_answer_divides_the_answering_cost_by_the_tasks_at_the
     assert system(report, B).grading_cost_usd == pytest.approx(0.001 * 18)
 
 
+def test_a_task_scoring_exactly_the_threshold_is_accepted(graded) -> None:
+    graded.threshold = 75.0
+    assert system(build_report(graded), A).accepted == 2
+
+
 def test_no_accepted_answer_gives_no_cost_per_accepted_answer(graded) -> None:
     graded.threshold = 100.5
     report = build_report(graded)
@@ -225,6 +230,16 @@ def test_results_csv_has_one_row_per_system_and_task_with_the_issues_columns(gra
     )
 
 
+def test_a_spreadsheet_formula_in_a_suite_is_written_as_text(alice) -> None:
+    suite = read_suite(suite_text({"=HYPERLINK(1)": "@risk"}))
+    row = EvalSuite.of(alice, "formulas", suite)
+    row.save()
+    evaluation = Evaluation.objects.create(owner=alice, suite=row, systems=[A], grader="model:g", passes=1)
+    answer(evaluation, A, "=HYPERLINK(1)", cost=0.0, latency=1.0, a="MET", b="MET", h="UNMET")
+    (line,) = list(csv.DictReader(io.StringIO(results_csv(build_report(evaluation)))))
+    assert (line["task_id"], line["domain"], line["score"]) == ("'=HYPERLINK(1)", "'@risk", "100.0")
+
+
 def test_the_html_is_one_file_with_both_plots_and_a_hostile_answer_escaped(graded) -> None:
     EvalAnswer.objects.filter(system=B, task_id="t1").update(text='<script>alert("owned")</script>')
     page = report_html(build_report(graded))
@@ -235,6 +250,8 @@ def test_the_html_is_one_file_with_both_plots_and_a_hostile_answer_escaped(grade
     # Nothing fetched from elsewhere: no script, no outside link, style inline.
     assert not re.search(r'(src|href)="(https?:)?//', page)
     assert ' style="' not in page
+    # And should anything slip through, the file itself forbids scripts and outside requests.
+    assert "default-src 'none'" in page
 
 
 def test_write_outputs_writes_the_three_files(graded, tmp_path) -> None:
