@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from chat.evaluation import views as eval_views
 from chat.views import chat as views
 from chat.views import composer as composer_views
 from chat.views import copy as copy_views
@@ -82,4 +83,24 @@ urlpatterns += [
 urlpatterns += [
     path("settings/api-tokens/new/", token_views.create_api_token, name="api_token_create"),
     path("settings/api-tokens/<int:pk>/revoke/", token_views.revoke_api_token, name="api_token_revoke"),
+]
+
+# Evaluations: suites, a new evaluation, its progress, report, tasks and exports (chat/evaluation/views.py).
+EVALUATION = "evaluations/<int:pk>/"
+urlpatterns += [
+    path("evaluations/", eval_views.evaluation_list, name="evaluation_list"),
+    path("evaluations/suites/upload/", eval_views.suite_upload, name="evaluation_suite_upload"),
+    path("evaluations/suites/starter/", eval_views.suite_starter, name="evaluation_suite_starter"),
+    path("evaluations/suites/<int:pk>/delete/", eval_views.suite_delete, name="evaluation_suite_delete"),
+    path("evaluations/new/", eval_views.evaluation_new, name="evaluation_new"),
+    path("evaluations/new/<int:suite>/", eval_views.evaluation_new, name="evaluation_new_for"),
+    path(EVALUATION, eval_views.evaluation_detail, name="evaluation"),
+    path(f"{EVALUATION}stop/", eval_views.evaluation_stop, name="evaluation_stop"),
+    path(f"{EVALUATION}resume/", eval_views.evaluation_resume, name="evaluation_resume"),
+    path(f"{EVALUATION}tasks/<path:task_id>/", eval_views.evaluation_task, name="evaluation_task"),
+    path(f"{EVALUATION}results.csv", eval_views.evaluation_csv, name="evaluation_csv"),
+    path(f"{EVALUATION}report.json", eval_views.evaluation_json, name="evaluation_json"),
+    path(f"{EVALUATION}report.html", eval_views.evaluation_html, name="evaluation_html"),
+    path(f"{EVALUATION}plots/score-cost.svg", eval_views.plot_score_cost, name="evaluation_plot_score_cost"),
+    path(f"{EVALUATION}plots/domains.svg", eval_views.plot_domains, name="evaluation_plot_domains"),
 ]

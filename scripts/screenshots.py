@@ -1,7 +1,8 @@
 """Take the README's screenshots, in demo mode: the chatroom mid-run and after a run at 1440 px,
 the same conversation on a 390 px phone (and its drawer), a five-seat run, dark mode, an
 Auto-fuse panel's two kinds of run (answered alone, and consulting the panel), and the panel
-builder with its judging terms open (on a laptop and on a phone).
+builder with its judging terms open (on a laptop and on a phone), and an evaluation of the starter
+suite (the form, its progress, the report, a task's verdicts, the report on a phone).
 
 Run with `make screenshots`. It starts its own simulator and Daphne on a scratch database,
 so it touches nothing of yours, and writes docs/screenshots/*.png. `python scripts/screenshots.py
@@ -227,11 +228,60 @@ def judging_shots(page: Page, sim: SimulatorThread, env: dict[str, str], url: st
     whole_page(page, OUT / "run-compare-only.png")
 
 
+EVAL_GRADER = "mistralai/mistral-medium-3"
+
+
+def evaluate_shots(page: Page, sim: SimulatorThread, env: dict[str, str], url: str) -> None:
+    """An evaluation of the starter suite: the form, its progress mid-run, the report with its
+    plots, one task's verdicts, and the report on a phone."""
+    browser = page.context.browser
+    assert browser is not None
+    page.goto(f"{url}/evaluations/")
+    page.get_by_role("button", name="Add the starter suite").click()
+    page.get_by_role("checkbox", name="Budget").check()
+    page.get_by_label("A single model").fill("openai/gpt-5.5")
+    page.get_by_label("Self-fusion: model ×").fill("deepseek/deepseek-v4-pro")
+    page.get_by_label("Copies").fill("2")
+    page.get_by_label("Grader model").fill(EVAL_GRADER)
+    page.get_by_label("Passes").fill("2")
+    page.get_by_label("Concurrency").fill("8")
+    page.get_by_label("Max cost (USD)").fill("5")
+    page.get_by_role("button", name="Estimate the cost").click()
+    expect(page.locator("#estimate")).to_contain_text("Estimate")
+    page.screenshot(path=OUT / "evaluate-new.png", full_page=True)
+    page.get_by_role("button", name="Start the evaluation").click()
+    progress = page.locator("#eval-progress")
+    expect(progress).to_contain_text(re.compile(r"\b([6-9]|[1-3]\d) of 36 answers"), timeout=60_000)
+    page.screenshot(path=OUT / "evaluate-progress.png")
+    expect(progress).to_contain_text("Done", timeout=300_000)
+    for plot in ("#plot-score-cost", "#plot-domains"):
+        page.wait_for_function("id => document.querySelector(id).naturalWidth > 0", arg=plot)
+    page.screenshot(path=OUT / "evaluate-report.png", full_page=True)
+    report = page.url
+    page.get_by_role("link", name="sci-sky").click()
+    page.screenshot(path=OUT / "evaluate-task.png", full_page=True)
+    phone = browser.new_context(viewport=PHONE, storage_state=page.context.storage_state()).new_page()
+    phone.goto(report)
+    phone.wait_for_function("document.querySelector('#plot-score-cost').naturalWidth > 0")
+    phone.screenshot(path=OUT / "evaluate-phone.png", full_page=True)
+    phone.context.close()
+    state = page.context.storage_state()
+    dark = browser.new_context(viewport=LAPTOP, storage_state=state, color_scheme="dark")
+    dark_page = dark.new_page()
+    dark_page.goto(report)
+    dark_page.wait_for_function("document.querySelector('#plot-domains').naturalWidth > 0")
+    dark_page.screenshot(path=OUT / "evaluate-dark.png")
+    dark.close()
+    page.goto(f"{url}/evaluations/")
+    page.screenshot(path=OUT / "evaluate-list.png")
+
+
 SHOTS = {
     "chatroom": chatroom_shots,
     "auto-fuse": auto_fuse_shots,
     "builder": builder_shots,
     "judging": judging_shots,
+    "evaluate": evaluate_shots,
 }
 
 

@@ -20,6 +20,9 @@ from django.urls import URLPattern, reverse
 from accounts import urls as accounts_urls
 from chat import sharing
 from chat import urls as chat_urls
+from chat.evaluation.models import EvalAnswer, EvalGrade, EvalSuite, Evaluation
+from chat.evaluation.suites import read_suite
+from chat.evaluation.views import STARTER
 from chat.models import (
     ApiToken,
     Conversation,
@@ -45,6 +48,8 @@ class World:
     endpoint: ProviderEndpoint
     link: ShareLink
     token: ApiToken
+    suite: EvalSuite
+    evaluation: Evaluation
 
 
 @pytest.fixture
@@ -72,7 +77,27 @@ def world(make_run: Callable[..., Run], alice: User, bob: User, run_services: Ca
         endpoint=endpoint,
         link=sharing.create_link(conversation),
         token=ApiToken.objects.issue(alice, "alices-laptop")[0],
+        **alices_evaluation(alice),
     )
+
+
+def alices_evaluation(alice: User) -> dict[str, Any]:
+    """A suite of alice's and a finished evaluation of it, with one graded answer."""
+    suite = EvalSuite.of(alice, "Alice's suite", read_suite(STARTER.read_bytes(), STARTER.name), "s.jsonl")
+    suite.save()
+    task = suite.suite.tasks[0]
+    evaluation = Evaluation.objects.create(
+        owner=alice, suite=suite, systems=["model:a/b"], grader="a/b", status=Evaluation.Status.DONE
+    )
+    answer = EvalAnswer.objects.create(
+        evaluation=evaluation, system="model:a/b", task_id=task.id, status=EvalAnswer.Status.DONE, text="Hi"
+    )
+    EvalGrade.objects.create(answer=answer, criterion=task.criteria[0].id, pass_index=0, verdict="MET")
+    return {"suite": suite, "evaluation": evaluation}
+
+
+def evaluation(world: World) -> dict[str, Any]:
+    return {"pk": world.evaluation.pk}
 
 
 Kwargs = Callable[[World], dict[str, Any]]
@@ -144,6 +169,21 @@ TABLE: dict[str, Row] = {
     ),
     "api_token_create": Row(("POST",), kind="account"),
     "api_token_revoke": Row(("POST",), lambda w: {"pk": w.token.pk}),
+    "evaluation_list": Row(("GET",), kind="account"),
+    "evaluation_suite_upload": Row(("POST",), kind="account"),
+    "evaluation_suite_starter": Row(("POST",), kind="account"),
+    "evaluation_suite_delete": Row(("GET", "POST"), lambda w: {"pk": w.suite.pk}),
+    "evaluation_new": Row(("GET", "POST"), kind="account"),
+    "evaluation_new_for": Row(("GET",), lambda w: {"suite": w.suite.pk}),
+    "evaluation": Row(("GET",), evaluation),
+    "evaluation_stop": Row(("POST",), evaluation),
+    "evaluation_resume": Row(("POST",), evaluation),
+    "evaluation_task": Row(("GET",), lambda w: {"pk": w.evaluation.pk, "task_id": w.suite.suite.tasks[0].id}),
+    "evaluation_csv": Row(("GET",), evaluation),
+    "evaluation_json": Row(("GET",), evaluation),
+    "evaluation_html": Row(("GET",), evaluation),
+    "evaluation_plot_score_cost": Row(("GET",), evaluation),
+    "evaluation_plot_domains": Row(("GET",), evaluation),
 }
 
 # What a neighbour might try to write with, for the POST rows.
@@ -176,6 +216,10 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
         UserProviderKey,
         SpendBudget,
         ApiToken,
+        EvalSuite,
+        Evaluation,
+        EvalAnswer,
+        EvalGrade,
     )
     return {model.__name__: list(model.objects.order_by("pk").values()) for model in models}
 
