@@ -56,7 +56,7 @@ class Cursor:
 def search(user: User, query: str = "") -> ConversationQuerySet:
     """The user's conversations whose title or any turn's prompt contains `query` (any case),
     each once, newest first. Only ever the user's own."""
-    conversations = Conversation.objects.for_user(user)
+    conversations = Conversation.objects.for_user(user).filter(listed=True)
     query = query.strip()[:MAX_QUERY_CHARS]
     if query:
         # EXISTS, not a join: a conversation with three matching prompts is still one row.

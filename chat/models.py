@@ -158,6 +158,9 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # An import or fork is written a turn at a time; until its last turn is in, nobody sees it.
     importing = models.BooleanField(default=False)
+    # False for the conversations an evaluation makes (one a task and system): they are opened
+    # from the evaluation's pages, and would bury the user's own chats in the list and search.
+    listed = models.BooleanField(default=True)
 
     objects = ConversationQuerySet.as_manager()
 

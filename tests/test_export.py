@@ -196,7 +196,8 @@ def test_json_downloads_as_a_versioned_document(as_alice: Client, conversation: 
 # never runs); everything else must travel in the document.
 # The kept HTML is left out on purpose: an import renders the text again, never trusting HTML.
 NOT_EXPORTED = {
-    Conversation: {"id", "owner", "created_at", "updated_at", "importing"},
+    # `listed` too: an import is the user's own copy, listed like any conversation they start.
+    Conversation: {"id", "owner", "created_at", "updated_at", "importing", "listed"},
     Turn: {"id", "conversation"},
     # The API token a run was started with is its owner's credential: a copy belongs to someone else.
     Run: {"id", "turn", "panel", "heartbeat_at", "estimated_cost", "fused_html", "api_token"},

@@ -100,7 +100,8 @@ def score_cost_svg(report: Report) -> str:
         axes.set_xlim(0, max((cost for _, cost, _ in placed), default=0.0) * 1.25 or 0.001)
         axes.grid(True, color="#dddddd", linewidth=0.6)
         if placed:
-            axes.legend(loc="lower right", fontsize=8)
+            # Below the axes: inside, it would hide the points it names.
+            axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, ncols=2)
         else:
             axes.text(0.5, 0.5, "No task scored yet", ha="center", va="center", transform=axes.transAxes)
         return _svg(figure)

@@ -477,7 +477,7 @@ class _Job:
 
     async def _ask(self, answer: EvalAnswer, panel: Panel) -> None:
         task = self.tasks[answer.task_id]
-        call = runs.Call(context=task.context, prompt=task.prompt, panel=panel)
+        call = runs.Call(context=task.context, prompt=task.prompt, panel=panel, listed=False)
         run: Run | None = None
         try:
             started = await self._start(answer, call)

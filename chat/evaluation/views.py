@@ -134,16 +134,21 @@ def estimate(
     """What the evaluation would ask and cost at typical lengths, as the runner will save it."""
     panels = {label: runner.panel_for(user, parse_system(label)) for label in systems}
     cost = runner.estimate_cost(suite, panels, grader, passes, catalog)
-    unpriced = sorted(
-        {model for panel in panels.values() for model in runner.panel_models(panel)}
-        | {grader} - {entry.ref for entry in catalog.entries if entry.info.completion_price is not None}
-    )
+    asked = {model for panel in panels.values() for model in runner.panel_models(panel)} | {grader}
+    unpriced = sorted(model for model in asked if not _priced(catalog, model))
     return {
         "cost": cost,
         "unpriced": unpriced,
         "answers": len(systems) * suite.task_count,
         "grades": len(systems) * suite.criteria_count * passes,
     }
+
+
+def _priced(catalog: Catalog, model: str) -> bool:
+    entry = catalog.get(model)
+    return (
+        entry is not None and entry.info.prompt_price is not None and entry.info.completion_price is not None
+    )
 
 
 def _new_context(request: Request, form: EvaluationForm, catalog: Catalog) -> dict[str, Any]:
@@ -314,7 +319,11 @@ def evaluation_task(request: Request, pk: int, task_id: str) -> HttpResponse:
     task = next((task for task in suite.tasks if task.id == task_id), None)
     if task is None:
         raise Http404("No such task in this suite.")
-    answers = list(EvalAnswer.objects.filter(evaluation=evaluation, task_id=task_id))
+    answers = list(
+        EvalAnswer.objects.filter(evaluation=evaluation, task_id=task_id).select_related(
+            "run__turn__conversation"
+        )
+    )
     grades: dict[int, dict[str, list[EvalGrade]]] = {}
     for grade in EvalGrade.objects.filter(answer__in=answers).order_by("pass_index"):
         grades.setdefault(grade.answer_id, {}).setdefault(grade.criterion, []).append(grade)
@@ -326,7 +335,10 @@ def evaluation_task(request: Request, pk: int, task_id: str) -> HttpResponse:
         ]
         # As the chat keeps a finished answer: chat.rendering escapes raw HTML and sanitises.
         html = mark_safe(render_answer(answer.text)) if answer.text else ""  # noqa: S308
-        columns.append({"answer": answer, "html": html, "verdicts": verdicts})
+        # The run itself (its seats, analysis and fused answer) is one click away: its conversation
+        # is not listed in the sidebar.
+        run_url = answer.run.turn.conversation.get_absolute_url() if answer.run is not None else ""
+        columns.append({"answer": answer, "html": html, "verdicts": verdicts, "run_url": run_url})
     context = {"evaluation": evaluation, "task": task, "columns": columns}
     return render(request, "evaluation/task.html", context)
 

@@ -112,6 +112,8 @@ class Call:
     # False when a model consulted the panel (the API's fusion server tool): the run ends with the
     # analysis, which goes back to that model, and the model writes the answer.
     write_answer: bool = True
+    # False for an evaluation's runs: their conversations stay out of the sidebar and its search.
+    listed: bool = True
 
 
 type Start = Ask | Retry | Rejudge | Rerun | Edit | Call
@@ -314,7 +316,7 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                     auto_fuse=panel.auto_fuse,
                     options=what.options,
                 )
-                conversation = Conversation.objects.create(owner=user)
+                conversation = Conversation.objects.create(owner=user, listed=what.listed)
                 run = create_turn_and_run(conversation, prompt, panel, simulated=simulated, context=thread)
                 run.api_token = token
                 run.sampling = sampling.model_dump(exclude_none=True) if sampling else None

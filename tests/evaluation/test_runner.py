@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from chat import history
 from chat.evaluation import runner
 from chat.evaluation.grading import grading_messages
 from chat.evaluation.models import EvalAnswer, EvalGrade, EvalSuite, Evaluation
@@ -34,7 +35,7 @@ from chat.evaluation.runner import (
 )
 from chat.evaluation.suites import Criterion, Task
 from chat.evaluation.systems import parse_system
-from chat.models import ApiCall, Panel, Run, SpendBudget
+from chat.models import ApiCall, Conversation, Panel, Run, SpendBudget
 from chat.simulator import SimulatorThread
 from tests.evaluation.conftest import GRADER
 
@@ -106,6 +107,9 @@ async def test_three_systems_run_end_to_end_as_real_runs_graded_per_criterion_an
     report = await sync_to_async(build_report)(evaluation)
     assert [s.system for s in report.systems] == THREE_SYSTEMS
     assert all(s.mean is not None for s in report.systems)
+    # Nine conversations were made for these runs, none of them in alice's sidebar or its search.
+    assert await Conversation.objects.filter(owner=alice, listed=False).acount() == 9
+    assert not await sync_to_async(lambda: list(history.search(alice)))()
 
 
 @pytest.mark.asyncio

@@ -248,6 +248,8 @@ def test_the_estimate_is_shown_before_anything_starts(
     assert 'id="estimate"' in page
     assert "Estimate: $" in page
     assert "4 answers and 12 grades" in page  # 2 systems × 2 tasks; × 3 criteria × 2 passes
+    # Every model here has a catalog price: none is said to have none.
+    assert "No price known" not in page
     assert not Evaluation.objects.exists()
     assert launched == []
 
