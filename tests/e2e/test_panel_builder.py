@@ -150,6 +150,9 @@ def test_save_clicked_while_an_update_is_in_flight_is_sent_after_it_lands(page: 
     expect(page.get_by_role("list", name="Seats").get_by_role("listitem")).to_have_count(1)
     with page.expect_response("**/panels/builder/"):
         add(page, "moonshotai/kimi-k2.6")
+    # The response has arrived, but htmx swaps the form after it: a Judge picked before the swap
+    # would change a form that is about to be replaced, and no update would be sent.
+    expect(page.get_by_role("list", name="Seats").get_by_role("listitem")).to_have_count(2)
     page.get_by_label("Panel name").fill("Saved behind an update")
     held: list[Route] = []
 
