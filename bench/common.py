@@ -100,3 +100,9 @@ def migrate(database: Path, simulator_url: str) -> None:
 
 def dump(obj: Any) -> str:
     return json.dumps(obj, indent=2, default=str)
+
+
+def pin(pid: int, cores: str) -> None:
+    """Pin every thread of a process to `cores` ("0", "1", "0,1"): taskset -a, so that the
+    threads it already has move too, and those it starts later inherit it."""
+    subprocess.run(["taskset", "-a", "-pc", cores, str(pid)], check=True, stdout=subprocess.DEVNULL)

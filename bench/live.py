@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -26,11 +27,27 @@ _NONCE = 0
 
 class Daphne:
     def __init__(
-        self, database: Path, simulator_url: str, log: Path, settings: dict[str, str] | None = None
+        self,
+        database: Path,
+        simulator_url: str,
+        log: Path,
+        settings: dict[str, str] | None = None,
     ) -> None:
-        """`settings`: environment variables set for the app beyond `app_env`'s."""
+        """`settings`: environment variables set for the app beyond `app_env`'s. Started with the
+        loop-lag probe (bench/probed.py): `lag_ms()` reads it."""
+        self.lag_file = log.with_suffix(".lag.json")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "0", "fusionroom.asgi:application"],
+            [
+                sys.executable,
+                "-m",
+                "bench.probed",
+                str(self.lag_file),
+                "-b",
+                "127.0.0.1",
+                "-p",
+                "0",
+                "fusionroom.asgi:application",
+            ],
             cwd=ROOT,
             env={**app_env(database, simulator_url), **(settings or {})},
             stderr=subprocess.PIPE,
@@ -49,6 +66,15 @@ class Daphne:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    async def lag_ms(self) -> list[float]:
+        """The loop's lag samples (ms) since the last call: the first call of a batch resets."""
+        self.lag_file.unlink(missing_ok=True)
+        self.process.send_signal(signal.SIGUSR1)
+        async with asyncio.timeout(30):
+            while not self.lag_file.exists():
+                await asyncio.sleep(0.01)
+        return list(json.loads(self.lag_file.read_text()))
 
     def stop(self) -> None:
         self.process.terminate()
