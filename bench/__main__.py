@@ -11,11 +11,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 from bench import api, cluster, hostile_render, live, quorum, report, screen
-from bench.common import BUDGET, FIVE, ROOT, app_env, machine, median, migrate, pct
+from bench.common import BUDGET, FIVE, ROOT, app_env, machine, median, migrate, pct, pin
 from bench.simproc import SimulatorProcess
 
 
@@ -162,11 +163,20 @@ async def live_benchmarks(
     await asyncio.to_thread(live.create_five_seat_panel, app_env(database, sim_url), "bench")
     five = user.panel_id(await user.home(), "Five")
     live.configure_five(sim, tokens=60 if quick else 250)
-    results["capacity"] = await capacity(user, five, sim, [2] if quick else [5, 10, 20], [daphne.pid])
+    results["capacity"] = await capacity(
+        user, five, sim, [2] if quick else [5, 10, 20], [daphne.pid], lag=daphne
+    )
     # The same load arriving as people do, a send every 100 ms, rather than all in one instant.
     results["capacity_apart"] = await capacity(
-        user, five, sim, [2] if quick else [20], [daphne.pid], apart=0.1
+        user, five, sim, [2] if quick else [20, 40], [daphne.pid], apart=0.1, lag=daphne
     )
+    # Forty again with the server alone on one core, the client and the simulator on the other:
+    # on two shared cores the client (parsing 40 sockets) and the simulator (10,000 tokens/s)
+    # compete with the server, and the figure above is theirs as much as ours.
+    if not quick and (os.cpu_count() or 1) >= 2:
+        results["capacity_pinned"] = await pinned(
+            daphne.pid, sim.process.pid, capacity(user, five, sim, [40], [daphne.pid], apart=0.1, lag=daphne)
+        )
     await user.close()
     # 11: the same runs over the API (/v1/chat/completions, streamed).
     results["api"] = await api.api_benchmarks(base, "bench", sim, quick)
@@ -185,7 +195,8 @@ async def live_benchmarks(
         five = first.panel_id(await first.home(), "Five")
         sizes = [2] if quick else [10, 20]
         figures = await capacity(first, five, sim, sizes, processes.pids(), bases=processes.urls)
-        figures += await capacity(first, five, sim, sizes[-1:], processes.pids(), processes.urls, apart=0.1)
+        apart = [2] if quick else [20, 40]
+        figures += await capacity(first, five, sim, apart, processes.pids(), processes.urls, apart=0.1)
         results["capacity_cluster"] = {**processes.layout, "batches": figures}
         await first.close()
     finally:
@@ -201,10 +212,12 @@ async def capacity(
     pids: list[int],
     bases: list[str] | None = None,
     apart: float = 0.0,
+    lag: live.Daphne | None = None,
 ) -> list[dict[str, Any]]:
     """N runs at once, one client each (the same account), for each N; CPU summed over `pids`.
     With several web processes (`bases`), the clients are spread over them in turn. All N send
-    in the same instant unless `apart` spaces their sends by that many seconds."""
+    in the same instant unless `apart` spaces their sends by that many seconds. `lag`: the Daphne
+    whose event-loop lag is read over each batch (bench/probed.py)."""
     bases = bases or [user.base]
 
     async def arrive(u: live.User, i: int) -> live.Timeline:
@@ -216,11 +229,14 @@ async def capacity(
         users = [live.User(bases[i % len(bases)]) for i in range(n)]
         for u in users:  # one browser each; the same account
             u.http.cookies.update(user.http.cookies)
+        if lag is not None:
+            await lag.lag_ms()  # from here
         cpu0 = sum(live.cpu_of(pid) for pid in pids)
         started = time.monotonic()
         batch = await asyncio.gather(*(arrive(u, i) for i, u in enumerate(users)), return_exceptions=True)
         elapsed = time.monotonic() - started
         cpu1 = sum(live.cpu_of(pid) for pid in pids)
+        lags = await lag.lag_ms() if lag is not None else []
         ok = [t for t in batch if isinstance(t, live.Timeline)]
         errors = [repr(e)[:200] for e in batch if not isinstance(e, live.Timeline)]
         for u in users:
@@ -242,10 +258,30 @@ async def capacity(
                 "ttft_ms_p50": median([x * 1000 for t in ok for x in live.seat_ttft_overheads(t)]),
                 "ttft_ms_p95": pct([x * 1000 for t in ok for x in live.seat_ttft_overheads(t)], 95),
                 "daphne_cpu_pct": (cpu1 - cpu0) / elapsed * 100,
+                **(
+                    {"lag_ms_p50": pct(lags, 50), "lag_ms_p99": pct(lags, 99), "lag_ms_max": max(lags)}
+                    if lags
+                    else {}
+                ),
             }
         )
         await asyncio.sleep(0.5)
     return figures
+
+
+async def pinned(
+    server: int, simulator: int, measure: Awaitable[list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """`measure` with the server on core 0 and the client (this process) and the simulator on
+    core 1; every process gets every core back after."""
+    every = f"0-{(os.cpu_count() or 1) - 1}"
+    for pid, cores in ((server, "0"), (simulator, "1"), (os.getpid(), "1")):
+        pin(pid, cores)
+    try:
+        return await measure
+    finally:
+        for pid in (server, simulator, os.getpid()):
+            pin(pid, every)
 
 
 async def quorum_alone(base: str, sim: Any, quick: bool) -> dict[str, Any]:
