@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-from bench import api, cluster, hostile_render, live, quorum, report, screen
+from bench import api, cluster, hostile_render, live, quorum, report, screen, stop
 from bench.common import BUDGET, FIVE, ROOT, app_env, machine, median, migrate, pct, pin
 from bench.simproc import SimulatorProcess
 
@@ -182,6 +182,8 @@ async def live_benchmarks(
     results["api"] = await api.api_benchmarks(base, "bench", sim, quick)
     # 12: one seat 10 s slower than the others, the panel waiting for it or judged at its quorum.
     results["quorum"] = await quorum.quorum_benchmarks(base, "bench", sim, quick)
+    # 13: Stop while the seats stream.
+    results["stop"] = await stop.stop_benchmarks(base, sim, quick)
 
     # 4, scale-out: the same load on two web processes and two run workers (PostgreSQL, Redis).
     if reason := cluster.unavailable():
@@ -323,7 +325,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smallest sizes: a smoke test, not figures")
     parser.add_argument(
-        "--only", default="live,inproc,bounds,hostile_render", help="also: api, quorum (alone; live has them)"
+        "--only",
+        default="live,inproc,bounds,hostile_render",
+        help="also: api, quorum, stop (alone; live has them)",
     )
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/README.md")
     args = parser.parse_args()
@@ -335,7 +339,7 @@ def main() -> None:
         "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
     }
     only = set(args.only.split(","))
-    if only & {"live", "api", "quorum"}:
+    if only & {"live", "api", "quorum", "stop"}:
         with SimulatorProcess() as sim:
             database = scratch / "live.sqlite3"
             migrate(database, sim.base_url)
@@ -356,6 +360,8 @@ def main() -> None:
                     )
                 if "quorum" in only and "live" not in only:
                     results["quorum"] = asyncio.run(quorum_alone(daphne.url, sim, args.quick))
+                if "stop" in only and "live" not in only:
+                    results["stop"] = asyncio.run(stop.stop_benchmarks(daphne.url, sim, args.quick))
             finally:
                 daphne.stop()
         print(f"live benchmarks done in {time.monotonic() - started:.0f} s", file=sys.stderr)

@@ -281,6 +281,25 @@ def render(r: dict[str, Any]) -> str:
             # Two runs of a few seconds in the smoke test: figures to look at, not to judge.
             None if r.get("quick") else cut["ratio"] <= waits["ratio"] + 0.01,
         )
+    if "stop" in r:
+        st = r["stop"]
+        row(
+            f"13. Stop while the seats stream (chatroom's Stop; seats that would take "
+            f"{st['would_take_s']:.0f} s more), Stop sent → the run's final snapshot, {st['runs']} runs",
+            "≤ 100 ms (a frame or two)",
+            f"p50 {st['stopped_ms_p50']:.0f} ms, max {st['stopped_ms_max']:.0f} ms "
+            f"(Stop answered p50 {st['answered_ms_p50']:.0f} ms); ended {', '.join(st['statuses'])}",
+            st["stopped_ms_max"] <= 100 and st["statuses"] == ["stopped"],
+        )
+    if "memory" in inproc and "seconds_for_stop" in inproc["memory"]:
+        mem = inproc["memory"]
+        row(
+            f"13. Stop in-process: {mem['k']} runs mid-stream stopped at once (dispatch.request_stop), "
+            "until every one has ended",
+            "≤ 100 ms (a frame or two)",
+            f"{mem['seconds_for_stop'] * 1000:.0f} ms",
+            mem["seconds_for_stop"] <= 0.1,
+        )
 
     lines = [
         "# Benchmarks",
