@@ -195,6 +195,7 @@ async def live_benchmarks(
         await first.sign_up("bench")
         await asyncio.to_thread(live.create_five_seat_panel, processes.env, "bench")
         five = first.panel_id(await first.home(), "Five")
+        live.configure_five(sim, tokens=60 if quick else 250)  # as for 4 (11-13 changed the pace)
         sizes = [2] if quick else [10, 20]
         figures = await capacity(first, five, sim, sizes, processes.pids(), bases=processes.urls)
         apart = [2] if quick else [20, 40]

@@ -69,6 +69,7 @@ async def stop_benchmarks(base: str, sim: Any, quick: bool) -> dict[str, Any]:
         stops = [await stop_once(user, panel) for _ in range(1 if quick else 5)]
     finally:
         await user.close()
+        live.configure_budget(sim)  # back to benchmark 1's pace: the Budget's judge judges others' panels too
     stopped = [s["stopped_ms"] for s in stops]
     return {
         "runs": len(stops),
