@@ -164,7 +164,7 @@ async def live_benchmarks(
     five = user.panel_id(await user.home(), "Five")
     live.configure_five(sim, tokens=60 if quick else 250)
     results["capacity"] = await capacity(
-        user, five, sim, [2] if quick else [5, 10, 20], [daphne.pid], lag=daphne
+        user, five, sim, [2] if quick else [10, 20], [daphne.pid], lag=daphne
     )
     # The same load arriving as people do, a send every 100 ms, rather than all in one instant.
     results["capacity_apart"] = await capacity(

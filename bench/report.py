@@ -119,14 +119,6 @@ def render(r: dict[str, Any]) -> str:
         where = ", Daphne on core 0, client and simulator on core 1 (taskset)"
         rows.append(_capacity_row(c, where, "Daphne"))
     inproc = r.get("inproc", {})
-    for lag in inproc.get("lag", []):
-        row(
-            f"4. Event-loop lag, in-process probe, {lag['n']} concurrent runs",
-            "p99 ≤ 50 ms",
-            f"p99 {lag['lag_ms_p99']:.1f} ms, max {lag['lag_ms_max']:.0f} ms; "
-            f"loop process {lag['cpu_pct']:.0f}% CPU",
-            lag["lag_ms_p99"] <= 50,
-        )
     if "api" in r:
         single, together = r["api"]["single"], r["api"]["concurrent"]
         row(
