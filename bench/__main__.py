@@ -160,23 +160,7 @@ async def live_benchmarks(
         relay.wait(timeout=10)
 
     # 4: N concurrent runs of five seats at 50 tokens/s each.
-    await asyncio.to_thread(live.create_five_seat_panel, app_env(database, sim_url), "bench")
-    five = user.panel_id(await user.home(), "Five")
-    live.configure_five(sim, tokens=60 if quick else 250)
-    results["capacity"] = await capacity(
-        user, five, sim, [2] if quick else [10, 20], [daphne.pid], lag=daphne
-    )
-    # The same load arriving as people do, a send every 100 ms, rather than all in one instant.
-    results["capacity_apart"] = await capacity(
-        user, five, sim, [2] if quick else [20, 40], [daphne.pid], apart=0.1, lag=daphne
-    )
-    # Forty again with the server alone on one core, the client and the simulator on the other:
-    # on two shared cores the client (parsing 40 sockets) and the simulator (10,000 tokens/s)
-    # compete with the server, and the figure above is theirs as much as ours.
-    if not quick and (os.cpu_count() or 1) >= 2:
-        results["capacity_pinned"] = await pinned(
-            daphne.pid, sim.process.pid, capacity(user, five, sim, [40], [daphne.pid], apart=0.1, lag=daphne)
-        )
+    await capacity_rows(user, daphne, sim, quick, database, sim_url, results)
     await user.close()
     # 11: the same runs over the API (/v1/chat/completions, streamed).
     results["api"] = await api.api_benchmarks(base, "bench", sim, quick)
@@ -205,6 +189,53 @@ async def live_benchmarks(
     finally:
         await asyncio.to_thread(processes.stop)
     return timelines
+
+
+async def capacity_rows(
+    user: live.User,
+    daphne: live.Daphne,
+    sim: Any,
+    quick: bool,
+    database: Path,
+    sim_url: str,
+    results: dict[str, Any],
+    sizes: list[int] | None = None,
+) -> None:
+    """Benchmark 4 on one process: N runs of five seats at 50 tokens/s each, all sent at once and
+    sent 100 ms apart, then forty pinned. `sizes` (--only capacity --sizes) replaces the sizes."""
+    await asyncio.to_thread(live.create_five_seat_panel, app_env(database, sim_url), user.username)
+    five = user.panel_id(await user.home(), "Five")
+    live.configure_five(sim, tokens=60 if quick else 250)
+    results["capacity"] = await capacity(
+        user, five, sim, sizes or ([2] if quick else [10, 20]), [daphne.pid], lag=daphne
+    )
+    # The same load arriving as people do, a send every 100 ms, rather than all in one instant.
+    results["capacity_apart"] = await capacity(
+        user, five, sim, sizes or ([2] if quick else [20, 40]), [daphne.pid], apart=0.1, lag=daphne
+    )
+    # Forty again with the server alone on one core, the client and the simulator on the other:
+    # on two shared cores the client (parsing 40 sockets) and the simulator (10,000 tokens/s)
+    # compete with the server, and the figure above is theirs as much as ours.
+    if not quick and (os.cpu_count() or 1) >= 2:
+        results["capacity_pinned"] = await pinned(
+            daphne.pid,
+            sim.process.pid,
+            capacity(user, five, sim, (sizes or [40])[-1:], [daphne.pid], apart=0.1, lag=daphne),
+        )
+
+
+async def capacity_alone(
+    base: str, daphne: live.Daphne, sim: Any, quick: bool, database: Path, sim_url: str, sizes: list[int]
+) -> dict[str, Any]:
+    """Benchmark 4 without the others (--only capacity): the account first, and a run to warm up."""
+    user = live.User(base)
+    await user.sign_up("bench")
+    live.configure_budget(sim, tokens=40)
+    await user.run(user.panel_id(await user.home(), "Budget"), BUDGET, sim)  # the catalog, the connections
+    results: dict[str, Any] = {}
+    await capacity_rows(user, daphne, sim, quick, database, sim_url, results, sizes or None)
+    await user.close()
+    return results
 
 
 async def capacity(
@@ -328,8 +359,9 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="live,inproc,bounds,hostile_render",
-        help="also: api, quorum, stop (alone; live has them)",
+        help="also: api, quorum, stop, capacity (alone; live has them)",
     )
+    parser.add_argument("--sizes", default="", help="with --only capacity: the batch sizes, e.g. 30,40")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/README.md")
     args = parser.parse_args()
     started = time.monotonic()
@@ -340,7 +372,7 @@ def main() -> None:
         "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
     }
     only = set(args.only.split(","))
-    if only & {"live", "api", "quorum", "stop"}:
+    if only & {"live", "api", "quorum", "stop", "capacity"}:
         with SimulatorProcess() as sim:
             database = scratch / "live.sqlite3"
             migrate(database, sim.base_url)
@@ -361,6 +393,13 @@ def main() -> None:
                     )
                 if "quorum" in only and "live" not in only:
                     results["quorum"] = asyncio.run(quorum_alone(daphne.url, sim, args.quick))
+                if "capacity" in only and "live" not in only:
+                    sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else []
+                    results.update(
+                        asyncio.run(
+                            capacity_alone(daphne.url, daphne, sim, args.quick, database, sim.base_url, sizes)
+                        )
+                    )
                 if "stop" in only and "live" not in only:
                     results["stop"] = asyncio.run(stop.stop_benchmarks(daphne.url, sim, args.quick))
             finally:

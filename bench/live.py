@@ -153,10 +153,12 @@ class User:
 
     def __init__(self, base: str) -> None:
         self.base = base
+        self.username = ""
         self.http = httpx.AsyncClient(base_url=base, follow_redirects=True, timeout=60)
         self.ws = aiohttp.ClientSession()
 
     async def sign_up(self, username: str) -> None:
+        self.username = username
         page = await self.http.get("/accounts/signup/")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
         assert token, "no CSRF token on the sign-up form"
