@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import api, cluster, hostile_render, live, quorum, report, screen
+from bench import api, burst, cluster, hostile_render, live, quorum, report, screen
 from bench.common import BUDGET, FIVE, ROOT, app_env, machine, median, migrate, pct
 from bench.simproc import SimulatorProcess
 
@@ -268,6 +268,24 @@ async def api_alone(base: str, sim: Any, quick: bool, database: Path, sim_url: s
     return await api.api_benchmarks(base, "bench", sim, quick, warm=True)
 
 
+async def burst_benchmarks(
+    base: str, daphne: live.Daphne, sim: Any, quick: bool, database: Path, sim_url: str, batches: bool
+) -> dict[str, Any]:
+    """Benchmark 13: what one arrival costs (POST, first page, socket); with `batches` (--only
+    burst, without live, whose row 4 has them) then N runs of the five-seat panel sent in the same
+    instant on this Daphne, N from BENCH_BURST_SIZES (default 20; e.g. 20,30,40 to find the edge)."""
+    user = live.User(base)
+    await user.sign_up("bench-burst")
+    await asyncio.to_thread(live.create_five_seat_panel, app_env(database, sim_url), "bench-burst")
+    five = user.panel_id(await user.home(), "Five")
+    costs = await burst.arrival_costs(base, daphne, sim, user, five, 5 if quick else 50)
+    live.configure_five(sim, tokens=60 if quick else 250)
+    sizes = [2] if quick else [int(x) for x in os.environ.get("BENCH_BURST_SIZES", "20").split(",")]
+    figures = await capacity(user, five, sim, sizes, [daphne.pid]) if batches else []
+    await user.close()
+    return {"costs": costs, "batches": figures}
+
+
 def run_module(module: str, database: Path, quick: bool) -> dict[str, Any]:
     """Run a benchmark module in a process of its own (it starts its own simulator) and return
     the JSON line it prints last."""
@@ -287,7 +305,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smallest sizes: a smoke test, not figures")
     parser.add_argument(
-        "--only", default="live,inproc,bounds,hostile_render", help="also: api, quorum (alone; live has them)"
+        "--only",
+        default="live,burst,inproc,bounds,hostile_render",
+        help="also: api, quorum (alone; live has them); burst alone adds its 20-at-once batch",
     )
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/README.md")
     args = parser.parse_args()
@@ -299,7 +319,7 @@ def main() -> None:
         "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
     }
     only = set(args.only.split(","))
-    if only & {"live", "api", "quorum"}:
+    if only & {"live", "api", "quorum", "burst"}:
         with SimulatorProcess() as sim:
             database = scratch / "live.sqlite3"
             migrate(database, sim.base_url)
@@ -320,6 +340,12 @@ def main() -> None:
                     )
                 if "quorum" in only and "live" not in only:
                     results["quorum"] = asyncio.run(quorum_alone(daphne.url, sim, args.quick))
+                if "burst" in only:
+                    results["burst"] = asyncio.run(
+                        burst_benchmarks(
+                            daphne.url, daphne, sim, args.quick, database, sim.base_url, "live" not in only
+                        )
+                    )
             finally:
                 daphne.stop()
         print(f"live benchmarks done in {time.monotonic() - started:.0f} s", file=sys.stderr)
