@@ -28,8 +28,8 @@ def _route(name: str, resolver: URLResolver, prefix: str) -> tuple[str, str] | N
 def pk_url(name: str, pk: int) -> str:
     """reverse(name, args=[pk]), from the route reversed once and the pk put in its place.
 
-    The sidebar lists fifty conversations with five links each, and every reverse() walks the
-    resolver's candidates and quotes its arguments again: 4 ms of the chat page's 27 (cProfile).
+    The sidebar lists fifty conversations with five links each: 250 reverse() calls a page, each
+    walking the resolver's candidates and quoting its arguments again (bench/README.md, round 3).
     Keyed by what reverse() depends on: the URLconf (a test may swap it: a new resolver) and the
     script prefix (each request sets it)."""
     found = _route(name, get_resolver(get_urlconf()), get_script_prefix())
