@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-from bench import api, cluster, hostile_render, live, quorum, report, screen, stop
+from bench import api, burst, cluster, hostile_render, live, quorum, report, screen, stop
 from bench.common import BUDGET, FIVE, ROOT, app_env, machine, median, migrate, pct, pin
 from bench.simproc import SimulatorProcess
 
@@ -338,6 +338,24 @@ async def api_alone(base: str, sim: Any, quick: bool, database: Path, sim_url: s
     return await api.api_benchmarks(base, "bench", sim, quick, warm=True)
 
 
+async def burst_benchmarks(
+    base: str, daphne: live.Daphne, sim: Any, quick: bool, database: Path, sim_url: str, batches: bool
+) -> dict[str, Any]:
+    """Benchmark 4, one arrival: what it costs (POST, first page, socket); with `batches` (--only
+    burst, without live, whose row 4 has them) then N runs of the five-seat panel sent in the same
+    instant on this Daphne, N from BENCH_BURST_SIZES (default 20; e.g. 20,30,40 to find the edge)."""
+    user = live.User(base)
+    await user.sign_up("bench-burst")
+    await asyncio.to_thread(live.create_five_seat_panel, app_env(database, sim_url), "bench-burst")
+    five = user.panel_id(await user.home(), "Five")
+    costs = await burst.arrival_costs(base, daphne, sim, user, five, 5 if quick else 50)
+    live.configure_five(sim, tokens=60 if quick else 250)
+    sizes = [2] if quick else [int(x) for x in os.environ.get("BENCH_BURST_SIZES", "20").split(",")]
+    figures = await capacity(user, five, sim, sizes, [daphne.pid]) if batches else []
+    await user.close()
+    return {"costs": costs, "batches": figures}
+
+
 def run_module(module: str, database: Path, quick: bool) -> dict[str, Any]:
     """Run a benchmark module in a process of its own (it starts its own simulator) and return
     the JSON line it prints last."""
@@ -358,8 +376,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smallest sizes: a smoke test, not figures")
     parser.add_argument(
         "--only",
-        default="live,inproc,bounds,hostile_render",
-        help="also: api, quorum, stop, capacity (alone; live has them)",
+        default="live,burst,inproc,bounds,hostile_render",
+        help="also: api, quorum, stop, capacity (alone; live has them); burst alone adds a batch at once",
     )
     parser.add_argument("--sizes", default="", help="with --only capacity: the batch sizes, e.g. 30,40")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/README.md")
@@ -372,7 +390,7 @@ def main() -> None:
         "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
     }
     only = set(args.only.split(","))
-    if only & {"live", "api", "quorum", "stop", "capacity"}:
+    if only & {"live", "api", "quorum", "stop", "capacity", "burst"}:
         with SimulatorProcess() as sim:
             database = scratch / "live.sqlite3"
             migrate(database, sim.base_url)
@@ -402,6 +420,12 @@ def main() -> None:
                     )
                 if "stop" in only and "live" not in only:
                     results["stop"] = asyncio.run(stop.stop_benchmarks(daphne.url, sim, args.quick))
+                if "burst" in only:
+                    results["burst"] = asyncio.run(
+                        burst_benchmarks(
+                            daphne.url, daphne, sim, args.quick, database, sim.base_url, "live" not in only
+                        )
+                    )
             finally:
                 daphne.stop()
         print(f"live benchmarks done in {time.monotonic() - started:.0f} s", file=sys.stderr)

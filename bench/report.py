@@ -143,6 +143,21 @@ def render(r: dict[str, Any]) -> str:
             f"single p50 {pct(single['first_content_ms'], 50):.1f} ms)",
             pct(first, 50) <= 30,
         )
+    if "burst" in r:
+        b = r["burst"]["costs"]
+        row(
+            f"4. What one arrival costs Daphne, CPU ms (n={b['n']} each, sidebar of ≥ {b['n']}; "
+            "POST with its run's start / first page / socket to its snapshot)",
+            "(info)",
+            f"POST {b['post_cpu_ms']:.1f} / page {b['page_cpu_ms']:.1f} / "
+            f"socket {b['socket_cpu_ms']:.1f} ms; "
+            f"answered p50 {b['post_wall_ms_p50']:.0f} / {b['page_wall_ms_p50']:.0f} / "
+            f"{b['socket_wall_ms_p50']:.0f} ms; page {b['page_bytes'] / 1024:.0f} kB",
+            None,
+        )
+        for c in r["burst"]["batches"]:
+            name, target, figure, passed = _capacity_row(c, " on a fresh Daphne", "Daphne")
+            rows.append(("13" + name[1:], target, figure, passed))
     scaled = r.get("capacity_cluster", {})
     if "skipped" in scaled:
         row(

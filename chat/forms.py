@@ -81,9 +81,17 @@ class MessageForm(forms.Form):
     # panel only if the question is worth it. Rendered by hand (templates/chat/chat.html).
     auto_fuse = forms.NullBooleanField(required=False, label="Auto-fuse")
 
-    def __init__(self, *args: Any, user: User | AnonymousUser, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, user: User | AnonymousUser, panels: list[Panel] | None = None, **kwargs: Any
+    ) -> None:
+        """`panels`: the user's panels (Panel.objects.for_user), when the caller has read them
+        already; the picker is then rendered from them. Without them, rendering the picker reads
+        them twice (Django's Select asks for the first option again, for `required`)."""
         super().__init__(*args, **kwargs)
-        cast("forms.ModelChoiceField[Panel]", self.fields["panel"]).queryset = Panel.objects.for_user(user)
+        field = cast("forms.ModelChoiceField[Panel]", self.fields["panel"])
+        field.queryset = Panel.objects.for_user(user)  # what a sent choice is checked against
+        if panels is not None:
+            field.choices = [field.iterator(field).choice(panel) for panel in panels]
 
     def clean_auto_fuse(self) -> bool | None:
         return auto_fuse_choice(self.data)

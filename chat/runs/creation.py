@@ -6,6 +6,7 @@ Called inside the start gate's transaction (chat.runs.lifecycle), never on their
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from chat.fusion.events import CallStats
 from chat.fusion.request import ReusedAnswer
@@ -46,6 +47,24 @@ def create_turn_and_run(
     if not conversation.title:
         conversation.title = title_from(prompt)
     conversation.save()  # bumps updated_at: the conversation moves to the top of the list
+    return create_run(turn, panel, simulated=simulated, auto_fuse=auto_fuse)
+
+
+def start_conversation(
+    owner: Any,
+    prompt: str,
+    panel: Panel,
+    *,
+    simulated: bool,
+    context: list[dict[str, str]] | None = None,
+    auto_fuse: bool | None = None,
+    listed: bool = True,
+) -> Run:
+    """A new conversation, titled after `prompt`, with its first turn and that turn's run:
+    written, never read back (create_turn_and_run would look for a last turn, and save the
+    conversation again for its title and place in the list)."""
+    conversation = Conversation.objects.create(owner=owner, title=title_from(prompt), listed=listed)
+    turn = Turn.objects.create(conversation=conversation, position=0, prompt=prompt, context=context or [])
     return create_run(turn, panel, simulated=simulated, auto_fuse=auto_fuse)
 
 

@@ -110,15 +110,22 @@ def hold_starts(user: User) -> None:
 
 
 def check_can_start(
-    user: User, *, thread_chars: int, estimate: float | None, token: ApiToken | None = None
+    user: User,
+    *,
+    thread_chars: int,
+    estimate: float | None,
+    token: ApiToken | None = None,
+    starts_held: bool = False,
 ) -> None:
     """Raise LimitReached when the user may not start another run now, TokenBudgetExceeded when
     the run, started over the API with `token`, would overspend the token's own budget (the
     user's limits and budget apply to API runs all the same). Call it in the transaction that
     creates the run: it holds the user's starts (hold_starts) until that transaction ends, so
-    starts at the same moment are counted one after another.
+    starts at the same moment are counted one after another. `starts_held`: the caller's
+    transaction holds them already (open_run, which holds them before its own checks).
     """
-    hold_starts(user)
+    if not starts_held:
+        hold_starts(user)
     running = Run.objects.of_owner(user).active().count()
     if running >= settings.FUSIONROOM_MAX_CONCURRENT_RUNS:
         raise RunLimitReached(

@@ -31,7 +31,14 @@ from chat.fusion.request import Sampling
 from chat.models import ApiToken, Conversation, Panel, Run, Turn
 from chat.providers.types import Endpoint
 from chat.runs import dispatch, news
-from chat.runs.creation import can_rejudge, create_retry, create_run, create_turn_and_run, kept_by_retry
+from chat.runs.creation import (
+    can_rejudge,
+    create_retry,
+    create_run,
+    create_turn_and_run,
+    kept_by_retry,
+    start_conversation,
+)
 from chat.runs.execution import Loaded, fusion_request, loaded_new_run
 from chat.runs.gate import (
     LimitReached,
@@ -195,6 +202,7 @@ def _gate(
         thread_chars=len(prompt) + sum(len(message["content"]) for message in thread),
         estimate=expected,
         token=token,
+        starts_held=True,  # open_run holds them first
     )
     return expected
 
@@ -242,10 +250,12 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                     _refuse_follow_up_if_busy(conversation)
                 thread = conversation.thread_messages() if conversation else []
                 expected = _gate_panel(user, prompt, thread, panel, catalog, auto_fuse=auto_fuse)
-                conversation = conversation or Conversation.objects.create(owner=user)
-                run = create_turn_and_run(
-                    conversation, prompt, panel, simulated=simulated, auto_fuse=auto_fuse
-                )
+                if conversation is None:
+                    run = start_conversation(user, prompt, panel, simulated=simulated, auto_fuse=auto_fuse)
+                else:
+                    run = create_turn_and_run(
+                        conversation, prompt, panel, simulated=simulated, auto_fuse=auto_fuse
+                    )
             case Retry(run=earlier):
                 turn = earlier.turn
                 _refuse_if_busy(turn, earlier)
@@ -316,8 +326,9 @@ def open_run(user: User, what: Start, *, catalog: Catalog | None, simulated: boo
                     auto_fuse=panel.auto_fuse,
                     options=what.options,
                 )
-                conversation = Conversation.objects.create(owner=user, listed=what.listed)
-                run = create_turn_and_run(conversation, prompt, panel, simulated=simulated, context=thread)
+                run = start_conversation(
+                    user, prompt, panel, simulated=simulated, context=thread, listed=what.listed
+                )
                 run.api_token = token
                 run.sampling = sampling.model_dump(exclude_none=True) if sampling else None
                 run.write_answer = what.write_answer

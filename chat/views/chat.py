@@ -41,16 +41,21 @@ def _chat_context(
             if conversation
             else None
         )
-        panels = Panel.objects.for_user(user)
+        # Read once: the picker's options, the one asked for, the last turn's and the first.
+        panels = list(Panel.objects.for_user(user))
+        by_pk = {panel.pk: panel for panel in panels}
         asked = request.GET.get("panel", "")
-        chosen = panels.filter(pk=asked).first() if asked.isdigit() else None
+        chosen = by_pk.get(int(asked)) if asked.isdigit() else None
         # A follow-up defaults to the panel of the conversation's last turn, and to its Auto-fuse.
-        initial_panel = chosen or (last_run.panel if last_run and last_run.panel else panels.first())
+        last_panel = None
+        if last_run is not None and last_run.panel_id is not None:
+            last_panel = by_pk.get(last_run.panel_id) or last_run.panel
+        initial_panel = chosen or last_panel or (panels[0] if panels else None)
         if chosen is None and last_run is not None:
             auto_fuse = last_run.auto_fuse
         else:
             auto_fuse = bool(initial_panel and initial_panel.auto_fuse)
-        form = MessageForm(user=user, initial={"panel": initial_panel, "auto_fuse": auto_fuse})
+        form = MessageForm(user=user, panels=panels, initial={"panel": initial_panel, "auto_fuse": auto_fuse})
     return {
         "conversation": conversation,
         **history_views.chat_page_context(request, conversation),
