@@ -259,6 +259,16 @@ async def quorum_alone(base: str, sim: Any, quick: bool) -> dict[str, Any]:
     return await quorum.quorum_benchmarks(base, "bench-quorum", sim, quick)
 
 
+async def screen_alone(base: str, sim: Any, quick: bool) -> dict[str, Any]:
+    """Benchmark 2 on screen without the others (--only screen), after a run to warm up."""
+    user = live.User(base)
+    await user.sign_up("bench-screen")
+    live.configure_budget(sim, tokens=80 if quick else 300)
+    await user.run(user.panel_id(await user.home(), "Budget"), BUDGET, sim)  # the catalog, the connections
+    await user.close()
+    return await screen.first_token_on_screen(base, sim, 1 if quick else 5)
+
+
 async def api_alone(base: str, sim: Any, quick: bool, database: Path, sim_url: str) -> dict[str, Any]:
     """Benchmark 11 without the others (--only api): the account and its five-seat panel first."""
     user = live.User(base)
@@ -287,7 +297,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smallest sizes: a smoke test, not figures")
     parser.add_argument(
-        "--only", default="live,inproc,bounds,hostile_render", help="also: api, quorum (alone; live has them)"
+        "--only",
+        default="live,inproc,bounds,hostile_render,grading",
+        help="also: api, quorum, screen (alone; live has them)",
     )
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/README.md")
     args = parser.parse_args()
@@ -299,7 +311,7 @@ def main() -> None:
         "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
     }
     only = set(args.only.split(","))
-    if only & {"live", "api", "quorum"}:
+    if only & {"live", "api", "quorum", "screen"}:
         with SimulatorProcess() as sim:
             database = scratch / "live.sqlite3"
             migrate(database, sim.base_url)
@@ -318,6 +330,8 @@ def main() -> None:
                     results["api"] = asyncio.run(
                         api_alone(daphne.url, sim, args.quick, database, sim.base_url)
                     )
+                if "screen" in only and "live" not in only:
+                    results["on_screen"] = asyncio.run(screen_alone(daphne.url, sim, args.quick))
                 if "quorum" in only and "live" not in only:
                     results["quorum"] = asyncio.run(quorum_alone(daphne.url, sim, args.quick))
             finally:
@@ -331,6 +345,10 @@ def main() -> None:
         database = scratch / "bounds.sqlite3"
         migrate(database, "http://127.0.0.1:9/v1")
         results["bounds"] = run_module("bench.bounds", database, args.quick)
+    if "grading" in only:
+        database = scratch / "grading.sqlite3"
+        migrate(database, "http://127.0.0.1:9/v1")
+        results["grading"] = run_module("bench.grading", database, args.quick)
     if "hostile_render" in only:
         results["hostile_render"] = asyncio.run(
             hostile_render.measure(scratch / "hostile.sqlite3", scratch, args.quick)
