@@ -20,15 +20,17 @@ import threading
 import time
 from typing import Any
 
+from bench.common import proc_cpu_seconds
 from bench.simproc import SimulatorProcess
 
 GRADER = "mistralai/mistral-medium-3"
 SYSTEM = "model:openai/gpt-5.5"
 ANSWER = "A plan in four steps: back up, migrate a copy, compare, switch over. " * 20
 CONCURRENCY = (1, 4, 16)
+PACED_S = 0.1
 
 
-def setup(tasks: int, criteria: int) -> tuple[Any, Any]:
+def setup() -> Any:
     import django
 
     django.setup()
@@ -37,10 +39,13 @@ def setup(tasks: int, criteria: int) -> tuple[Any, Any]:
     settings.DEBUG = False  # DEBUG keeps every query: not what production holds
     from django.contrib.auth.models import User
 
+    return User.objects.create_user("grading", password="x-very-long-password-1")
+
+
+def generated_suite(user: Any, tasks: int, criteria: int) -> Any:
     from chat.evaluation.models import EvalSuite
     from chat.evaluation.suites import Criterion, Suite, Task
 
-    user = User.objects.create_user("grading", password="x-very-long-password-1")
     suite = Suite(
         tasks=[
             Task(
@@ -54,9 +59,9 @@ def setup(tasks: int, criteria: int) -> tuple[Any, Any]:
             for t in range(tasks)
         ]
     )
-    row = EvalSuite.of(user, "generated", suite, "generated.jsonl")
+    row = EvalSuite.of(user, f"generated {tasks}×{criteria}", suite, "generated.jsonl")
     row.save()
-    return user, row
+    return row
 
 
 def evaluation_with_answers(user: Any, suite: Any, concurrency: int) -> int:
@@ -110,29 +115,37 @@ class QueryCount:
         utils.CursorWrapper.execute, utils.CursorWrapper.executemany = self.saved  # type: ignore[method-assign]
 
 
-def grade(user: Any, suite: Any, concurrency: int) -> dict[str, Any]:
+def grade(user: Any, suite: Any, concurrency: int, sim: SimulatorProcess) -> dict[str, Any]:
     from chat.evaluation.models import EvalGrade, Evaluation
     from chat.evaluation.runner import run_evaluation
 
     evaluation_id = evaluation_with_answers(user, suite, concurrency)
     with QueryCount() as queries:
-        cpu0, started = time.process_time(), time.perf_counter()
+        cpu0, sim0, started = time.process_time(), proc_cpu_seconds(sim.process.pid), time.monotonic()
         # As in Daphne: the loop on this thread, the ORM on sync_to_async's one database thread.
         asyncio.run(run_evaluation(evaluation_id))
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu0
+        elapsed, cpu = time.monotonic() - started, time.process_time() - cpu0
+        sim_cpu = proc_cpu_seconds(sim.process.pid) - sim0
     grades = EvalGrade.objects.filter(answer__evaluation_id=evaluation_id)
     count = grades.count()
+    # The rate while grading: from the first grader call asked to the last answered (the
+    # evaluation's start, its catalog and its rows, is the same whatever the concurrency).
+    calls = [r for r in sim.requests_after(started) if r.model == GRADER]
+    grading_s = max(r.finished_at for r in calls) - min(r.received_at for r in calls)
     return {
         "concurrency": concurrency,
         "grades": count,
         "verdicts": grades.exclude(verdict="").count(),
         "status": Evaluation.objects.get(pk=evaluation_id).status,
         "seconds": elapsed,
-        "grades_per_s": count / elapsed,
+        "grading_s": grading_s,
+        "grades_per_s": count / grading_s,
         "cpu_s": cpu,
         "cpu_ms_per_grade": cpu / count * 1000,
         "cpu_pct": cpu / elapsed * 100,
         "queries_per_grade": queries.n / count,
+        "sim_cpu_ms_per_grade": sim_cpu / count * 1000,
+        "sim_cpu_pct": sim_cpu / elapsed * 100,
     }
 
 
@@ -144,9 +157,17 @@ def main() -> None:
     results: dict[str, Any] = {"tasks": tasks, "criteria": criteria, "grader": GRADER}
     with SimulatorProcess(instant) as sim:
         os.environ["FUSIONROOM_SIMULATOR_URL"] = sim.base_url
-        user, suite = setup(tasks, criteria)
-        grade(user, suite, CONCURRENCY[-1])  # warm: imports, the catalog, the connections
-        results["steps"] = [grade(user, suite, c) for c in CONCURRENCY]
+        user = setup()
+        suite = generated_suite(user, tasks, criteria)
+        grade(user, suite, CONCURRENCY[-1], sim)  # warm: imports, the catalog, the connections
+        results["steps"] = [grade(user, suite, c, sim) for c in CONCURRENCY]
+        # A grader that takes PACED_S to answer: concurrency c can grade at most c / PACED_S a
+        # second, which the rate should reach while our CPU allows (the suite sized to ~2 s each).
+        sim.configure(GRADER, ttft_s=PACED_S)
+        results["paced_s"] = PACED_S
+        results["paced"] = [
+            grade(user, generated_suite(user, min(tasks, 2 * c), criteria), c, sim) for c in CONCURRENCY
+        ]
     print(json.dumps(results, default=str))
 
 
