@@ -295,7 +295,10 @@ def render(r: dict[str, Any]) -> str:
                 f"({s['cpu_pct']:.0f}% CPU)"
                 for s in paced
             ),
-            all(
+            # The smoke test's suites are smaller than its concurrency: figures to look at, not to judge.
+            None
+            if r.get("quick")
+            else all(
                 s["grades_per_s"] >= 0.9 * s["concurrency"] / wait and s["grades"] == s["verdicts"]
                 for s in paced
             ),
