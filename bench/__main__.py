@@ -329,6 +329,16 @@ async def quorum_alone(base: str, sim: Any, quick: bool) -> dict[str, Any]:
     return await quorum.quorum_benchmarks(base, "bench-quorum", sim, quick)
 
 
+async def screen_alone(base: str, sim: Any, quick: bool) -> dict[str, Any]:
+    """Benchmark 2 on screen without the others (--only screen), after a run to warm up."""
+    user = live.User(base)
+    await user.sign_up("bench-screen")
+    live.configure_budget(sim, tokens=80 if quick else 300)
+    await user.run(user.panel_id(await user.home(), "Budget"), BUDGET, sim)  # the catalog, the connections
+    await user.close()
+    return await screen.first_token_on_screen(base, sim, 1 if quick else 5)
+
+
 async def api_alone(base: str, sim: Any, quick: bool, database: Path, sim_url: str) -> dict[str, Any]:
     """Benchmark 11 without the others (--only api): the account and its five-seat panel first."""
     user = live.User(base)
@@ -376,8 +386,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smallest sizes: a smoke test, not figures")
     parser.add_argument(
         "--only",
-        default="live,burst,inproc,bounds,hostile_render",
-        help="also: api, quorum, stop, capacity (alone; live has them); burst alone adds a batch at once",
+        default="live,burst,inproc,bounds,hostile_render,grading",
+        help="also: api, quorum, stop, capacity, screen (alone; live has them); burst alone adds a batch",
     )
     parser.add_argument("--sizes", default="", help="with --only capacity: the batch sizes, e.g. 30,40")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/README.md")
@@ -390,7 +400,7 @@ def main() -> None:
         "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
     }
     only = set(args.only.split(","))
-    if only & {"live", "api", "quorum", "stop", "capacity", "burst"}:
+    if only & {"live", "api", "quorum", "stop", "capacity", "burst", "screen"}:
         with SimulatorProcess() as sim:
             database = scratch / "live.sqlite3"
             migrate(database, sim.base_url)
@@ -409,6 +419,8 @@ def main() -> None:
                     results["api"] = asyncio.run(
                         api_alone(daphne.url, sim, args.quick, database, sim.base_url)
                     )
+                if "screen" in only and "live" not in only:
+                    results["on_screen"] = asyncio.run(screen_alone(daphne.url, sim, args.quick))
                 if "quorum" in only and "live" not in only:
                     results["quorum"] = asyncio.run(quorum_alone(daphne.url, sim, args.quick))
                 if "capacity" in only and "live" not in only:
@@ -437,6 +449,10 @@ def main() -> None:
         database = scratch / "bounds.sqlite3"
         migrate(database, "http://127.0.0.1:9/v1")
         results["bounds"] = run_module("bench.bounds", database, args.quick)
+    if "grading" in only:
+        database = scratch / "grading.sqlite3"
+        migrate(database, "http://127.0.0.1:9/v1")
+        results["grading"] = run_module("bench.grading", database, args.quick)
     if "hostile_render" in only:
         results["hostile_render"] = asyncio.run(
             hostile_render.measure(scratch / "hostile.sqlite3", scratch, args.quick)

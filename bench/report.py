@@ -82,15 +82,27 @@ def render(r: dict[str, Any]) -> str:
             f"p50 {pct(t, 50):.1f} ms, p95 {pct(t, 95):.1f} ms (n={len(t)})",
             pct(t, 50) <= 30 and pct(t, 95) <= 80,
         )
-        if "on_screen" in r:
-            dom, painted = r["on_screen"]["in_dom_ms"], r["on_screen"]["painted_ms"]
+    if "on_screen" in r:  # also alone (--only screen)
+        dom, painted = r["on_screen"]["in_dom_ms"], r["on_screen"]["painted_ms"]
+        row(
+            "2. First token: simulator → Chromium's page (in the DOM / next frame painted)",
+            "painted p50 ≤ 40 ms, p95 ≤ 80 ms",
+            f"DOM p50 {pct(dom, 50):.0f} / p95 {pct(dom, 95):.0f} ms; "
+            f"painted p50 {pct(painted, 50):.0f} / p95 {pct(painted, 95):.0f} ms (n={len(dom)})",
+            pct(painted, 50) <= 40 and pct(painted, 95) <= 80,
+        )
+        stages = r["on_screen"].get("stages_ms")
+        if stages and stages["socket"]:
             row(
-                "2. First token: simulator → Chromium's page (in the DOM / next frame painted)",
-                "p50 ≤ 50 ms, p95 ≤ 100 ms (ours: the socket's target + one frame)",
-                f"DOM p50 {pct(dom, 50):.0f} / p95 {pct(dom, 95):.0f} ms; "
-                f"painted p50 {pct(painted, 50):.0f} / p95 {pct(painted, 95):.0f} ms (n={len(dom)})",
-                pct(painted, 50) <= 50 and pct(painted, 95) <= 100,
+                "2. On screen, where it goes, p50 / p95 ms (simulator → browser's socket → page's "
+                "script → htmx swapped → in the DOM → painted)",
+                "(info)",
+                "; ".join(
+                    f"{name} {pct(values, 50):.1f} / {pct(values, 95):.1f}" for name, values in stages.items()
+                ),
+                None,
             )
+    if "single" in r:
         f = r["fidelity"]
         row(
             "3. Every token once, in order (socket-built text == saved text, rendered)",
@@ -306,6 +318,50 @@ def render(r: dict[str, Any]) -> str:
             "≤ 100 ms (a frame or two)",
             f"{mem['seconds_for_stop'] * 1000:.0f} ms",
             mem["seconds_for_stop"] <= 0.1,
+        )
+    if "grading" in r:
+        g = r["grading"]
+        steps, paced, wait = g["steps"], g["paced"], g["paced_s"]
+        row(
+            f"14. Evaluation: grades a second with a grader that takes {wait * 1000:.0f} ms, by concurrency "
+            f"({g['criteria']} criteria a task)",
+            "≥ 90% of concurrency ÷ the grader's call (bounded by the concurrency, not our CPU)",
+            "; ".join(
+                f"{s['concurrency']}: {s['grades_per_s']:.0f}/s of "
+                f"{s['concurrency'] / s['call_ms_p50'] * 1000:.0f} ({s['cpu_pct']:.0f}% CPU)"
+                for s in paced
+            ),
+            # The smoke test's suites are smaller than its concurrency: figures to look at, not to judge.
+            None
+            if r.get("quick")
+            else all(
+                s["grades_per_s"] >= 0.9 * s["concurrency"] / s["call_ms_p50"] * 1000
+                and s["grades"] == s["verdicts"]
+                for s in paced
+            ),
+        )
+        one = steps[0]["grades_per_s"]
+        row(
+            f"14. Evaluation: grades a second with a grader that answers at once ({g['tasks']} tasks × "
+            f"{g['criteria']} criteria), by concurrency: where it stops scaling",
+            "(info)",
+            "; ".join(
+                f"{s['concurrency']}: {s['grades_per_s']:.0f}/s (×{s['grades_per_s'] / one:.1f}, "
+                f"{s['cpu_pct']:.0f}% CPU)"
+                for s in steps
+            ),
+            None,
+        )
+        row(
+            "14. Evaluation: CPU per grade, ours (loop + database thread) + the simulated grader's; "
+            "SQL statements per grade (grader answering at once)",
+            "(info)",
+            "; ".join(
+                f"{s['concurrency']}: {s['cpu_ms_per_grade']:.1f} + {s['sim_cpu_ms_per_grade']:.1f} ms, "
+                f"{s['queries_per_grade']:.1f} statements"
+                for s in steps
+            ),
+            None,
         )
 
     lines = [

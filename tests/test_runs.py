@@ -19,7 +19,7 @@ from chat.fusion import consult
 from chat.fusion.events import SeatDelta, SeatStarted
 from chat.models import Run, SeatAnswer
 from chat.providers.errors import ProviderError
-from chat.providers.types import ModelInfo, TextDelta, ToolCallDelta
+from chat.providers.types import ModelInfo, ReasoningDelta, TextDelta, ToolCallDelta
 from chat.runs import dispatch, execution, services
 from chat.runs.dispatch import request_stop, wait_for_run
 from chat.runs.pacing import Pacing
@@ -388,6 +388,57 @@ async def test_the_first_text_of_a_seat_is_framed_at_once(
     [frame] = text_frames(messages, run, 0)
     assert "Firstword" in frame
     assert "rest" not in frame
+
+
+async def test_the_first_reasoning_and_the_first_text_of_a_seat_are_each_framed_at_once(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None], channel_layer: BaseChannelLayer
+) -> None:
+    # A model that reasons before it answers: its reasoning is the first thing the reader sees.
+    thought, answered = Gate(), Gate()
+    steps = [ReasoningDelta(text="Thinking first. "), thought, ReasoningDelta(text="More thought. ")]
+    steps += [TextDelta(text="Firstword "), answered, *answer("and the rest.")]
+    fake.script(SEATS[0], steps)
+    script_other_seats(fake)
+    script_judge_and_writer(fake)
+    viewer = await listen(channel_layer, run_group(run.pk))
+    reasoning = f'id="run-{run.pk}-seat-0-reasoning" hx-swap-oob="beforeend"'
+
+    start(run)
+    # Held after each first delta while the frame clock would take ten seconds: each frame can
+    # only come from that delta being framed on its own.
+    before = await receive_until(channel_layer, viewer, lambda m: reasoning in m.get("html", ""))
+    thought.open()
+    after = await receive_until(channel_layer, viewer, lambda m: bool(text_frames([m], run, 0)))
+    answered.open()
+    await wait_for_run(run.pk)
+
+    assert "Thinking first." in before[-1]["html"]
+    assert "Firstword" not in before[-1]["html"]
+    [frame] = text_frames(after, run, 0)
+    assert "Firstword" in frame and "More thought." in frame
+    assert "rest" not in frame
+
+
+async def test_a_seats_text_is_framed_at_once_until_some_of_it_shows(
+    run: Run, fake: FakeModelClient, start: Callable[[Run], None], channel_layer: BaseChannelLayer
+) -> None:
+    # "##" alone renders an empty heading: the reader would see nothing until the next tick.
+    held = Gate()
+    fake.script(SEATS[0], [TextDelta(text="##"), TextDelta(text=" Plan"), held, *answer(" more.")])
+    script_other_seats(fake)
+    script_judge_and_writer(fake)
+    viewer = await listen(channel_layer, run_group(run.pk))
+
+    start(run)
+    messages = await receive_until(
+        channel_layer, viewer, lambda m: "Plan" in "".join(text_frames([m], run, 0))
+    )
+    held.open()
+    await wait_for_run(run.pk)
+
+    empty, shown = text_frames(messages, run, 0)
+    assert "Plan" not in empty
+    assert "Plan" in shown and "more" not in shown
 
 
 async def test_a_seats_deltas_are_coalesced_into_few_frames(

@@ -29,6 +29,7 @@ from typing import Any, TypedDict
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -53,7 +54,7 @@ from chat.evaluation.models import (
 from chat.evaluation.suites import Criterion, Task
 from chat.evaluation.systems import BadSystem, System, parse_system
 from chat.fusion_models import panel_slug
-from chat.models import Panel, Run
+from chat.models import ApiCall, Panel, Run
 from chat.providers.protocol import ModelClient
 from chat.providers.types import Endpoint, ModelInfo
 from chat.runs.gate import BudgetExceeded, RunLimitReached, TokenBudgetExceeded, open_grading
@@ -559,19 +560,19 @@ class _Job:
         await asyncio.gather(*(self.grade_one(answer, task, c, i) for c, i in missing))
 
     async def grade_one(self, answer: EvalAnswer, task: Task, criterion: Criterion, index: int) -> None:
-        async with self.limit.slot(GRADE_FIRST):
-            prompt_tokens = GRADE_PROMPT_TOKENS - TYPICAL_FUSED_TOKENS + len(answer.text) // 4
-            reserved = self.reserve(grade_estimate(self.evaluation.grader, self.catalog, prompt_tokens))
-            if reserved is None:
-                return
-            cost = None
-            try:
+        reserved: float | None = None
+        cost = None
+        try:
+            async with self.limit.slot(GRADE_FIRST):
+                prompt_tokens = GRADE_PROMPT_TOKENS - TYPICAL_FUSED_TOKENS + len(answer.text) // 4
+                reserved = self.reserve(grade_estimate(self.evaluation.grader, self.catalog, prompt_tokens))
+                if reserved is None:
+                    return
                 try:
                     row = await sync_to_async(open_grading)(self.owner, self.evaluation.grader, reserved)
                 except (BudgetExceeded, TokenBudgetExceeded) as refused:
                     self.halted = _Halt(f"Stopped by your spend budget: {refused.message}")
                     return
-                graded: grading.Grade | None = None
                 try:
                     graded = await grading.grade(
                         self.client,
@@ -582,34 +583,51 @@ class _Job:
                         time.perf_counter,
                         info=self.infos.get(self.evaluation.grader),
                     )
-                finally:
-                    # What the calls used replaces what was reserved, even when cut short.
-                    used = graded.calls if graded is not None else []
-                    await asyncio.shield(
-                        sync_to_async(row.settle)(
-                            ok=graded is not None and graded.verdict is not None,
-                            prompt_tokens=sum(call.prompt_tokens for call in used),
-                            completion_tokens=sum(call.completion_tokens for call in used),
-                            cost=sum(call.cost or 0.0 for call in used) if used else None,
-                        )
-                    )
-                cost = graded.cost
-                await EvalGrade.objects.aupdate_or_create(
-                    answer=answer,
-                    criterion=criterion.id,
-                    pass_index=index,
-                    defaults={
-                        "verdict": graded.verdict or "",
-                        "reason": graded.reason,
-                        "error": graded.error,
-                        "calls": len(graded.calls),
-                        "cost": cost,
-                    },
-                )
-            finally:
+                except BaseException:
+                    # Cut short: what the calls used replaces what was reserved all the same.
+                    await asyncio.shield(sync_to_async(_graded)(row, None, answer.pk, criterion.id, index))
+                    raise
+            # The call is over, and its slot already another's: the database thread (one for
+            # every trip, behind the others' queries) no longer holds back the next grader call.
+            await asyncio.shield(sync_to_async(_graded)(row, graded, answer.pk, criterion.id, index))
+            cost = graded.cost
+        finally:
+            if reserved is not None:
                 self.settle(reserved, cost, answer.system)
         self.progress.grades_done += 1
         self.tell()
+
+
+def _graded(row: ApiCall, graded: grading.Grade | None, answer_id: int, criterion: str, index: int) -> None:
+    """The grader call settled and, when it gave a grade, the grade saved: one trip to the
+    database thread and one transaction a grade, the grade one statement with no read first (an
+    upsert, as update_or_create was: grade_all asks only for grades not saved). Sync (database)."""
+    used = graded.calls if graded is not None else []
+    with transaction.atomic():
+        row.settle(
+            ok=graded is not None and graded.verdict is not None,
+            prompt_tokens=sum(call.prompt_tokens for call in used),
+            completion_tokens=sum(call.completion_tokens for call in used),
+            cost=sum(call.cost or 0.0 for call in used) if used else None,
+        )
+        if graded is None:
+            return
+        grade = EvalGrade(
+            answer_id=answer_id,
+            criterion=criterion,
+            pass_index=index,
+            verdict=graded.verdict or "",
+            reason=graded.reason,
+            error=graded.error,
+            calls=len(graded.calls),
+            cost=graded.cost,
+        )
+        EvalGrade.objects.bulk_create(
+            [grade],
+            update_conflicts=True,
+            unique_fields=["answer", "criterion", "pass_index"],
+            update_fields=["verdict", "reason", "error", "calls", "cost"],
+        )
 
 
 def answer_text(outcome: Outcome) -> str:

@@ -8,6 +8,7 @@ addresses comes from chat.runs.protocol.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,16 @@ from chat.rendering import RenderBudget, StreamingMarkdown, neutralize_bidi
 from chat.runs.protocol import FUSED, Column, column_dom_id
 from chat.runs.state import Change, RunState
 
+# A stream of markup that shows nothing (spaces, "#" after "#") goes to the frame clock after
+# this many frames sent at once.
+MAX_FRAMED_AT_ONCE = 8
+_TAG = re.compile(r"<[^>]*>")
+
+
+def shows_text(html: str) -> bool:
+    """Whether this HTML shows any text (markup, empty elements and spaces show none)."""
+    return bool(_TAG.sub("", html).strip())
+
 
 @dataclass
 class StreamingColumn:
@@ -27,9 +38,19 @@ class StreamingColumn:
     markdown: StreamingMarkdown = field(default_factory=lambda: StreamingMarkdown(budget=RenderBudget()))
     unsent: list[str] = field(default_factory=list)
     unsent_reasoning: list[str] = field(default_factory=list)
-    framed_once: bool = False
+    # The kinds of delta ("text", "reasoning") whose text the column shows already, and how
+    # many frames were sent at once before it did (Frames.show).
+    shown: set[str] = field(default_factory=set)
+    framed_at_once: int = 0
     # Once its final frame is made the column shows its saved text, not the streamed blocks.
     finished: bool = False
+
+    def shows(self, change: Change) -> bool:
+        """Whether, with this delta framed, the column shows text of the delta's kind: reasoning
+        is plain text, an answer's markdown may render to nothing yet ("##", "**", a fence)."""
+        if change.part == "reasoning":
+            return bool(change.text.strip())
+        return shows_text("".join(self.markdown.blocks) + self.markdown.tail_html())
 
 
 @dataclass(frozen=True)
@@ -61,8 +82,10 @@ class Frames:
     def show(self, changes: list[Change]) -> list[str]:
         """The frames that must reach the browser now for these changes.
 
-        Text deltas wait for the next tick of the frame clock, except the first one of a
-        column, which is sent at once so the first token shows at once.
+        Text and reasoning deltas wait for the next tick of the frame clock (up to 50 ms), except
+        until the column shows some of their text: the first token is what the reader waits for.
+        "Shows": a first token of "##" or "**" renders no text, and a model that reasons first
+        shows its reasoning first.
         """
         frames = []
         for change in changes:
@@ -76,18 +99,17 @@ class Frames:
     def _frame(self, change: Change) -> str:
         column = change.column
         match change.part:
-            case "text":
+            case "text" | "reasoning":
                 assert column is not None
                 live = self.columns[column]
-                live.unsent.append(change.text)
-                if not live.framed_once:
-                    live.framed_once = True
-                    return self.text_frame(column)
-                return ""
-            case "reasoning":
-                assert column is not None
-                self.columns[column].unsent_reasoning.append(change.text)
-                return ""
+                (live.unsent if change.part == "text" else live.unsent_reasoning).append(change.text)
+                if change.part in live.shown or live.framed_at_once >= MAX_FRAMED_AT_ONCE:
+                    return ""
+                frame = self.text_frame(column)
+                live.framed_at_once += 1
+                if live.shows(change):
+                    live.shown.add(change.part)
+                return frame
             case "tool":
                 item = render_to_string("chat/run.html#tool-step", {"step": change.step})
                 assert isinstance(column, int)
