@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import api, cluster, hostile_render, live, quorum, report, screen
+from bench import api, cluster, hostile_render, live, passthrough, quorum, report, screen
 from bench.common import BUDGET, FIVE, ROOT, app_env, machine, median, migrate, pct
 from bench.simproc import SimulatorProcess
 
@@ -170,6 +170,10 @@ async def live_benchmarks(
     await user.close()
     # 11: the same runs over the API (/v1/chat/completions, streamed).
     results["api"] = await api.api_benchmarks(base, "bench", sim, quick)
+    # 11, pass-through: a plain model over the API against the simulator direct and a bare relay.
+    results["passthrough"] = await passthrough.passthrough_benchmarks(
+        base, "bench", sim, sim_url, daphne, quick
+    )
     # 12: one seat 10 s slower than the others, the panel waiting for it or judged at its quorum.
     results["quorum"] = await quorum.quorum_benchmarks(base, "bench", sim, quick)
 
@@ -268,6 +272,16 @@ async def api_alone(base: str, sim: Any, quick: bool, database: Path, sim_url: s
     return await api.api_benchmarks(base, "bench", sim, quick, warm=True)
 
 
+async def passthrough_alone(
+    base: str, sim: Any, sim_url: str, daphne: live.Daphne, quick: bool
+) -> dict[str, Any]:
+    """Benchmark 11's pass-through rows without the others (--only passthrough): the account first."""
+    user = live.User(base)
+    await user.sign_up("bench")
+    await user.close()
+    return await passthrough.passthrough_benchmarks(base, "bench", sim, sim_url, daphne, quick)
+
+
 def run_module(module: str, database: Path, quick: bool) -> dict[str, Any]:
     """Run a benchmark module in a process of its own (it starts its own simulator) and return
     the JSON line it prints last."""
@@ -287,7 +301,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smallest sizes: a smoke test, not figures")
     parser.add_argument(
-        "--only", default="live,inproc,bounds,hostile_render", help="also: api, quorum (alone; live has them)"
+        "--only",
+        default="live,inproc,bounds,hostile_render",
+        help="also: api, passthrough, quorum (alone; live has them)",
     )
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/README.md")
     args = parser.parse_args()
@@ -299,7 +315,7 @@ def main() -> None:
         "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
     }
     only = set(args.only.split(","))
-    if only & {"live", "api", "quorum"}:
+    if only & {"live", "api", "passthrough", "quorum"}:
         with SimulatorProcess() as sim:
             database = scratch / "live.sqlite3"
             migrate(database, sim.base_url)
@@ -317,6 +333,10 @@ def main() -> None:
                 if "api" in only and "live" not in only:
                     results["api"] = asyncio.run(
                         api_alone(daphne.url, sim, args.quick, database, sim.base_url)
+                    )
+                if "passthrough" in only and "live" not in only:
+                    results["passthrough"] = asyncio.run(
+                        passthrough_alone(daphne.url, sim, sim.base_url, daphne, args.quick)
                     )
                 if "quorum" in only and "live" not in only:
                     results["quorum"] = asyncio.run(quorum_alone(daphne.url, sim, args.quick))
