@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-from bench import api, burst, cluster, hostile_render, live, quorum, report, screen, stop
+from bench import api, burst, cluster, hostile_render, live, passthrough, quorum, report, screen, stop
 from bench.common import BUDGET, FIVE, ROOT, app_env, machine, median, migrate, pct, pin
 from bench.simproc import SimulatorProcess
 
@@ -164,6 +164,10 @@ async def live_benchmarks(
     await user.close()
     # 11: the same runs over the API (/v1/chat/completions, streamed).
     results["api"] = await api.api_benchmarks(base, "bench", sim, quick)
+    # 11, pass-through: a plain model over the API against the simulator direct and a bare relay.
+    results["passthrough"] = await passthrough.passthrough_benchmarks(
+        base, "bench", sim, sim_url, daphne, quick
+    )
     # 12: one seat 10 s slower than the others, the panel waiting for it or judged at its quorum.
     results["quorum"] = await quorum.quorum_benchmarks(base, "bench", sim, quick)
     # 13: Stop while the seats stream.
@@ -366,6 +370,16 @@ async def burst_benchmarks(
     return {"costs": costs, "batches": figures}
 
 
+async def passthrough_alone(
+    base: str, sim: Any, sim_url: str, daphne: live.Daphne, quick: bool
+) -> dict[str, Any]:
+    """Benchmark 11's pass-through rows without the others (--only passthrough): the account first."""
+    user = live.User(base)
+    await user.sign_up("bench")
+    await user.close()
+    return await passthrough.passthrough_benchmarks(base, "bench", sim, sim_url, daphne, quick)
+
+
 def run_module(module: str, database: Path, quick: bool) -> dict[str, Any]:
     """Run a benchmark module in a process of its own (it starts its own simulator) and return
     the JSON line it prints last."""
@@ -387,7 +401,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="live,burst,inproc,bounds,hostile_render,grading",
-        help="also: api, quorum, stop, capacity, screen (alone; live has them); burst alone adds a batch",
+        help="also: api, passthrough, quorum, stop, capacity, screen (alone; live has them)",
     )
     parser.add_argument("--sizes", default="", help="with --only capacity: the batch sizes, e.g. 30,40")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/README.md")
@@ -400,7 +414,7 @@ def main() -> None:
         "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
     }
     only = set(args.only.split(","))
-    if only & {"live", "api", "quorum", "stop", "capacity", "burst", "screen"}:
+    if only & {"live", "api", "passthrough", "quorum", "stop", "capacity", "burst", "screen"}:
         with SimulatorProcess() as sim:
             database = scratch / "live.sqlite3"
             migrate(database, sim.base_url)
@@ -421,6 +435,10 @@ def main() -> None:
                     )
                 if "screen" in only and "live" not in only:
                     results["on_screen"] = asyncio.run(screen_alone(daphne.url, sim, args.quick))
+                if "passthrough" in only and "live" not in only:
+                    results["passthrough"] = asyncio.run(
+                        passthrough_alone(daphne.url, sim, sim.base_url, daphne, args.quick)
+                    )
                 if "quorum" in only and "live" not in only:
                     results["quorum"] = asyncio.run(quorum_alone(daphne.url, sim, args.quick))
                 if "capacity" in only and "live" not in only:

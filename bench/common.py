@@ -43,6 +43,8 @@ def app_env(database: Path, simulator_url: str) -> dict[str, str]:
             # The per-user limits are a product policy, not a capacity: lift them for load.
             "FUSIONROOM_MAX_CONCURRENT_RUNS": "10000",
             "FUSIONROOM_MAX_RUNS_PER_MINUTE": "100000",
+            "FUSIONROOM_MAX_CONCURRENT_CALLS": "10000",
+            "FUSIONROOM_MAX_CALLS_PER_MINUTE": "100000",
             "FUSIONROOM_RECOVER_RUNS": "0",
         }
     )

@@ -169,7 +169,9 @@ def render(r: dict[str, Any]) -> str:
         )
         for c in r["burst"]["batches"]:
             name, target, figure, passed = _capacity_row(c, " on a fresh Daphne", "Daphne")
-            rows.append(("13" + name[1:], target, figure, passed))
+            rows.append(("4" + name[1:], target, figure, passed))
+    if "passthrough" in r:
+        rows.extend(_passthrough_rows(r["passthrough"]))
     scaled = r.get("capacity_cluster", {})
     if "skipped" in scaled:
         row(
@@ -389,3 +391,38 @@ def write_readme(generated: str) -> None:
     if path.exists() and MARK in path.read_text():
         manual = path.read_text().split(MARK, 1)[1]
     path.write_text(generated + "\n" + MARK + manual)
+
+
+def _passthrough_rows(p: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Benchmark 11's pass-through rows: first token added, CPU per token, 100 streams held."""
+    t, cpu, held = p["ttft"], p["cpu"], p["held"]
+    asked, relayed = t["asked_ms_p50"], t["relayed_ms_p50"]
+    app, bare = cpu["app"], cpu["relay"]
+    return [
+        (
+            "11. Pass-through: time to first token added (a plain model via /v1 vs the simulator direct, "
+            f"{t['pairs']} pairs back to back)",
+            "p50 ≤ 3 ms",
+            f"+{t['added_ms_p50']:.1f} ms p50 (direct {median(t['direct_ms']):.1f}, through "
+            f"{median(t['through_ms']):.1f} ms; model asked +{asked['direct']:.1f} / "
+            f"+{asked['through']:.1f} ms, "
+            f"first token relayed in {relayed['direct']:.1f} / {relayed['through']:.1f} ms)",
+            _ok(t["added_ms_p50"] <= 3),
+        ),
+        (
+            f"11. Pass-through: server CPU per token vs a bare SSE relay ({app['n']} streams at once)",
+            "≤ 1.5×",
+            f"{app['us_per_token']:.0f} µs vs {bare['us_per_token']:.0f} µs = {cpu['ratio']:.2f}× "
+            f"({app['tokens']} / {bare['tokens']} tokens)",
+            _ok(cpu["ratio"] <= 1.5),
+        ),
+        (
+            f"11. Pass-through: {held['n']} concurrent streams held, Daphne's loop lag",
+            "p99 ≤ 50 ms",
+            f"lag p50 {held['lag_ms_p50']:.1f} / p99 {held['lag_ms_p99']:.1f} / "
+            f"max {held['lag_ms_max']:.0f} ms; "
+            f"{held['completed']}/{held['n']} completed; first token added p50 {held['added_ms_p50']:.0f} / "
+            f"p95 {held['added_ms_p95']:.0f} ms; Daphne {held['cpu_pct']:.0f}% CPU",
+            _ok(held["lag_ms_p99"] <= 50 and held["completed"] == held["n"]),
+        ),
+    ]

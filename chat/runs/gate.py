@@ -174,21 +174,28 @@ def open_passthrough(user: User, token: ApiToken | None, model: str, estimate: f
     """
     with transaction.atomic():
         hold_starts(user)
-        calls = ApiCall.objects.filter(user=user)
-        going = calls.filter(status=ApiCall.Status.RUNNING).count()
-        if going >= settings.FUSIONROOM_MAX_CONCURRENT_CALLS:
-            raise RunLimitReached(
-                f"You already have {going} model calls going through the API, the most at once: "
-                "wait for one to finish."
-            )
-        recent = calls.filter(started_at__gte=timezone.now() - timedelta(minutes=1)).count()
-        if recent >= settings.FUSIONROOM_MAX_CALLS_PER_MINUTE:
-            raise RunLimitReached(
-                f"You made {recent} model calls through the API in the last minute, the most allowed: "
-                "try again in a minute."
-            )
-        _check_budgets(user, Decimal(str(estimate)) if estimate is not None else Decimal(0), token, "call")
+        check_call(user, token, estimate)
         return ApiCall.objects.create(user=user, token=token, model=model, estimated_cost=estimate)
+
+
+def check_call(user: User, token: ApiToken | None, estimate: float | None) -> None:
+    """Raise what `open_passthrough` would for a call estimated at `estimate`, reserving nothing.
+    With no estimate (0), it refuses only a caller at a limit or with nothing left to spend: the
+    API checks that much before its call's estimate is known (see chat.views.api.passthrough)."""
+    calls = ApiCall.objects.filter(user=user)
+    going = calls.filter(status=ApiCall.Status.RUNNING).count()
+    if going >= settings.FUSIONROOM_MAX_CONCURRENT_CALLS:
+        raise RunLimitReached(
+            f"You already have {going} model calls going through the API, the most at once: "
+            "wait for one to finish."
+        )
+    recent = calls.filter(started_at__gte=timezone.now() - timedelta(minutes=1)).count()
+    if recent >= settings.FUSIONROOM_MAX_CALLS_PER_MINUTE:
+        raise RunLimitReached(
+            f"You made {recent} model calls through the API in the last minute, the most allowed: "
+            "try again in a minute."
+        )
+    _check_budgets(user, Decimal(str(estimate)) if estimate is not None else Decimal(0), token, "call")
 
 
 def open_grading(user: User, model: str, estimate: float | None) -> ApiCall:

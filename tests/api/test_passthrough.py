@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from decimal import Decimal
 
 import openai
@@ -94,6 +96,26 @@ def test_a_plain_model_over_the_users_budget_is_refused_402_and_not_called(sdk, 
 
     assert refused.value.status_code == 402 and refused.value.code == "budget_exceeded"
     assert len(sim.requests) == asked_before and ApiCall.objects.count() == 0
+
+
+def test_a_call_its_reservation_refuses_is_hung_up_before_the_caller_hears_a_word(sdk, sim, alice):
+    # Some budget is left, so the check before the call passes, but not the call's estimate (its
+    # max_tokens of answer): the reservation, made while the request goes out, refuses it.
+    SpendBudget.objects.create(user=alice, period="day", limit_usd=Decimal("0.001"))
+    sim.hold(MODEL)  # the model says nothing until released: only the refusal can end the call
+    question = [{"role": "user", "content": "Why is the sky blue? (reservation refused)"}]
+
+    with pytest.raises(openai.APIStatusError) as refused:
+        sdk.chat.completions.create(model=MODEL, messages=question, stream=True)
+
+    assert refused.value.status_code == 402 and refused.value.code == "budget_exceeded"
+    assert ApiCall.objects.count() == 0
+    asked = [r for r in sim.requests if "reservation refused" in json.dumps(r.body)]
+    deadline = time.monotonic() + 10
+    while not all(r.finished for r in asked):
+        assert time.monotonic() < deadline, "the model's request was never hung up"
+        time.sleep(0.02)
+    assert all(r.outcome == "disconnected" and r.completion_tokens == 0 for r in asked)
 
 
 def test_a_plain_model_over_the_tokens_budget_is_refused_402(sdk, sim, token):

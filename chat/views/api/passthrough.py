@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpResponseBase, JsonResponse, StreamingHttpResponse
 
-from chat.endpoints.catalog import CatalogEntry
+from chat.endpoints.catalog import CatalogEntry, load_catalog
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for
 from chat.fusion.calls import ModelCall
@@ -22,14 +23,14 @@ from chat.fusion.context import estimate_tokens
 from chat.fusion.request import OutputLimits
 from chat.models import ApiCall, ApiToken
 from chat.providers.errors import KIND_STATUS
-from chat.providers.types import ChatRequest, ModelInfo, TextDelta
+from chat.providers.types import ChatRequest, Endpoint, ModelInfo, ReasoningDelta, TextDelta
 from chat.runs import LimitReached
-from chat.runs.gate import open_passthrough
+from chat.runs.gate import check_call, open_passthrough
 from chat.runs.services import current
 from chat.views.api import sse
 from chat.views.api.errors import ApiError
 from chat.views.api.fusion import limit_error
-from chat.views.api.models import model_not_found, token_may_use, user_catalog
+from chat.views.api.models import model_not_found, token_may_use
 from chat.views.api.schema import CompletionRequest
 
 # A provider failure in OpenAI's terms: the caller's fault stays a 4xx, the provider's is a 502.
@@ -37,17 +38,17 @@ PASSED_ON = {429, 402, 400, 404}
 
 
 async def complete(token: ApiToken, body: CompletionRequest) -> HttpResponseBase:
-    entry = await plain_model(token, body.model)
+    plain = await plain_model(token, body.model, precheck=True)
     messages = [message.wire() for message in body.messages]
-    call = await model_call(token, body, entry.info, messages, body.tools, body.tool_choice)
-    row = await open_call(token, call, entry.info)
+    call = model_call(token, body, plain, messages, body.tools, body.tool_choice)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     deltas = call.deltas()
+    # The first delta (or the end) comes before the response: a provider that refuses the
+    # call is an HTTP error, as it would be from the provider itself.
+    row, asking = await reserved_while_asking(token, call, plain.info, deltas)
     streamed = False
     try:
-        # The first delta (or the end) comes before the response: a provider that refuses the
-        # call is an HTTP error, as it would be from the provider itself.
-        first = await anext(deltas, None)
+        first = await asking
         if first is None and call.failure is not None:
             await deltas.aclose()
             raise provider_error(call)
@@ -76,14 +77,78 @@ async def complete(token: ApiToken, body: CompletionRequest) -> HttpResponseBase
             await settle(row, call)
 
 
-async def plain_model(token: ApiToken, model_id: str) -> CatalogEntry:
-    """The catalog entry of a plain model the token may use; ApiError 404 otherwise."""
+@dataclass(frozen=True)
+class PlainModel:
+    """A plain model the caller may use: its catalog entry, and the user's endpoints that serve it
+    (read once: the catalog came from them, and the call goes through them)."""
+
+    entry: CatalogEntry
+    endpoints: list[Endpoint]
+
+    @property
+    def info(self) -> ModelInfo:
+        return self.entry.info
+
+
+async def plain_model(token: ApiToken, model_id: str, *, precheck: bool = False) -> PlainModel:
+    """The plain model `model_id`, when the token may use it and the user's catalog has it;
+    ApiError 404 otherwise, 502 when a key of the user's can no longer be read. `precheck`: in
+    the same trip to the database, refuse a caller the gate would refuse whatever the call's
+    estimate (at a call limit, or with no budget left), before anything is sent."""
     if not token_may_use(token, model_id):
         raise model_not_found(model_id)
-    entry = (await user_catalog(token.user)).get(model_id)
+    try:
+        endpoints = await sync_to_async(_endpoints_for_call)(token, precheck)
+    except KeyUnavailable as error:
+        raise ApiError(502, f"{error.user_message} (Settings → keys)", code="key_unavailable") from error
+    except LimitReached as refused:
+        raise limit_error(refused) from refused
+    entry = (await load_catalog(endpoints)).get(model_id)
     if entry is None:
         raise model_not_found(model_id)
-    return entry
+    return PlainModel(entry, endpoints)
+
+
+def _endpoints_for_call(token: ApiToken, precheck: bool) -> list[Endpoint]:
+    if precheck:
+        check_call(token.user, token, None)
+    return endpoints_for(token.user)
+
+
+async def reserved_while_asking(
+    token: ApiToken,
+    call: ModelCall,
+    info: ModelInfo,
+    deltas: AsyncGenerator[TextDelta | ReasoningDelta, None],
+) -> tuple[ApiCall, asyncio.Future[TextDelta | ReasoningDelta | None]]:
+    """The call's row on the ledger, reserved (open_call) while its request goes out, and the
+    call's first delta to come: the model's first token does not wait for the database. Nothing
+    of the answer is given out before the reservation stands: refused, the request is cancelled
+    (closing its connection) and the gate's ApiError raised."""
+    asking = asyncio.ensure_future(anext(deltas, None))
+    reserving = asyncio.ensure_future(open_call(token, call, info))
+    try:
+        # Shielded: a caller that goes away must not leave a row reserved and never settled.
+        return await asyncio.shield(reserving), asking
+    except BaseException:
+        asking.cancel()
+        await asyncio.gather(asking, return_exceptions=True)
+        await deltas.aclose()
+        reserving.add_done_callback(_settle_when_reserved(call))
+        raise
+
+
+def _settle_when_reserved(call: ModelCall) -> Callable[[asyncio.Future[ApiCall]], None]:
+    def settle_it(reserving: asyncio.Future[ApiCall]) -> None:
+        if not reserving.cancelled() and reserving.exception() is None:
+            _settling.add(task := asyncio.ensure_future(settle(reserving.result(), call)))
+            task.add_done_callback(_settling.discard)
+
+    return settle_it
+
+
+# Settlements of calls whose caller went away while their row was being reserved.
+_settling: set[asyncio.Future[None]] = set()
 
 
 async def open_call(token: ApiToken, call: ModelCall, info: ModelInfo) -> ApiCall:
@@ -117,20 +182,16 @@ async def settle(row: ApiCall, call: ModelCall) -> None:
     await asyncio.shield(settle)
 
 
-async def model_call(
+def model_call(
     token: ApiToken,
     body: CompletionRequest,
-    info: ModelInfo,
+    model: PlainModel,
     messages: list[dict[str, Any]],
     tools: list[dict[str, Any]] | None,
     tool_choice: str | dict[str, Any] | None,
 ) -> ModelCall:
-    """A call of `body`'s model with the caller's sampling, these messages and tools (the caller's
-    own when passed through; the fusion server tool's loop makes its own)."""
-    try:
-        endpoints = await sync_to_async(endpoints_for)(token.user)
-    except KeyUnavailable as error:
-        raise ApiError(502, f"{error.user_message} (Settings → keys)", code="key_unavailable") from error
+    """A call of `model` with the caller's sampling, these messages and tools (the caller's own
+    when passed through; the fusion server tool's loop makes its own)."""
     services = current()
     request = ChatRequest(
         model=body.model,
@@ -149,7 +210,7 @@ async def model_call(
         reasoning_chars=settings.FUSIONROOM_MAX_REASONING_CHARS,
         tool_argument_chars=settings.FUSIONROOM_MAX_TOOL_ARGUMENT_CHARS,
     )
-    return ModelCall(services.client_for(endpoints), request, info, time.perf_counter, limits)
+    return ModelCall(services.client_for(model.endpoints), request, model.info, time.perf_counter, limits)
 
 
 async def _stream(
@@ -160,17 +221,15 @@ async def _stream(
     completion_id: str,
     body: CompletionRequest,
 ) -> AsyncIterator[bytes]:
-    def chunk(delta: dict[str, Any] | None, **extra: Any) -> bytes:
-        return sse.data(sse.chunk(completion_id, body.model, delta, **extra))
-
+    chunks = sse.Chunks(completion_id, body.model)
     settled = False
     try:
-        yield chunk({"role": "assistant", "content": ""})
+        yield chunks.encode({"role": "assistant", "content": ""})
         async with aclosing(deltas):
             if first is not None:
-                yield chunk(delta_of(first))
+                yield chunks.text(*_key_and_text(first))
             async for delta in deltas:
-                yield chunk(delta_of(delta))
+                yield chunks.text(*_key_and_text(delta))
         # Counted before the client hears the end: what it does next sees the spend.
         await settle(row, call)
         settled = True
@@ -178,19 +237,24 @@ async def _stream(
             yield provider_error(call).sse_event()
             return
         if call.tool_calls:
-            yield chunk({"tool_calls": wire_tool_calls(call.tool_calls)})
-        yield chunk({}, finish_reason=_finish(call))
+            yield chunks.encode({"tool_calls": wire_tool_calls(call.tool_calls)})
+        yield chunks.encode({}, finish_reason=_finish(call))
         if body.include_usage:
-            yield chunk(None, usage=call_usage(call))
+            yield chunks.encode(None, usage=call_usage(call))
         yield sse.DONE
     finally:
         if not settled:
             await settle(row, call)
 
 
-def delta_of(delta: Any) -> dict[str, Any]:
+def _key_and_text(delta: TextDelta | ReasoningDelta) -> tuple[str, str]:
     # Reasoning goes where OpenRouter puts it; OpenAI's clients keep it in model_extra.
-    return {"content": delta.text} if isinstance(delta, TextDelta) else {"reasoning": delta.text}
+    return ("content", delta.text) if isinstance(delta, TextDelta) else ("reasoning", delta.text)
+
+
+def delta_of(delta: TextDelta | ReasoningDelta) -> dict[str, Any]:
+    key, text = _key_and_text(delta)
+    return {key: text}
 
 
 def wire_tool_calls(calls: list[dict[str, str]]) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from chat.fusion.events import AnalysisFailed, AnalysisReady, Event, RunDone, Se
 from chat.fusion.options import RunOptions
 from chat.fusion_models import FUSION, panel_named
 from chat.models import ApiToken, Panel
-from chat.providers.types import ModelInfo, ReasoningDelta, TextDelta
+from chat.providers.types import ReasoningDelta, TextDelta
 from chat.runs import Call, LimitReached, start_call
 from chat.runs.outcome import read_early_end
 from chat.views.api import sse
@@ -34,6 +34,7 @@ from chat.views.api.errors import ApiError
 from chat.views.api.fusion import limit_error, panel_frame, with_plugin
 from chat.views.api.outcome import Outcome
 from chat.views.api.passthrough import (
+    PlainModel,
     call_usage,
     delta_of,
     model_call,
@@ -78,12 +79,12 @@ class Consultation:
 async def complete(
     request: HttpRequest, token: ApiToken, body: CompletionRequest, tool: ServerTool
 ) -> HttpResponseBase:
-    info = (await plain_model(token, body.model)).info
+    model = await plain_model(token, body.model)
     panel = await _panel(token, body, tool)
     # The terms may come in the tool's parameters or the request's `fusion` object (agreeing).
     sources = [("fusion", body.fusion), (f"{tool.param}.parameters", tool.parameters)]
     options = judging_options(panel.run_options, sources, seats=len(panel.seats))
-    loop = ToolLoop(request, token, body, tool, info, panel, options)
+    loop = ToolLoop(request, token, body, tool, model, panel, options)
     steps = loop.steps()
     if body.stream:
         # As a pass-through: what fails before the model says anything (its provider, the start
@@ -138,7 +139,7 @@ class ToolLoop:
         token: ApiToken,
         body: CompletionRequest,
         tool: ServerTool,
-        info: ModelInfo,
+        model: PlainModel,
         panel: Panel,
         options: RunOptions | None = None,
     ) -> None:
@@ -150,7 +151,7 @@ class ToolLoop:
         self._token = token
         self._body = body
         self._tool = tool
-        self._info = info
+        self._model = model
         self._panel = panel
         self._options = options
         self._calls: list[ModelCall] = []
@@ -199,7 +200,7 @@ class ToolLoop:
     async def _open(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], choice: str | dict[str, Any] | None
     ) -> ModelCall:
-        call = await model_call(self._token, self._body, self._info, messages, tools, choice)
+        call = model_call(self._token, self._body, self._model, messages, tools, choice)
         self._calls.append(call)
         return call
 
@@ -208,7 +209,7 @@ class ToolLoop:
     ) -> AsyncGenerator[TextDelta | ReasoningDelta, None]:
         """The call's text and reasoning as they come (its tool calls are read when it ends), with
         `after` before its first text; the call is on the ledger (pass-through's) while it goes."""
-        row = await open_call(self._token, call, self._info)
+        row = await open_call(self._token, call, self._model.info)
         try:
             async with aclosing(call.deltas()) as deltas:
                 async for delta in deltas:

@@ -24,6 +24,7 @@ def chunk(
     delta: dict[str, Any] | None = None,
     *,
     finish_reason: str | None = None,
+    created: int | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """One chat.completion.chunk; without a delta its `choices` is empty (usage, fusion events)."""
@@ -31,11 +32,43 @@ def chunk(
     return {
         "id": completion_id,
         "object": "chat.completion.chunk",
-        "created": int(time.time()),
+        "created": int(time.time()) if created is None else created,
         "model": model,
         "choices": choices,
         **extra,
     }
+
+
+class Chunks:
+    """The encoded chunks of one streamed completion, all with the same id, model and `created`
+    (as OpenAI's are). A text delta, most of a stream, is made without building and encoding the
+    whole chunk again: its text's JSON goes between the bytes every such chunk has around it."""
+
+    def __init__(self, completion_id: str, model: str) -> None:
+        self.completion_id = completion_id
+        self.model = model
+        self.created = int(time.time())
+        self._around = {key: self._split(key) for key in ("content", "reasoning")}
+
+    def _split(self, key: str) -> tuple[bytes, bytes]:
+        # The general form with a stand-in text, cut around it: the same bytes by construction.
+        whole = self.encode({key: _STAND_IN})
+        before, found, after = whole.rpartition(json.dumps(_STAND_IN).encode())
+        assert found, "the stand-in text is in its chunk"
+        return before, after
+
+    def text(self, key: str, text: str) -> bytes:
+        """`data({"delta": {key: text}, ...})` for key "content" or "reasoning"."""
+        before, after = self._around[key]
+        return before + json.dumps(text).encode() + after
+
+    def encode(self, delta: dict[str, Any] | None, **extra: Any) -> bytes:
+        """Any chunk of the completion, encoded (see `chunk`)."""
+        return data(chunk(self.completion_id, self.model, delta, created=self.created, **extra))
+
+
+# Where a delta's text goes in its chunk; any text would do (its last occurrence is the delta's).
+_STAND_IN = "stand-in"
 
 
 def completion(
