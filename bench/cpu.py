@@ -63,7 +63,8 @@ async def cpu_alone(
     await user.sign_up("bench-cpu")
     budget = user.panel_id(await user.home(), "Budget")
     live.configure_budget(sim, tokens=80 if quick else 300)
-    await user.run(budget, BUDGET, sim)  # the catalog, the connections
+    warm = await user.run(budget, BUDGET, sim)  # the catalog, the connections
+    results["warmup"] = {"wall_s": warm.wall, "critical_s": warm.critical, "ratio": warm.wall / warm.critical}
     timelines, results["cpu_app"] = await single_runs(user, budget, sim, pid, 1 if quick else 10)
     await user.close()
     results["cpu_relay"] = await relay_cpu(sim, sim_url, timelines)

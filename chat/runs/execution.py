@@ -204,8 +204,12 @@ class Runner:
     async def _pending_text(self) -> list[str]:
         # Markdown is rendered in a thread: a frame's cost is bounded (chat.rendering), but
         # hostile text costs tens of milliseconds a block, which would stall every other socket.
+        # Most frames settle no block and only escape the tails: they stay here, as a trip to a
+        # thread costs more than they do.
         if not self.frames.pending_columns():
             return []
+        if not self.frames.renders_markdown():
+            return self.frames.pending_text()
         return await asyncio.to_thread(self.frames.pending_text)
 
     async def _show(self, changes: list[Change]) -> list[str]:
