@@ -129,7 +129,7 @@ async def live_benchmarks(
     warm = await user.run(budget, BUDGET, sim)  # the first run also fetches the model catalog
     results["warmup"] = {"wall_s": warm.wall, "critical_s": warm.critical, "ratio": warm.wall / warm.critical}
     runs = 1 if quick else 10
-    timelines, results["cpu_app"] = await cpu.single_runs(user, budget, sim, daphne.pid, runs)
+    timelines, results["cpu_app"] = await cpu.single_runs(user, budget, sim, daphne, runs)
     single_figures(timelines, results)
     # 2, on screen: the same Budget runs, followed by Chromium instead of a websocket client.
     results["on_screen"] = await screen.first_token_on_screen(base, sim, 1 if quick else 5)
@@ -296,7 +296,7 @@ def main() -> None:
                     results["fidelity"] = fidelity(timelines)
                 if "cpu" in only and "live" not in only:
                     timelines = asyncio.run(
-                        cpu.cpu_alone(daphne.url, sim, daphne.pid, sim.base_url, args.quick, results)
+                        cpu.cpu_alone(daphne.url, sim, daphne, sim.base_url, args.quick, results)
                     )
                     single_figures(timelines, results)
                     results["fidelity"] = fidelity(timelines)
