@@ -92,7 +92,7 @@ class ResilientClient:
                         event = await self._next(events, phase, due, watch)
                     except StopAsyncIteration:
                         return
-                    if isinstance(event, _TOKENS):
+                    if phase == "first_token" and isinstance(event, _TOKENS):
                         phase = "stall"
                     yielded = True
                     yield event
