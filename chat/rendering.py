@@ -145,8 +145,9 @@ def unsettled_html(text: str) -> str:
 
 
 # What rendering one streaming column's markdown may cost, in CPU time: a burst, then a steady
-# share of a core. Prose costs ~5 µs a character and a column's tail is re-rendered every frame,
-# so a real model's stream (even a fast local one) spends a few per cent of a core; an endpoint
+# share of a core. Prose costs ~5 µs a character and a live column renders each block once (its
+# tail is shown as written), so a real model's stream (even a fast local one) spends a per cent
+# or two of a core; an endpoint
 # sending hundreds of kilobytes a second of markdown that is costly to parse spends far more,
 # in a thread that holds the interpreter every other user's pages need (bench row 10).
 RENDER_BURST_SECONDS = 0.25
@@ -213,9 +214,9 @@ class StreamingMarkdown:
 
     Text is cut into blocks at blank lines outside fenced code. A block followed by a blank
     line is final: it is rendered once and never again. Only the unfinished last block is
-    re-rendered on each update, so the cost of a stream grows with its length, not with its
-    square. When the answer is complete, `render_answer` of the whole text gives the final HTML
-    (lists or links that span blocks then join up).
+    re-rendered on each update (or shown as written, see `plain_tail`), so the cost of a stream
+    grows with its length, not with its square. When the answer is complete, `render_answer` of
+    the whole text gives the final HTML (lists or links that span blocks then join up).
 
     No block, and no tail, is longer than `block_limit`: text that goes on without a blank line
     (a thousand lines of "[", an unclosed code fence) is cut by force at the last line end

@@ -315,7 +315,7 @@ class Runner:
                     if isinstance(event, _DELTAS) and events.empty() and not self.sending.locked():
                         # Nothing is queued or being shown, so the loop below is idle: a delta
                         # (nearly every event) is folded here, sparing a task switch per token.
-                        # It waits for the frame clock, but a column's first (Frames.show).
+                        # Its text waits for the frame clock (a column's first goes at once).
                         async with self.sending:
                             await self._send_frames(self.frames.show(self.state.apply(event)))
                     else:
