@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-from bench import api, burst, cluster, hostile_render, live, passthrough, quorum, report, screen, stop
+from bench import api, burst, cluster, cpu, hostile_render, live, passthrough, quorum, report, screen, stop
 from bench.common import BUDGET, FIVE, ROOT, app_env, machine, median, migrate, pct, pin
 from bench.simproc import SimulatorProcess
 
@@ -88,6 +88,29 @@ def fidelity(timelines: list[live.Timeline]) -> dict[str, Any]:
     }
 
 
+def single_figures(timelines: list[live.Timeline], results: dict[str, Any]) -> None:
+    """Rows 1 and 3 from benchmark 1's sequential runs."""
+    results["single"] = {
+        "runs": len(timelines),
+        "ratios": [t.wall / t.critical for t in timelines],
+        "diffs_ms": [(t.wall - t.critical) * 1000 for t in timelines],
+        "walls_s": [t.wall for t in timelines],
+        "criticals_s": [t.critical for t in timelines],
+        "stages_ms": [t.stages_ms() for t in timelines],
+    }
+    results["ttft_ms"] = [x * 1000 for t in timelines for x in live.seat_ttft_overheads(t)]
+    results["frames_per_token"] = [
+        len(t.seat_frames(s)) / t.records[s].completion_tokens for t in timelines for s in range(3)
+    ]
+    results["seat_tps"] = [
+        t.records[s].completion_tokens / (t.records[s].finished_at - t.records[s].first_token_at)
+        for t in timelines
+        for s in range(3)
+    ]
+    gaps = [g * 1000 for t in timelines for g in live.seat_gaps(t)]
+    results["gaps_ms"] = {"max": max(gaps), "p99": pct(gaps, 99), "p50": pct(gaps, 50)}
+
+
 async def live_benchmarks(
     base: str,
     sim: Any,
@@ -107,57 +130,12 @@ async def live_benchmarks(
     warm = await user.run(budget, BUDGET, sim)  # the first run also fetches the model catalog
     results["warmup"] = {"wall_s": warm.wall, "critical_s": warm.critical, "ratio": warm.wall / warm.critical}
     runs = 1 if quick else 10
-    cpu0 = live.cpu_of(daphne.pid)
-    t0 = time.monotonic()
-    timelines = [await user.run(budget, BUDGET, sim) for _ in range(runs)]
-    cpu1 = live.cpu_of(daphne.pid)
-    tokens = sum(r.completion_tokens for r in sim.requests_after(t0))
-    results["single"] = {
-        "runs": runs,
-        "ratios": [t.wall / t.critical for t in timelines],
-        "diffs_ms": [(t.wall - t.critical) * 1000 for t in timelines],
-        "walls_s": [t.wall for t in timelines],
-        "criticals_s": [t.critical for t in timelines],
-        "stages_ms": [t.stages_ms() for t in timelines],
-    }
-    ttft = [x * 1000 for t in timelines for x in live.seat_ttft_overheads(t)]
-    results["ttft_ms"] = ttft
+    timelines, results["cpu_app"] = await cpu.single_runs(user, budget, sim, daphne, runs)
+    single_figures(timelines, results)
     # 2, on screen: the same Budget runs, followed by Chromium instead of a websocket client.
     results["on_screen"] = await screen.first_token_on_screen(base, sim, 1 if quick else 5)
-    results["frames_per_token"] = [
-        len(t.seat_frames(s)) / t.records[s].completion_tokens for t in timelines for s in range(3)
-    ]
-    results["seat_tps"] = [
-        t.records[s].completion_tokens / (t.records[s].finished_at - t.records[s].first_token_at)
-        for t in timelines
-        for s in range(3)
-    ]
-    gaps = [g * 1000 for t in timelines for g in live.seat_gaps(t)]
-    results["gaps_ms"] = {"max": max(gaps), "p99": pct(gaps, 99), "p50": pct(gaps, 50)}
-    results["cpu_app"] = {
-        "cpu_s": cpu1 - cpu0,
-        "tokens": tokens,
-        "us_per_token": (cpu1 - cpu0) / tokens * 1e6,
-    }
-
     # 7: the same calls through a bare relay.
-    relay, port = live.start_relay(sim_url)
-    try:
-        await asyncio.sleep(0.5)
-        rcpu0 = live.cpu_of(relay.pid)
-        t1 = time.monotonic()
-        await live.relay_workload(port, timelines, 3)
-        rcpu1 = live.cpu_of(relay.pid)
-        rtokens = sum(r.completion_tokens for r in sim.requests_after(t1))
-        results["cpu_relay"] = {
-            "cpu_s": rcpu1 - rcpu0,
-            "tokens": rtokens,
-            "us_per_token": (rcpu1 - rcpu0) / rtokens * 1e6,
-        }
-    finally:
-        assert relay.stdin is not None
-        relay.stdin.close()
-        relay.wait(timeout=10)
+    results["cpu_relay"] = await cpu.relay_cpu(sim, sim_url, timelines)
 
     # 4: N concurrent runs of five seats at 50 tokens/s each.
     await capacity_rows(user, daphne, sim, quick, database, sim_url, results)
@@ -401,7 +379,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="live,burst,inproc,bounds,hostile_render,grading",
-        help="also: api, passthrough, quorum, stop, capacity, screen (alone; live has them)",
+        help="also: cpu, api, passthrough, quorum, stop, capacity, screen (alone; live has them)",
     )
     parser.add_argument("--sizes", default="", help="with --only capacity: the batch sizes, e.g. 30,40")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite bench/README.md")
@@ -414,7 +392,7 @@ def main() -> None:
         "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
     }
     only = set(args.only.split(","))
-    if only & {"live", "api", "passthrough", "quorum", "stop", "capacity", "burst", "screen"}:
+    if only & {"live", "cpu", "api", "passthrough", "quorum", "stop", "capacity", "burst", "screen"}:
         with SimulatorProcess() as sim:
             database = scratch / "live.sqlite3"
             migrate(database, sim.base_url)
@@ -428,6 +406,12 @@ def main() -> None:
                     timelines = asyncio.run(
                         live_benchmarks(daphne.url, sim, daphne, args.quick, database, sim.base_url, results)
                     )
+                    results["fidelity"] = fidelity(timelines)
+                if "cpu" in only and "live" not in only:
+                    timelines = asyncio.run(
+                        cpu.cpu_alone(daphne.url, sim, daphne, sim.base_url, args.quick, results)
+                    )
+                    single_figures(timelines, results)
                     results["fidelity"] = fidelity(timelines)
                 if "api" in only and "live" not in only:
                     results["api"] = asyncio.run(

@@ -76,6 +76,10 @@ class Daphne:
                 await asyncio.sleep(0.01)
         return list(json.loads(self.lag_file.read_text()))
 
+    def pause_probe(self) -> None:
+        """Pause the loop-lag probe, or resume it if paused (bench/probed.py)."""
+        self.process.send_signal(signal.SIGUSR2)
+
     def stop(self) -> None:
         self.process.terminate()
         try:

@@ -28,9 +28,20 @@ def install(lag_file: Path) -> None:
     from twisted.internet import reactor
 
     samples = array.array("d")
+    # SIGUSR2 pauses and resumes the probe: its hundred wake-ups a second are not the server's
+    # CPU, which benchmark 7 measures (bench/cpu.py pauses it over its runs).
+    running = asyncio.Event()
+    running.set()
+
+    def pause_or_resume() -> None:
+        if running.is_set():
+            running.clear()
+        else:
+            running.set()
 
     async def monitor() -> None:
         while True:
+            await running.wait()
             before = time.perf_counter()
             await asyncio.sleep(INTERVAL_S)
             samples.append(max(0.0, (time.perf_counter() - before - INTERVAL_S) * 1000))
@@ -44,6 +55,7 @@ def install(lag_file: Path) -> None:
     def start() -> None:
         loop = asyncio.get_event_loop()
         loop.add_signal_handler(signal.SIGUSR1, dump)
+        loop.add_signal_handler(signal.SIGUSR2, pause_or_resume)
         # Kept on the function: a task only weakly referenced by the loop may be collected.
         start.task = loop.create_task(monitor())  # type: ignore[attr-defined]
 

@@ -134,9 +134,20 @@ def plain_html(text: str) -> str:
     return '<p dir="auto">' + escape(neutralize_bidi(text)).replace("\n", "<br>\n") + "</p>"
 
 
+def unsettled_html(text: str) -> str:
+    """A streaming block not finished yet, as it is so far: escaped, its line breaks and
+    indentation kept (the `unsettled` class wraps it as written), no markdown. Costs nothing to
+    make: a live tail is made at every frame, its block rendered once, when it settles."""
+    text = text.strip("\n")
+    if not text.strip():
+        return ""
+    return '<p class="unsettled" dir="auto">' + escape(neutralize_bidi(text)) + "</p>"
+
+
 # What rendering one streaming column's markdown may cost, in CPU time: a burst, then a steady
-# share of a core. Prose costs ~5 µs a character and a column's tail is re-rendered every frame,
-# so a real model's stream (even a fast local one) spends a few per cent of a core; an endpoint
+# share of a core. Prose costs ~5 µs a character and a live column renders each block once (its
+# tail is shown as written), so a real model's stream (even a fast local one) spends a per cent
+# or two of a core; an endpoint
 # sending hundreds of kilobytes a second of markdown that is costly to parse spends far more,
 # in a thread that holds the interpreter every other user's pages need (bench row 10).
 RENDER_BURST_SECONDS = 0.25
@@ -203,21 +214,28 @@ class StreamingMarkdown:
 
     Text is cut into blocks at blank lines outside fenced code. A block followed by a blank
     line is final: it is rendered once and never again. Only the unfinished last block is
-    re-rendered on each update, so the cost of a stream grows with its length, not with its
-    square. When the answer is complete, `render_answer` of the whole text gives the final HTML
-    (lists or links that span blocks then join up).
+    re-rendered on each update (or shown as written, see `plain_tail`), so the cost of a stream
+    grows with its length, not with its square. When the answer is complete, `render_answer` of
+    the whole text gives the final HTML (lists or links that span blocks then join up).
 
     No block, and no tail, is longer than `block_limit`: text that goes on without a blank line
     (a thousand lines of "[", an unclosed code fence) is cut by force at the last line end
     within the limit (mid-line when one line is longer), so every feed costs at most a bounded
     render however the text looks. A cut inside a fence reopens it in the next block, so the
     code goes on as code.
+
+    With `plain_tail` (a live stream's, chat.runs.frames) the tail is shown as written
+    (`unsettled_html`) rather than rendered: markdown is then rendered once a block, when it
+    settles, and a feed that settles none renders nothing (`may_settle` tells beforehand).
     """
 
-    def __init__(self, block_limit: int = BLOCK_LIMIT, budget: RenderBudget | None = None) -> None:
+    def __init__(
+        self, block_limit: int = BLOCK_LIMIT, budget: RenderBudget | None = None, *, plain_tail: bool = False
+    ) -> None:
         self.block_limit = block_limit
         # A live stream has a budget (chat.runs.frames); without one, every block is markdown.
         self.budget = budget
+        self.plain_tail = plain_tail
         self._render = budget.render if budget is not None else render_markdown
         self.blocks: list[str] = []  # rendered HTML of the settled blocks
         self._pending = ""  # text after the last settled block
@@ -240,8 +258,16 @@ class StreamingMarkdown:
             self._reopen = self._fence_line if self._fence is not None else ""
             self.blocks.append(html)
             settled.append(html)
-        self._tail = self._render(self._reopen + self._pending) if self._pending.strip() else ""
+        if self.plain_tail:
+            self._tail = unsettled_html(self._pending)
+        else:
+            self._tail = self._render(self._reopen + self._pending) if self._pending.strip() else ""
         return settled, self._tail
+
+    def may_settle(self, text: str) -> bool:
+        """Whether feeding `text` may settle a block (and so render markdown): never without a
+        line end or the size limit, which is what a boundary needs."""
+        return "\n" in text or len(self._pending) + len(text) > self.block_limit
 
     def tail_html(self) -> str:
         """The HTML of the unsettled tail, as the last feed rendered it."""

@@ -420,6 +420,54 @@ def test_a_list_split_by_a_blank_line_settles_as_two_lists_and_the_final_render_
     assert render_markdown(text).count("<ul>") == 1
 
 
+# -- a live stream's tail: shown as written until its block settles -------------------------
+
+
+def test_a_live_tail_is_shown_as_written_not_rendered() -> None:
+    stream = StreamingMarkdown(plain_tail=True)
+    settled, tail = stream.feed("## Key points\n- **first** <b>x</b>")
+
+    assert settled == []
+    assert tail == '<p class="unsettled" dir="auto">## Key points\n- **first** &lt;b&gt;x&lt;/b&gt;</p>'
+
+
+def test_a_live_tail_neutralizes_bidirectional_controls() -> None:
+    _, tail = StreamingMarkdown(plain_tail=True).feed("evil\u202egnp.exe")
+
+    assert "\u202e" not in tail and "\ufffd" in tail
+
+
+def test_a_live_streams_block_is_rendered_when_it_settles() -> None:
+    stream = StreamingMarkdown(plain_tail=True)
+    stream.feed("## Key points\n")
+    settled, tail = stream.feed("\nThe **next** one")
+
+    assert settled == [render_markdown("## Key points\n\n")]
+    assert tail == '<p class="unsettled" dir="auto">The **next** one</p>'
+
+
+def test_a_live_streams_blocks_are_those_of_a_rendered_stream() -> None:
+    text = "# Title\n\nSome *prose*.\n\n```python\nx = 1\n```\n\n- a\n- b\n\nend"
+    live, rendered = StreamingMarkdown(plain_tail=True), StreamingMarkdown()
+    for start in range(0, len(text), 3):
+        live.feed(text[start : start + 3])
+        rendered.feed(text[start : start + 3])
+
+    assert live.blocks == rendered.blocks
+    assert rendered.tail_html() == render_markdown("end")
+
+
+@given(chunked_document())
+def test_a_feed_that_may_not_settle_a_block_settles_none(document: tuple[str, list[str]]) -> None:
+    # What lets a live frame stay on the event loop: it renders markdown only when this says so.
+    _, chunks = document
+    stream = StreamingMarkdown(block_limit=40, plain_tail=True)
+    for chunk in chunks:
+        may_settle = stream.may_settle(chunk)
+        settled, _ = stream.feed(chunk)
+        assert may_settle or settled == []
+
+
 # -- the cost of a stream ---------------------------------------------------------------------
 
 # A token as the simulator streams it: a word piece with its leading whitespace.

@@ -67,6 +67,11 @@ class ModelCall:
         self._parts: list[str] = []
         # Characters kept so far of each part a limit bounds.
         self._used: dict[_Part, int] = {"answer": 0, "reasoning": 0, "tool_arguments": 0}
+        self._limit_of: dict[_Part, int] = {
+            "answer": self._limits.answer_chars,
+            "reasoning": self._limits.reasoning_chars,
+            "tool_arguments": self._limits.tool_argument_chars,
+        }
         self._tool_calls: dict[int, dict[str, str]] = {}
         self._usage: Usage | None = None
         self._started: float | None = None
@@ -119,11 +124,12 @@ class ModelCall:
         if isinstance(item, TextDelta | ReasoningDelta):
             if item.text and self._first_token is None:
                 self._first_token = self._clock()
-            if isinstance(item, TextDelta):
-                item = TextDelta(text=self._within("answer", item.text))
-                self._parts.append(item.text)
-            else:
-                item = ReasoningDelta(text=self._within("reasoning", item.text))
+            is_text = isinstance(item, TextDelta)
+            kept = self._within("answer" if is_text else "reasoning", item.text)
+            if len(kept) < len(item.text):  # a new event only for the one cut at the limit
+                item = TextDelta(text=kept) if is_text else ReasoningDelta(text=kept)
+            if is_text:
+                self._parts.append(kept)
             return item
         if isinstance(item, UsageReport):
             # The last report carries the totals for the call.
@@ -142,16 +148,15 @@ class ModelCall:
 
     def _within(self, part: _Part, text: str) -> str:
         """`text`, or the share of it that fits the part's limit; past it, the call fails."""
-        limit = {
-            "answer": self._limits.answer_chars,
-            "reasoning": self._limits.reasoning_chars,
-            "tool_arguments": self._limits.tool_argument_chars,
-        }[part]
-        kept = text[: max(limit - self._used[part], 0)]
-        self._used[part] += len(kept)
-        if len(kept) < len(text):
-            self.failure = f"{_TOO_LONG[part]} passed the {limit:,}-character limit; what arrived is kept."
-            self.failure_kind = "too_long"
+        limit = self._limit_of[part]
+        used = self._used[part]
+        if used + len(text) <= limit:
+            self._used[part] = used + len(text)
+            return text
+        kept = text[: max(limit - used, 0)]
+        self._used[part] = used + len(kept)
+        self.failure = f"{_TOO_LONG[part]} passed the {limit:,}-character limit; what arrived is kept."
+        self.failure_kind = "too_long"
         return kept
 
     @property
@@ -210,9 +215,17 @@ def _ms(seconds: float) -> float:
     return max(seconds, 0.0) * 1000
 
 
-async def _as_generator(stream: AsyncIterator[StreamEvent]) -> AsyncGenerator[StreamEvent, None]:
-    # The protocol promises only an iterator; wrapping it gives us an aclose() that also
-    # closes the client's own generator when it has one, so its HTTP response is released.
+def _as_generator(stream: AsyncIterator[StreamEvent]) -> AsyncGenerator[StreamEvent, None]:
+    # The protocol promises only an iterator; a generator (every client of ours) is its own
+    # aclose(), and needs no wrapper on every token's path.
+    if isinstance(stream, AsyncGenerator):
+        return stream
+    return _wrapped(stream)
+
+
+async def _wrapped(stream: AsyncIterator[StreamEvent]) -> AsyncGenerator[StreamEvent, None]:
+    # Wrapping it gives us an aclose() that also closes the client's own iterator when it has
+    # one, so its HTTP response is released.
     try:
         async for item in stream:
             yield item

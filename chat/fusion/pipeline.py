@@ -27,6 +27,7 @@ from chat.fusion.events import (
     PanelNotConsulted,
     RunDone,
     RunStarted,
+    SeatDelta,
     SeatDone,
     SeatFailed,
     ThreadTrimmed,
@@ -423,6 +424,8 @@ def _fused_outcome(call: ModelCall) -> FusedDone | FusedFailed:
 def _stats_of(event: Event) -> list[CallStats]:
     """The calls an event reports on, so the run's totals count every one exactly once."""
     found: list[CallStats | None]
+    if isinstance(event, SeatDelta | FusedDelta):
+        return []  # nearly every event: checked first
     if isinstance(event, AnalysisReady | AnalysisFailed):
         found = [event.stats, event.repair_stats]
     elif isinstance(event, SeatDone | SeatFailed) and event.reused:

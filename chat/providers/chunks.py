@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated
+from typing import Annotated, TypedDict
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, TypeAdapter, ValidationError
 
 from chat.providers.errors import ProviderError, meaning_of_status
 from chat.providers.text import safe_text
@@ -25,34 +25,34 @@ DONE = "[DONE]"
 _RETRYABLE_CODES = frozenset({"server_error", "rate_limit_exceeded", "timeout"})
 
 
-class _Wire(BaseModel):
-    # Provider JSON is outside data: read the fields we use, ignore everything else.
-    model_config = ConfigDict(extra="ignore")
+# Provider JSON is outside data: the fields we use are validated, everything else is ignored.
+# Typed dicts rather than models: pydantic-core validates them into plain dicts, half the cost of
+# building four model instances, and this runs once per streamed token (bench/README.md, row 7).
 
 
-class _FunctionFragment(_Wire):
-    name: str | None = None
-    arguments: str | None = None
+class _FunctionFragment(TypedDict, total=False):
+    name: str | None
+    arguments: str | None
 
 
-class _ToolCallFragment(_Wire):
+class _ToolCallFragment(TypedDict, total=False):
     # Some OpenAI-compatible servers (Gemini's) leave the index out; see _tool_call_deltas.
-    index: int | None = None
-    id: str | None = None
-    function: _FunctionFragment | None = None
+    index: int | None
+    id: str | None
+    function: _FunctionFragment | None
 
 
-class _Delta(_Wire):
-    content: str | None = None
+class _Delta(TypedDict, total=False):
+    content: str | None
     # OpenRouter calls the thinking text `reasoning`; DeepSeek and vLLM `reasoning_content`.
-    reasoning: str | None = None
-    reasoning_content: str | None = None
-    tool_calls: list[_ToolCallFragment] | None = None
+    reasoning: str | None
+    reasoning_content: str | None
+    tool_calls: list[_ToolCallFragment] | None
 
 
-class _Choice(_Wire):
-    delta: _Delta | None = None
-    finish_reason: str | None = None
+class _Choice(TypedDict, total=False):
+    delta: _Delta | None
+    finish_reason: str | None
 
 
 def _unreported_if_impossible[N: (int, float)](value: N | None) -> N | None:
@@ -65,21 +65,24 @@ def _unreported_if_impossible[N: (int, float)](value: N | None) -> N | None:
 type _Reported[N: (int, float)] = Annotated[N | None, AfterValidator(_unreported_if_impossible)]
 
 
-class _Usage(_Wire):
-    prompt_tokens: _Reported[int] = None
-    completion_tokens: _Reported[int] = None
-    cost: _Reported[float] = None
+class _Usage(TypedDict, total=False):
+    prompt_tokens: _Reported[int]
+    completion_tokens: _Reported[int]
+    cost: _Reported[float]
 
 
-class _Error(_Wire):
-    message: str | None = None
-    code: int | str | None = None
+class _Error(TypedDict, total=False):
+    message: str | None
+    code: int | str | None
 
 
-class _Chunk(_Wire):
-    choices: list[_Choice] | None = None
-    usage: _Usage | None = None
-    error: _Error | None = None
+class _Chunk(TypedDict, total=False):
+    choices: list[_Choice] | None
+    usage: _Usage | None
+    error: _Error | None
+
+
+_CHUNK = TypeAdapter(_Chunk)  # keys not declared are ignored, as pydantic does by default
 
 
 class ChunkReader:
@@ -103,28 +106,30 @@ class ChunkReader:
             self.done = True
             return []
         chunk = _parse_chunk(payload)
-        choice = chunk.choices[0] if chunk.choices else None
-        if chunk.error is not None:
-            raise _in_band_error(chunk.error)
-        if choice is not None and choice.finish_reason == "error":
+        choices = chunk.get("choices")
+        choice = choices[0] if choices else None
+        if (error := chunk.get("error")) is not None:
+            raise _in_band_error(error)
+        finish_reason = choice.get("finish_reason") if choice is not None else None
+        if finish_reason == "error":
             raise ProviderError(
                 "The provider stopped the answer with an error.", retryable=True, kind="inband"
             )
         events: list[StreamEvent] = []
         if choice is not None:
-            if choice.finish_reason is not None:
-                self.finish_reason = choice.finish_reason
-            if choice.delta is not None:
-                events.extend(_delta_events(choice.delta))
-        if chunk.usage is not None:
-            events.append(UsageReport(usage=_usage(chunk.usage)))
+            if finish_reason is not None:
+                self.finish_reason = finish_reason
+            if (delta := choice.get("delta")) is not None:
+                events.extend(_delta_events(delta))
+        if (usage := chunk.get("usage")) is not None:
+            events.append(UsageReport(usage=_usage(usage)))
         return events
 
 
 def _parse_chunk(payload: str) -> _Chunk:
     # Parsed and validated in one pass by pydantic-core: this runs once per streamed token.
     try:
-        return _Chunk.model_validate_json(payload)
+        return _CHUNK.validate_json(payload)
     except ValidationError as exc:
         if not any(error["type"] == "json_invalid" for error in exc.errors()):
             raise _not_a_chunk() from exc
@@ -136,7 +141,7 @@ def _parse_chunk(payload: str) -> _Chunk:
         message = "The provider sent a malformed event that is not JSON."
         raise ProviderError(message, kind="malformed") from exc
     try:
-        return _Chunk.model_validate(data)
+        return _CHUNK.validate_python(data)
     except ValidationError as exc:
         raise _not_a_chunk() from exc
 
@@ -149,12 +154,13 @@ def _not_a_chunk() -> ProviderError:
 
 def _in_band_error(error: _Error) -> ProviderError:
     """The ProviderError for an `{"error": {...}}` object sent inside a 200 stream."""
-    status = _status_from_code(error.code)
+    code = error.get("code")
+    status = _status_from_code(code)
     if status is not None:
         retryable = meaning_of_status(status).retryable
     else:
-        retryable = isinstance(error.code, str) and error.code in _RETRYABLE_CODES
-    detail = (error.message or "").strip() or "no details given"
+        retryable = isinstance(code, str) and code in _RETRYABLE_CODES
+    detail = (error.get("message") or "").strip() or "no details given"
     return ProviderError(
         f"The provider stopped the answer with an error: {detail}",
         status=status,
@@ -177,28 +183,33 @@ def _delta_events(delta: _Delta) -> list[StreamEvent]:
     # is then empty and yields no event.
     events: list[StreamEvent] = []
     # Some servers send the same thinking under both names; `reasoning` wins so it is not doubled.
-    reasoning = delta.reasoning if delta.reasoning is not None else delta.reasoning_content
+    reasoning = delta.get("reasoning")
+    if reasoning is None:
+        reasoning = delta.get("reasoning_content")
     if reasoning and (reasoning := safe_text(reasoning)):
         events.append(ReasoningDelta(text=reasoning))
-    if delta.content and (content := safe_text(delta.content)):
+    if (content := delta.get("content")) and (content := safe_text(content)):
         events.append(TextDelta(text=content))
-    if delta.tool_calls:
-        events.extend(_tool_call_deltas(delta.tool_calls))
+    if tool_calls := delta.get("tool_calls"):
+        events.extend(_tool_call_deltas(tool_calls))
     return events
 
 
 def _tool_call_deltas(fragments: list[_ToolCallFragment]) -> list[StreamEvent]:
     # Without an index, a fragment's place in the list is the only identity it has; the servers
     # that omit it send each call whole, so that place is enough.
-    return [
-        ToolCallDelta(
-            index=fragment.index if fragment.index is not None else position,
-            id=_safe_or_none(fragment.id),
-            name=_safe_or_none(fragment.function.name if fragment.function else None),
-            arguments=safe_text(fragment.function.arguments or "") if fragment.function else "",
+    deltas: list[StreamEvent] = []
+    for position, fragment in enumerate(fragments):
+        index, function = fragment.get("index"), fragment.get("function") or {}
+        deltas.append(
+            ToolCallDelta(
+                index=index if index is not None else position,
+                id=_safe_or_none(fragment.get("id")),
+                name=_safe_or_none(function.get("name")),
+                arguments=safe_text(function.get("arguments") or ""),
+            )
         )
-        for position, fragment in enumerate(fragments)
-    ]
+    return deltas
 
 
 def _safe_or_none(text: str | None) -> str | None:
@@ -207,7 +218,7 @@ def _safe_or_none(text: str | None) -> str | None:
 
 def _usage(usage: _Usage) -> Usage:
     return Usage(
-        prompt_tokens=usage.prompt_tokens or 0,
-        completion_tokens=usage.completion_tokens or 0,
-        cost=usage.cost,
+        prompt_tokens=usage.get("prompt_tokens") or 0,
+        completion_tokens=usage.get("completion_tokens") or 0,
+        cost=usage.get("cost"),
     )

@@ -7,10 +7,6 @@ from collections.abc import Callable
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-# httpx's own read timeout is only a backstop behind ResilientClient's first-token and stall
-# timers, so it must never fire first: it would name the wrong state.
-_READ_BACKSTOP_MARGIN = 15.0
-
 
 class Timeouts(BaseModel):
     """Seconds allowed for each stage of one call; every limit is its own failure state.
@@ -29,13 +25,13 @@ class Timeouts(BaseModel):
     total: float = Field(default=600.0, gt=0, allow_inf_nan=False)
 
     def http_timeout(self) -> httpx.Timeout:
-        """The per-request httpx timeouts that go with these limits."""
-        return httpx.Timeout(
-            connect=self.connect,
-            read=max(self.first_token, self.stall) + _READ_BACKSTOP_MARGIN,
-            write=30.0,
-            pool=10.0,
-        )
+        """The per-request httpx timeouts that go with these limits.
+
+        No read timeout: ResilientClient's first-token and stall limits are the limits on reading,
+        kept by one timer a call. A read timeout below them would name the wrong state, and one
+        above them only costs: aiohttp moves its timer at every chunk, that is at every token.
+        """
+        return httpx.Timeout(connect=self.connect, read=None, write=30.0, pool=10.0)
 
 
 class RetryPolicy(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Literal
@@ -83,14 +84,15 @@ class ResilientClient:
             first_token_due = loop.time() + self.timeouts.first_token
             phase: _Phase = "first_token"
             yielded = False
+            watch = _Watch(loop, deadline)
             try:
                 while True:
                     due = first_token_due if phase == "first_token" else loop.time() + self.timeouts.stall
                     try:
-                        event = await self._next(events, phase, due, deadline)
+                        event = await self._next(events, phase, due, watch)
                     except StopAsyncIteration:
                         return
-                    if isinstance(event, _TOKENS):
+                    if phase == "first_token" and isinstance(event, _TOKENS):
                         phase = "stall"
                     yielded = True
                     yield event
@@ -111,6 +113,7 @@ class ResilientClient:
                     error.message,
                 )
             finally:
+                watch.close()
                 # Before any wait: the failed attempt's HTTP response must not stay open.
                 await _aclose(events)
             await self._sleep(delay)
@@ -133,20 +136,29 @@ class ResilientClient:
         return delay if delay < remaining else None
 
     async def _next(
-        self, events: AsyncIterator[StreamEvent], phase: _Phase, due: float, deadline: float
+        self, events: AsyncIterator[StreamEvent], phase: _Phase, due: float, watch: _Watch
     ) -> StreamEvent:
-        """The next event, due by `due` (the phase's limit) and `deadline` (the call's)."""
-        timer = asyncio.timeout_at(min(due, deadline))
+        """The next event, due by `due` (the phase's limit) and the call's deadline."""
+        task = watch.waiting(due)
+        cancelling = task.cancelling()
         try:
-            async with timer:
-                return await anext(events)
-        except TimeoutError:
-            if not timer.expired():
-                # Not our limit: something inside raised it, and it is a bug to report as such.
+            event = await anext(events)
+        except asyncio.CancelledError:
+            # Ours only if no one else asked for the task to stop meanwhile.
+            if not watch.expired or task.uncancel() > cancelling:
                 raise
+            raise self._limit_passed(phase, due, watch.deadline) from None
+        finally:
+            watch.idle()
+        if watch.expired:  # the event came as the limit passed, and the stream kept it: withdraw ours
+            task.uncancel()
+            watch.expired = False
+        return event
+
+    def _limit_passed(self, phase: _Phase, due: float, deadline: float) -> ProviderError:
         if due <= deadline:
-            raise self._phase_timeout(phase)
-        raise ProviderError(
+            return self._phase_timeout(phase)
+        return ProviderError(
             f"The call took longer than its {_seconds(self.timeouts.total)} limit and was stopped.",
             retryable=True,
             kind="total_timeout",
@@ -165,6 +177,57 @@ class ResilientClient:
             retryable=True,
             kind="stall",
         )
+
+
+class _Watch:
+    """One attempt's time limits, kept by a single timer that is moved only when it fires.
+
+    A token costs setting when the next event is due, not a timer scheduled and cancelled (an
+    `asyncio.timeout` per event was a few per cent of the server's CPU per token). When the
+    timer fires before the event it waits for is due, it is set again for that time; when the
+    event is overdue, it cancels the waiting task, as `asyncio.timeout` would, and `expired`
+    tells the waiter the cancellation was the limit's.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        self.deadline = deadline
+        self.expired = False
+        self._loop = loop
+        self._due = math.inf  # when the awaited event is due; inf while nothing is awaited
+        self._task: asyncio.Task[object] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
+
+    def waiting(self, due: float) -> asyncio.Task[object]:
+        """The current task starts waiting for an event due by `due` (or the deadline)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._task, self._due = task, min(due, self.deadline)
+        if self._due < self._timer_at:  # a later timer would fire late: only at a phase change
+            self._arm()
+        return task
+
+    def idle(self) -> None:
+        self._due = math.inf
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_at = None, math.inf
+
+    def _arm(self) -> None:
+        self.close()
+        self._timer, self._timer_at = self._loop.call_at(self._due, self._fire), self._due
+
+    def _fire(self) -> None:
+        self._timer, self._timer_at = None, math.inf
+        if self._due == math.inf:
+            return  # nothing awaited: the next wait sets the timer again
+        if self._loop.time() < self._due:
+            self._arm()
+        elif self._task is not None:
+            self.expired = True
+            self._task.cancel()
 
 
 def _after_attempts(error: ProviderError, attempts: int) -> ProviderError:

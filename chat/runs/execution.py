@@ -21,7 +21,7 @@ from django.contrib.auth.models import User
 from chat import formatting
 from chat.endpoints.crypto import KeyUnavailable
 from chat.endpoints.resolve import endpoints_for
-from chat.fusion.events import Event, SeatDelta, SeatReasoningDelta
+from chat.fusion.events import Event, FusedDelta, SeatDelta, SeatReasoningDelta
 from chat.fusion.options import RunOptions
 from chat.fusion.pipeline import run_fusion
 from chat.fusion.request import FusionRequest, OutputLimits, ReusedAnswer, Sampling
@@ -40,6 +40,9 @@ from chat.webtools.options import WebToolOptions
 
 logger = logging.getLogger(__name__)
 
+
+# The events that only add text: folded and framed without rendering anything heavy.
+_DELTAS = (SeatDelta, SeatReasoningDelta, FusedDelta)
 
 LATE_SEATS_STOPPED_NOTE = "You stopped the late seats after the fused answer; what they wrote is kept."
 
@@ -201,8 +204,12 @@ class Runner:
     async def _pending_text(self) -> list[str]:
         # Markdown is rendered in a thread: a frame's cost is bounded (chat.rendering), but
         # hostile text costs tens of milliseconds a block, which would stall every other socket.
+        # Most frames settle no block and only escape the tails: they stay here, as a trip to a
+        # thread costs more than they do.
         if not self.frames.pending_columns():
             return []
+        if not self.frames.renders_markdown():
+            return self.frames.pending_text()
         return await asyncio.to_thread(self.frames.pending_text)
 
     async def _show(self, changes: list[Change]) -> list[str]:
@@ -305,12 +312,20 @@ class Runner:
         async def produce() -> None:
             try:
                 async for event in source:
-                    events.put_nowait(event)
+                    if isinstance(event, _DELTAS) and events.empty() and not self.sending.locked():
+                        # Nothing is queued or being shown, so the loop below is idle: a delta
+                        # (nearly every event) is folded here, sparing a task switch per token.
+                        # Its text waits for the frame clock (a column's first goes at once).
+                        async with self.sending:
+                            await self._send_frames(self.frames.show(self.state.apply(event)))
+                    else:
+                        events.put_nowait(event)
                     # Readers of the events get them here, as they come: they need no frames,
                     # and the loop below may wait for a rendering thread (all runs share them).
                     for listener in self.listeners:
                         listener.put_nowait(event)
-                    await self.publish_event(event)
+                    if self.events_group is not None:
+                        await self.publish_event(event)
             finally:
                 events.put_nowait(None)  # the end, or the pipeline's error (raised by await below)
 

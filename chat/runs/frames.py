@@ -35,7 +35,10 @@ class StreamingColumn:
     """Text of one column that has arrived, and how much of it the browser has been sent."""
 
     # Under a rendering budget: a hostile stream must not hold the interpreter (chat.rendering).
-    markdown: StreamingMarkdown = field(default_factory=lambda: StreamingMarkdown(budget=RenderBudget()))
+    # The unsettled tail is shown as written: a frame renders markdown only when a block settles.
+    markdown: StreamingMarkdown = field(
+        default_factory=lambda: StreamingMarkdown(budget=RenderBudget(), plain_tail=True)
+    )
     unsent: list[str] = field(default_factory=list)
     unsent_reasoning: list[str] = field(default_factory=list)
     # The kinds of delta ("text", "reasoning") whose text the column shows already, and how
@@ -149,6 +152,12 @@ class Frames:
 
     def pending_columns(self) -> list[Column]:
         return [key for key, live in self.columns.items() if live.unsent or live.unsent_reasoning]
+
+    def renders_markdown(self) -> bool:
+        """Whether `pending_text` may render markdown now (a block settles), or only tails."""
+        return any(
+            live.unsent and live.markdown.may_settle("".join(live.unsent)) for live in self.columns.values()
+        )
 
     def pending_text(self) -> list[str]:
         """A text frame for every column with text the browser has not been sent."""

@@ -96,6 +96,15 @@ class RunState:
     def apply(self, event: Event) -> list[Change]:
         """Fold one event in; return what the viewers must be shown because of it."""
         match event:
+            # The deltas first: nearly every event is one, and each case is an isinstance check.
+            case SeatDelta(seat=seat, text=text):
+                self.answers[seat].text += text
+                self._mark_answer(seat, "text")
+                return [Change("text", seat, text=text)]
+            case SeatReasoningDelta(seat=seat, text=text):
+                self.answers[seat].reasoning += text
+                self._mark_answer(seat, "reasoning")
+                return [Change("reasoning", seat, text=text)]
             case RunStarted():
                 return []
             case PanelConsulted(query=query):
@@ -125,14 +134,6 @@ class RunState:
                 step = {"tool": tool, "argument": argument, "ok": ok, "detail": detail}
                 self._set_answer(seat, tool_activity=[*self.answers[seat].tool_activity, step])
                 return [Change("tool", seat, step=step)]
-            case SeatDelta(seat=seat, text=text):
-                self.answers[seat].text += text
-                self._mark_answer(seat, "text")
-                return [Change("text", seat, text=text)]
-            case SeatReasoningDelta(seat=seat, text=text):
-                self.answers[seat].reasoning += text
-                self._mark_answer(seat, "reasoning")
-                return [Change("reasoning", seat, text=text)]
             case SeatDone(seat=seat, text=text, stats=stats, complete=complete, sources=sources):
                 status = SeatAnswer.Status.DONE if complete else SeatAnswer.Status.INCOMPLETE
                 if sources:

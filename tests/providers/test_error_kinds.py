@@ -160,7 +160,7 @@ async def test_the_client_sends_each_request_with_the_configured_timeouts(
 
     sent = provider.requests[0].extensions["timeout"]
     assert sent["connect"] == 3
-    assert sent["read"] > 60
+    assert sent["read"] is None  # reading is ResilientClient's to limit (first token, stall)
 
 
 @pytest.mark.asyncio

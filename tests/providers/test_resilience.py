@@ -115,11 +115,12 @@ def test_a_time_limit_must_be_positive_and_finite(field: str, value: float) -> N
         Timeouts.model_validate({field: value})
 
 
-def test_httpxs_read_timeout_is_a_backstop_behind_the_first_token_and_stall_limits() -> None:
+def test_reading_is_limited_by_the_first_token_and_stall_limits_not_by_httpx() -> None:
+    # A read timeout would be a timer moved at every token, and name the wrong state if it fired.
     timeout = Timeouts(connect=3, first_token=200, stall=45).http_timeout()
 
     assert timeout.connect == 3
-    assert timeout.read is not None and timeout.read > 200
+    assert timeout.read is None
 
 
 # --- What is retried -----------------------------------------------------------------------------
@@ -521,3 +522,34 @@ async def test_time_the_caller_spends_between_events_is_not_a_stall(
         await asyncio.sleep(TIGHT * 2)
 
     assert events[-1] == StreamEnd(complete=True)
+
+
+@pytest.mark.asyncio
+async def test_a_limit_that_passes_leaves_the_callers_task_uncancelled(
+    sleep: RecordingSleep, request_: ChatRequest
+) -> None:
+    # The limit stops a wait by cancelling the task that waits: once it is a ProviderError,
+    # nothing of that cancellation may be left to strike the caller's next await.
+    model = FakeModel([TextDelta(text="a"), asyncio.Event()])
+
+    _, error = await consume(limited(model, sleep, stall=TIGHT), request_)
+    await asyncio.sleep(0)
+
+    assert error is not None and error.kind == "stall"
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+
+
+@pytest.mark.asyncio
+async def test_a_stall_after_a_long_stream_is_still_caught(
+    sleep: RecordingSleep, request_: ChatRequest
+) -> None:
+    # The limit's timer is moved only when it fires, not at each token: after many tokens, and
+    # after the first token's longer limit, a silence is still caught as a stall.
+    tokens: list[Step] = [TextDelta(text=".") for _ in range(500)]
+    model = FakeModel([*tokens, asyncio.Event()])
+
+    events, error = await consume(limited(model, sleep, first_token=10, stall=TIGHT), request_)
+
+    assert len(events) == 500
+    assert error is not None and error.kind == "stall"

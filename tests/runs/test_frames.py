@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.template.loader import render_to_string
 
-from chat.fusion.events import CallStats, SeatDone, SeatStarted
+from chat.fusion.events import CallStats, SeatDelta, SeatDone, SeatStarted
 from chat.models import Run, SeatAnswer
 from chat.runs.frames import Frames
 from chat.runs.protocol import column_dom_id
@@ -104,3 +104,30 @@ def test_a_seat_with_no_text_and_no_count_says_so() -> None:
 def test_twin_seats_regions_are_told_apart_beyond_their_number() -> None:
     answers = [SeatAnswer(index=i, model=model) for i, model in enumerate(["a/kimi", "b/glm", "a/kimi"])]
     assert [twin_mark(answer, answers) for answer in answers] == [" · A", "", " · B"]
+
+
+def test_a_text_frame_shows_the_unsettled_block_as_written(state: RunState) -> None:
+    frames = Frames(state)
+    frames.show(state.apply(SeatStarted(seat=0, model=SEATS[0])))
+    frames.show(state.apply(SeatDelta(seat=0, text="Some **bold")))
+    frames.show(state.apply(SeatDelta(seat=0, text="** text")))
+
+    [frame] = frames.pending_text()
+
+    tail_id = column_dom_id(state.run.pk, 0, "tail")
+    [tail] = [element for element in tags(frame) if attr(element, "id") == tail_id]
+    assert text(tail) == "Some **bold** text"
+    assert not frames.renders_markdown()
+
+
+def test_a_text_frame_renders_a_block_once_it_settles(state: RunState) -> None:
+    frames = Frames(state)
+    frames.show(state.apply(SeatDelta(seat=0, text="Some **bold** text")))
+    frames.show(state.apply(SeatDelta(seat=0, text="\n\nNext")))
+
+    assert frames.renders_markdown()
+    [frame] = frames.pending_text()
+
+    blocks_id = column_dom_id(state.run.pk, 0, "blocks")
+    [blocks] = [element for element in tags(frame) if attr(element, "id") == blocks_id]
+    assert [text(element) for element in tags(str(blocks)) if element.name == "strong"] == ["bold"]
