@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from html import unescape
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -23,11 +24,13 @@ from chat.runs.state import Change, RunState
 # this many frames sent at once.
 MAX_FRAMED_AT_ONCE = 8
 _TAG = re.compile(r"<[^>]*>")
+_WORD = re.compile(r"\w")
 
 
 def shows_text(html: str) -> bool:
-    """Whether this HTML shows any text (markup, empty elements and spaces show none)."""
-    return bool(_TAG.sub("", html).strip())
+    """Whether this HTML shows a word (a letter or digit): a live tail is shown as written, so a
+    first token of "##", "**" or spaces shows only markup, and the reader still waits for words."""
+    return _WORD.search(unescape(_TAG.sub("", html))) is not None
 
 
 @dataclass
