@@ -91,7 +91,7 @@ async def stream_once(http: httpx.AsyncClient, model: str, seats: list[str], sim
 
 # `make bench` must stay under ten minutes, and 1-4 already take most of them: three single
 # streams, not ten, each like benchmark 1's runs.
-SINGLE_RUNS = 3
+SINGLE_RUNS = 2
 
 
 async def api_benchmarks(

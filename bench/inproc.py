@@ -315,7 +315,7 @@ def main() -> None:
 
     with SimulatorProcess(instant) as sim:
         settings.FUSIONROOM_SIMULATOR_URL = sim.base_url
-        sizes = (10, 2) if quick else (600, 20)  # runs, and a reading after every so many
+        sizes = (10, 2) if quick else (400, 20)  # runs, and a reading after every so many
         results["growth"] = asyncio.run(growth(user, budget, *sizes))
         _lap("growth", since)
     with SimulatorProcess(slow) as sim:

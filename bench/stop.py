@@ -66,7 +66,7 @@ async def stop_benchmarks(base: str, sim: Any, quick: bool) -> dict[str, Any]:
     panel = user.panel_id(await user.home(), "Budget")
     live.configure_budget(sim, tps=SEAT_TPS, tokens=SEAT_TOKENS, ttft=0.2)
     try:
-        stops = [await stop_once(user, panel) for _ in range(1 if quick else 5)]
+        stops = [await stop_once(user, panel) for _ in range(1 if quick else 3)]
     finally:
         await user.close()
         live.configure_budget(sim)  # back to benchmark 1's pace: the Budget's judge judges others' panels too
