@@ -10,6 +10,12 @@ from collections.abc import AsyncGenerator, Callable
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+# Model streams open at once in one process, over every endpoint. A run streams up to eight seats
+# (then its judge and writer), and a stream waiting for a connection is invisible to its model:
+# at 100, forty five-seat runs queued half their seats behind the others, 4.4 s a run (bench row 4,
+# round 3). 500 keeps a process, its clients' sockets included, under the usual 1,024 files.
+MAX_CONNECTIONS = 500
+
 
 def create_http_client() -> httpx.AsyncClient:
     """A new HTTP client configured for model APIs; the process should need only one per loop.
@@ -19,7 +25,7 @@ def create_http_client() -> httpx.AsyncClient:
     """
     # Proxies, netrc credentials and CA bundles come from our configuration, not from whatever
     # environment the server was started in: trust_env is off for the transport and the client.
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=20)
     return httpx.AsyncClient(
         transport=AiohttpTransport(limits=limits, trust_env=False),
         # A streamed answer may pause while a model thinks: reads get two minutes, the rest less.
