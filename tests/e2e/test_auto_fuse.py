@@ -84,6 +84,9 @@ def test_an_auto_fuse_panel_answers_a_short_question_alone_and_consults_the_pane
         add(page, model)
     with page.expect_response("**/panels/builder/"):
         page.get_by_label("Writer", exact=True).select_option(WRITER)
+    # The response has arrived, but htmx swaps the form after it: a box ticked while that request
+    # is still htmx's would send no update of its own.
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
     # The estimate counts the writer twice once Auto-fuse is on: it comes back with the change.
     with page.expect_response("**/panels/builder/"):
         page.get_by_label("Auto-fuse").check()
